@@ -1,0 +1,38 @@
+"""QualityGate: the trained model against its contract's bar."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from modelrail.steps.gate import run_gate
+from modelrail.steps.models import GateInput, dump
+from modelrail.steps.validate import contract_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger()
+tracer = Tracer()
+CONTRACTS = Path(__file__).resolve().parent / "contracts"
+
+
+@cache
+def _s3() -> S3Client:
+    return boto3.client("s3")
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=GateInput)
+def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(model=event.model, training_job=event.training.job_name)
+    result = run_gate(event, contract=contract_for(event.model, CONTRACTS), s3=_s3())
+    logger.info("quality gate decided", extra={"passed": result.passed, "summary": result.summary})
+    return dump(result)

@@ -1,0 +1,96 @@
+"""Typed, validated configuration for one modelrail environment.
+
+Read from ``cdk.json`` context (``modelrail:environments``) and validated at synth:
+a bad value fails ``cdk synth`` with a message naming the field. Synth is hermetic:
+nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Log retention values CloudWatch Logs accepts.
+_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653}
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:(\{region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_.-]+:\d+$")
+
+
+class ConfigError(ValueError):
+    """The environment configuration in cdk.json is invalid."""
+
+
+class EnvironmentConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["dev", "staging", "prod"]
+    region: str = "us-east-1"
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    # Stateful resources (buckets, table, key, log groups) survive `cdk destroy`.
+    retain_data: bool
+    log_retention_days: int = 30
+    training_instance_type: str = "ml.m5.large"
+    training_instance_count: int = Field(default=1, ge=1, le=20)
+    training_volume_gb: int = Field(default=30, ge=1, le=16384)
+    training_max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
+    # SageMaker scikit-learn framework image; training and inference use the same one.
+    sklearn_framework_version: str = "1.4-2-py312"
+    require_approval: bool = False
+    lambda_layers: tuple[str, ...] = ()
+    lambda_reserved_concurrency: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as 'us-east-1'")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in _RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {sorted(_RETENTION_DAYS)}")
+        return value
+
+    @field_validator("training_instance_type")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not value.startswith("ml."):
+            raise ValueError(f"{value!r} is not a SageMaker instance type (they start with 'ml.')")
+        return value
+
+    @field_validator("lambda_layers")
+    @classmethod
+    def _layers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _LAYER_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not a Lambda layer version ARN")
+        return value
+
+    @model_validator(mode="after")
+    def _prod_rules(self) -> Self:
+        if self.name == "prod" and not self.retain_data:
+            raise ValueError("prod must retain its data (retain_data: true)")
+        return self
+
+    def layer_arns(self) -> list[str]:
+        return [arn.replace("{region}", self.region) for arn in self.lambda_layers]
+
+
+def load_environments(context: dict[str, Any] | None) -> dict[str, EnvironmentConfig]:
+    """Parse the ``modelrail:environments`` context value into validated configs."""
+    if not isinstance(context, dict) or not context:
+        raise ConfigError("cdk.json context 'modelrail:environments' must map environment names to settings")
+    configs: dict[str, EnvironmentConfig] = {}
+    for name, raw in context.items():
+        try:
+            configs[name] = EnvironmentConfig.model_validate({"name": name, **(raw or {})})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or name}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"environment {name!r} in cdk.json is invalid: {problems}") from exc
+    return configs

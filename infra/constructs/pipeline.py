@@ -1,0 +1,431 @@
+"""The training pipeline: S3 upload -> EventBridge -> starter -> Step Functions.
+
+ValidateData (Lambda) -> Train (SageMaker createTrainingJob.sync) -> QualityGate (Lambda)
+-> Register (Lambda, registry) -> notify. Every Task retries transient errors and has a
+Catch that records the failed state, notifies and fails the execution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.assets import stage_training_source
+from infra.config import EnvironmentConfig
+from infra.constructs.functions import PipelineFunction
+from infra.constructs.storage import INCOMING_PREFIX, QUARANTINE_PREFIX
+from infra.images import sklearn_image_uri
+
+# Errors worth retrying on a Lambda task: the service's, never the handler's own.
+LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+SAGEMAKER_TRANSIENT = ["SageMaker.ThrottlingException", "SageMaker.InternalFailure"]
+SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException"]
+
+
+@dataclass(frozen=True)
+class PipelineResources:
+    config: EnvironmentConfig
+    key: kms.IKey
+    data_bucket: s3.IBucket
+    artifacts_bucket: s3.IBucket
+    registry_table: dynamodb.ITable
+    topic: sns.ITopic
+
+
+class TrainingPipeline(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, res: PipelineResources) -> None:
+        super().__init__(scope, construct_id)
+        cfg = res.config
+        self._res = res
+
+        # ---- functions ------------------------------------------------------------
+        self.validate_fn = PipelineFunction(
+            self,
+            "ValidateDataFn",
+            name="validate_data",
+            config=cfg,
+            key=res.key,
+            memory_mb=3008,
+            timeout=Duration.minutes(10),
+            description="modelrail: validate an uploaded dataset against its model contract",
+            environment={
+                "ARTIFACTS_BUCKET": res.artifacts_bucket.bucket_name,
+                "QUARANTINE_PREFIX": QUARANTINE_PREFIX,
+            },
+        ).function
+        res.data_bucket.grant_read(self.validate_fn, f"{INCOMING_PREFIX}*")
+        res.data_bucket.grant_put(self.validate_fn, f"{QUARANTINE_PREFIX}*")
+        res.artifacts_bucket.grant_put(self.validate_fn, "datasets/*")
+
+        self.gate_fn = PipelineFunction(
+            self,
+            "QualityGateFn",
+            name="quality_gate",
+            config=cfg,
+            key=res.key,
+            memory_mb=512,
+            timeout=Duration.minutes(2),
+            description="modelrail: judge a trained model against its contract",
+            environment={"ARTIFACTS_BUCKET": res.artifacts_bucket.bucket_name},
+        ).function
+        res.artifacts_bucket.grant_read(self.gate_fn, "training-output/*")
+
+        self.register_fn = PipelineFunction(
+            self,
+            "RegisterFn",
+            name="register_model",
+            config=cfg,
+            key=res.key,
+            memory_mb=256,
+            timeout=Duration.minutes(1),
+            description="modelrail: write a model version with its lineage to the registry",
+            environment={"REGISTRY_TABLE": res.registry_table.table_name},
+        ).function
+        res.registry_table.grant_read_write_data(self.register_fn)
+
+        # ---- state machine ----------------------------------------------------------
+        self.state_machine_log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/modelrail-{cfg.name}-training",
+            retention=logs.RetentionDays.ONE_YEAR if cfg.retain_data else logs.RetentionDays.ONE_MONTH,
+            encryption_key=res.key,
+            removal_policy=RemovalPolicy.RETAIN if cfg.retain_data else RemovalPolicy.DESTROY,
+        )
+        self.training_role = self._training_role()
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=f"modelrail-{cfg.name}-training",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            timeout=Duration.seconds(cfg.training_max_runtime_seconds + 3600),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.state_machine_log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+        )
+        res.key.grant_encrypt_decrypt(self.state_machine)
+
+        # ---- S3 -> EventBridge -> starter ------------------------------------------------
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=res.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.starter_fn = PipelineFunction(
+            self,
+            "StartPipelineFn",
+            name="start_pipeline",
+            config=cfg,
+            key=res.key,
+            memory_mb=256,
+            timeout=Duration.seconds(30),
+            reserved_concurrency=cfg.lambda_reserved_concurrency,
+            description="modelrail: start the training pipeline once per uploaded object version",
+            environment={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+        ).function
+        self.starter_fn.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letters),
+        )
+        self.state_machine.grant_start_execution(self.starter_fn)
+        self.upload_rule = events.Rule(
+            self,
+            "UploadRule",
+            description="modelrail: a dataset uploaded under incoming/ starts the training pipeline",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [res.data_bucket.bucket_name]},
+                    "object": {"key": [{"prefix": INCOMING_PREFIX}]},
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.starter_fn,
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+
+    # ------------------------------------------------------------------------------------
+    def _training_role(self) -> iam.Role:
+        """The SageMaker execution role: least privilege, no AmazonSageMakerFullAccess."""
+        role = iam.Role(
+            self,
+            "TrainingRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="modelrail: SageMaker training jobs",
+        )
+        stack = Stack.of(self)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/TrainingJobs:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}},
+            )
+        )
+        image = sklearn_image_uri(self._res.config)
+        registry_account = image.split(".", 1)[0]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:ecr:{self._res.config.region}:{registry_account}:repository/sagemaker-scikit-learn"
+                ],
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        self._res.key.grant_encrypt_decrypt(role)
+        return role
+
+    def _definition(self) -> sfn.IChainable:
+        res = self._res
+        cfg = res.config
+
+        notify_failure = tasks.SnsPublish(
+            self,
+            "NotifyFailure",
+            topic=res.topic,
+            subject="modelrail: training pipeline failed",
+            message=sfn.TaskInput.from_object(
+                {
+                    "event": "pipeline.failed",
+                    "execution": sfn.JsonPath.execution_id,
+                    "model": sfn.JsonPath.string_at("$.model"),
+                    "failedState": sfn.JsonPath.string_at("$.failedState"),
+                    "error": sfn.JsonPath.string_at("$.error.Error"),
+                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        notify_failure.add_retry(
+            errors=SNS_TRANSIENT, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )  # fmt: skip
+        failed = sfn.Fail(
+            self, "PipelineFailed", error_path="$.error.Error", cause_path="$.error.Cause"
+        )
+        # If even the notification fails, the execution still fails with the original error.
+        notify_failure.add_catch(failed, errors=["States.ALL"], result_path="$.notifyError")
+        failure_chain = notify_failure.next(failed)
+
+        def guarded(task: sfn.TaskStateBase, transient: list[str]) -> sfn.TaskStateBase:
+            task.add_retry(
+                errors=transient,
+                interval=Duration.seconds(2),
+                max_attempts=3,
+                backoff_rate=2.0,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            mark = sfn.Pass(
+                self,
+                f"{task.node.id}Failed",
+                result=sfn.Result.from_string(task.node.id),
+                result_path="$.failedState",
+            )
+            task.add_catch(mark.next(failure_chain), errors=["States.ALL"], result_path="$.error")
+            return task
+
+        validate = guarded(
+            tasks.LambdaInvoke(
+                self,
+                "ValidateData",
+                lambda_function=self.validate_fn,
+                payload_response_only=True,
+                retry_on_service_exceptions=False,
+                result_path="$.validation",
+            ),
+            LAMBDA_TRANSIENT,
+        )
+
+        image = sklearn_image_uri(cfg)
+        code = self.training_code = s3_assets.Asset(
+            self, "TrainingCode", path=str(stage_training_source())
+        )
+        train = guarded(
+            tasks.SageMakerCreateTrainingJob(
+                self,
+                "Train",
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+                training_job_name=sfn.JsonPath.string_at("$$.Execution.Name"),
+                role=self.training_role,
+                algorithm_specification=tasks.AlgorithmSpecification(
+                    training_image=tasks.DockerImage.from_registry(image),
+                    training_input_mode=tasks.InputMode.FILE,
+                ),
+                # Script mode with network isolation: the code arrives as the "code" channel.
+                hyperparameters={
+                    "sagemaker_program": '"train.py"',
+                    "sagemaker_submit_directory": f'"/opt/ml/input/data/code/{code.s3_object_key}"',
+                    "sagemaker_region": f'"{cfg.region}"',
+                    "model-name": sfn.JsonPath.format('"{}"', sfn.JsonPath.string_at("$.model")),
+                },
+                input_data_config=[
+                    tasks.Channel(
+                        channel_name="train",
+                        data_source=tasks.DataSource(
+                            s3_data_source=tasks.S3DataSource(
+                                s3_location=tasks.S3Location.from_json_expression("$.validation.trainUri"),
+                                s3_data_type=tasks.S3DataType.S3_PREFIX,
+                                s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
+                            )
+                        ),
+                    ),
+                    tasks.Channel(
+                        channel_name="code",
+                        data_source=tasks.DataSource(
+                            s3_data_source=tasks.S3DataSource(
+                                s3_location=tasks.S3Location.from_bucket(code.bucket, code.s3_object_key),
+                                s3_data_type=tasks.S3DataType.S3_PREFIX,
+                            )
+                        ),
+                    ),
+                ],
+                output_data_config=tasks.OutputDataConfig(
+                    s3_output_location=tasks.S3Location.from_bucket(res.artifacts_bucket, "training-output"),
+                    encryption_key=res.key,
+                ),
+                resource_config=tasks.ResourceConfig(
+                    instance_count=cfg.training_instance_count,
+                    instance_type=ec2.InstanceType(cfg.training_instance_type.removeprefix("ml.")),
+                    volume_size=Size.gibibytes(cfg.training_volume_gb),
+                    volume_encryption_key=res.key,
+                ),
+                stopping_condition=tasks.StoppingCondition(
+                    max_runtime=Duration.seconds(cfg.training_max_runtime_seconds)
+                ),
+                enable_network_isolation=True,
+                result_selector={
+                    "jobName.$": "$.TrainingJobName",
+                    "jobArn.$": "$.TrainingJobArn",
+                    "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+                    "image.$": "$.AlgorithmSpecification.TrainingImage",
+                    "hyperparameters.$": "$.HyperParameters",
+                },
+                result_path="$.training",
+            ),
+            SAGEMAKER_TRANSIENT,
+        )
+        # The output location and the code channel are granted by the task itself.
+        res.artifacts_bucket.grant_read(self.training_role, "datasets/*")
+
+        gate = guarded(
+            tasks.LambdaInvoke(
+                self,
+                "QualityGate",
+                lambda_function=self.gate_fn,
+                payload_response_only=True,
+                retry_on_service_exceptions=False,
+                result_path="$.gate",
+            ),
+            LAMBDA_TRANSIENT,
+        )
+        register = guarded(
+            tasks.LambdaInvoke(
+                self,
+                "Register",
+                lambda_function=self.register_fn,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "model": sfn.JsonPath.string_at("$.model"),
+                        "validation": sfn.JsonPath.object_at("$.validation"),
+                        "training": sfn.JsonPath.object_at("$.training"),
+                        "gate": sfn.JsonPath.object_at("$.gate"),
+                        "execution": sfn.JsonPath.execution_id,
+                        "requestedBy": sfn.JsonPath.string_at("$.requestedBy"),
+                    }
+                ),
+                payload_response_only=True,
+                retry_on_service_exceptions=False,
+                result_path="$.registered",
+            ),
+            LAMBDA_TRANSIENT,
+        )
+        notify_success = tasks.SnsPublish(
+            self,
+            "NotifyRegistered",
+            topic=res.topic,
+            subject="modelrail: model version registered",
+            message=sfn.TaskInput.from_object(
+                {
+                    "event": "model_version.registered",
+                    "execution": sfn.JsonPath.execution_id,
+                    "model": sfn.JsonPath.string_at("$.model"),
+                    "version": sfn.JsonPath.number_at("$.registered.version"),
+                    "metrics": sfn.JsonPath.object_at("$.gate.metrics"),
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        guarded(notify_success, SNS_TRANSIENT)
+
+        rejected = sfn.Pass(
+            self,
+            "Rejected",
+            parameters={
+                "Error": "QualityGateRejected",
+                "Cause": sfn.JsonPath.string_at("$.gate.summary"),
+            },
+            result_path="$.error",
+        )
+        rejected_mark = sfn.Pass(
+            self,
+            "RejectedState",
+            result=sfn.Result.from_string("QualityGate"),
+            result_path="$.failedState",
+        )
+        judged = (
+            sfn.Choice(self, "Passed?")
+            .when(
+                sfn.Condition.boolean_equals("$.gate.passed", True),
+                register.next(notify_success).next(sfn.Succeed(self, "Registered")),
+            )
+            .otherwise(rejected.next(rejected_mark).next(failure_chain))
+        )
+        return validate.next(train).next(gate).next(judged)

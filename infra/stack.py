@@ -1,0 +1,54 @@
+"""One modelrail environment: the stack composed from its constructs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constructs.pipeline import PipelineResources, TrainingPipeline
+from infra.constructs.storage import RegistryTable, Storage
+
+
+class ModelrailStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.storage = Storage(self, "Storage", retain=config.retain_data)
+        self.registry = RegistryTable(
+            self, "Registry", key=self.storage.key, retain=config.retain_data
+        )
+        self.topic = sns.Topic(
+            self,
+            "Notifications",
+            display_name=f"modelrail {config.name}",
+            master_key=self.storage.key,
+            enforce_ssl=True,
+        )
+        self.pipeline = TrainingPipeline(
+            self,
+            "Training",
+            res=PipelineResources(
+                config=config,
+                key=self.storage.key,
+                data_bucket=self.storage.data,
+                artifacts_bucket=self.storage.artifacts,
+                registry_table=self.registry.table,
+                topic=self.topic,
+            ),
+        )
+
+        # Outputs are how the CLI and the local cloud find the resources.
+        for name, value in {
+            "DataBucketName": self.storage.data.bucket_name,
+            "ArtifactsBucketName": self.storage.artifacts.bucket_name,
+            "RegistryTableName": self.registry.table.table_name,
+            "NotificationsTopicArn": self.topic.topic_arn,
+            "TrainingStateMachineArn": self.pipeline.state_machine.state_machine_arn,
+            "DeadLetterQueueUrl": self.pipeline.dead_letters.queue_url,
+        }.items():
+            CfnOutput(self, name, value=value)

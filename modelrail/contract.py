@@ -1,0 +1,209 @@
+"""Model contracts: what a model is trained on and judged by.
+
+A contract is a YAML (or JSON) file in ``contracts/<name>.yaml``. It is validated
+here with a frozen pydantic model at every boundary: at synth (a bad contract fails
+``cdk synth``), in the Lambda handlers and in the CLI. The training container has
+neither pydantic nor PyYAML, so the contract reaches it as plain JSON rendered by
+:meth:`ModelContract.to_runtime_json`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+class ContractError(ValueError):
+    """A contract file is missing, unreadable or invalid."""
+
+
+class ColumnType(StrEnum):
+    NUMERIC = "numeric"
+    INTEGER = "integer"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+
+
+class ProblemType(StrEnum):
+    REGRESSION = "regression"
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+
+
+# metric name -> (problem types it applies to, greater is better)
+METRICS: dict[str, tuple[frozenset[ProblemType], bool]] = {
+    "rmse": (frozenset({ProblemType.REGRESSION}), False),
+    "mae": (frozenset({ProblemType.REGRESSION}), False),
+    "mape": (frozenset({ProblemType.REGRESSION}), False),
+    "r2": (frozenset({ProblemType.REGRESSION}), True),
+    "accuracy": (frozenset({ProblemType.BINARY, ProblemType.MULTICLASS}), True),
+    "f1": (frozenset({ProblemType.BINARY, ProblemType.MULTICLASS}), True),
+    "roc_auc": (frozenset({ProblemType.BINARY}), True),
+    "log_loss": (frozenset({ProblemType.BINARY, ProblemType.MULTICLASS}), False),
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Column(_Frozen):
+    name: str = Field(min_length=1, max_length=128)
+    type: ColumnType
+    required: bool = True
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: tuple[str, ...] | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        numeric = self.type in (ColumnType.NUMERIC, ColumnType.INTEGER)
+        if (self.min is not None or self.max is not None) and not numeric:
+            raise ValueError(f"column {self.name!r}: min/max only apply to numeric columns")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"column {self.name!r}: min {self.min} is greater than max {self.max}")
+        if self.categories is not None:
+            if self.type != ColumnType.CATEGORICAL:
+                raise ValueError(f"column {self.name!r}: categories only apply to categorical columns")
+            if len(set(self.categories)) != len(self.categories) or not self.categories:
+                raise ValueError(f"column {self.name!r}: categories must be a non-empty list without repeats")
+        return self
+
+
+class MetricThreshold(_Frozen):
+    name: str
+    threshold: float
+
+    @property
+    def greater_is_better(self) -> bool:
+        return METRICS[self.name][1]
+
+    def passes(self, value: float) -> bool:
+        return value >= self.threshold if self.greater_is_better else value <= self.threshold
+
+
+class ModelContract(_Frozen):
+    name: str
+    description: str = ""
+    problem_type: ProblemType
+    target: str
+    columns: tuple[Column, ...] = Field(min_length=2)
+    primary_metric: MetricThreshold
+    secondary_metrics: tuple[str, ...] = ()
+    min_rows: int = Field(default=200, ge=10)
+    max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.5)
+    seed: int = 42
+    hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"model name {self.name!r} must be 3-32 characters of a-z, 0-9 and '-', "
+                "starting with a letter (it becomes part of S3 keys and job names)"
+            )
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"columns declared more than once: {dupes}")
+        if self.target not in names:
+            raise ValueError(f"target {self.target!r} is not one of the declared columns")
+        target = self.target_column
+        if not target.required or target.nullable:
+            raise ValueError(f"target {self.target!r} must be required and not nullable")
+        if self.problem_type is ProblemType.REGRESSION and target.type not in (
+            ColumnType.NUMERIC,
+            ColumnType.INTEGER,
+        ):
+            raise ValueError("a regression target must be numeric or integer")
+        if self.problem_type is not ProblemType.REGRESSION and target.type not in (
+            ColumnType.CATEGORICAL,
+            ColumnType.BOOLEAN,
+            ColumnType.INTEGER,
+        ):
+            raise ValueError("a classification target must be categorical, boolean or integer")
+        if not self.features:
+            raise ValueError("a contract needs at least one feature column besides the target")
+        for metric in (self.primary_metric.name, *self.secondary_metrics):
+            if metric not in METRICS:
+                raise ValueError(f"unknown metric {metric!r}; known: {sorted(METRICS)}")
+            if self.problem_type not in METRICS[metric][0]:
+                raise ValueError(f"metric {metric!r} does not apply to {self.problem_type.value}")
+        return self
+
+    @property
+    def target_column(self) -> Column:
+        return next(c for c in self.columns if c.name == self.target)
+
+    @property
+    def features(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.name != self.target)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_runtime_json(self) -> dict[str, Any]:
+        """The plain-JSON form read by the training container and inference code."""
+        return self.model_dump(mode="json")
+
+
+def parse_contract(data: Any, *, source: str = "<contract>") -> ModelContract:
+    try:
+        return ModelContract.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ContractError(f"{source}: invalid contract: {problems}") from exc
+
+
+def load_contract_file(path: Path) -> ModelContract:
+    # PyYAML is imported here, not at module level: Lambda reads contracts as JSON and
+    # its runtime has no PyYAML.
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ContractError(f"{path}: cannot read contract: {exc}") from exc
+    contract = parse_contract(data, source=str(path))
+    if contract.name != path.stem:
+        raise ContractError(f"{path}: contract name {contract.name!r} must match the file name")
+    return contract
+
+
+def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, ModelContract]:
+    """Every contract in a folder, by name. An empty or missing folder is an error."""
+    files = sorted(
+        p for p in directory.glob("*") if p.suffix in {".yaml", ".yml", ".json"} and p.is_file()
+    )
+    if not files:
+        raise ContractError(f"no contracts found in {directory}")
+    contracts = [load_contract_file(p) for p in files]
+    return {c.name: c for c in contracts}
+
+
+def load_contract(name: str, directory: Path = CONTRACTS_DIR) -> ModelContract:
+    contracts = load_contracts(directory)
+    try:
+        return contracts[name]
+    except KeyError:
+        raise ContractError(
+            f"no contract named {name!r} in {directory}; known: {sorted(contracts)}"
+        ) from None

@@ -1,0 +1,76 @@
+"""`make demo`: the main job on the local cloud, narrated for a newcomer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
+from modelrail.local.runner import registry_snapshot
+from modelrail.sample import sample_command
+
+MODEL = "demand"
+
+
+def _step_printer(t0: float) -> object:
+    def on_step(step: StepTiming) -> None:
+        if step.seconds is None:
+            print(f"    [{time.monotonic() - t0:6.2f}s] → {step.state}", flush=True)
+        else:
+            mark = "✗" if step.failed else "✓"
+            print(f"    [{time.monotonic() - t0:6.2f}s] {mark} {step.state} ({step.seconds:.2f}s)", flush=True)
+
+    return on_step
+
+
+def _run(cloud: LocalCloud, path: Path, label: str) -> PipelineRun:
+    print(f"\n▶ {label}: upload {path.name} to s3://{cloud.data_bucket}/incoming/{MODEL}/", flush=True)
+    t0 = time.monotonic()
+    run = cloud.upload_and_wait(MODEL, path, on_step=_step_printer(t0))  # type: ignore[arg-type]
+    print(f"  execution {run.execution_arn.rsplit(':', 1)[-1]}: {run.status} in {run.seconds:.1f}s")
+    return run
+
+
+def run_demo(workdir: Path, *, rows: int = 2000) -> int:
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    good = sample_command(MODEL, rows, 7, workdir / "demand-good.csv")
+    bad = workdir / "demand-missing-target.csv"
+    pd.read_csv(good).drop(columns=["units_sold"]).to_csv(bad, index=False)
+    print(f"sample data: {good} ({rows} rows) and {bad} (target column removed)")
+
+    print("\nstarting the local cloud: synthesize the CDK app (cached), publish assets, create the stack…")
+    t0 = time.monotonic()
+    with LocalCloud() as cloud:
+        assert cloud.stack is not None
+        print(f"  stack {cloud.stack.name} deployed in {time.monotonic() - t0:.1f}s "
+              f"({len(cloud.stack.resources)} resources)")  # fmt: skip
+
+        accepted = _run(cloud, good, "a good dataset")
+        if accepted.status != "SUCCEEDED":
+            print(f"  unexpected failure at {accepted.failed_state}: {accepted.error}: {accepted.cause}")
+            return 1
+
+        rejected = _run(cloud, bad, "a dataset that breaks the contract")
+        print(f"  rejected at {rejected.failed_state}: {rejected.error}")
+        print(f"  reason: {rejected.cause}")
+        s3 = cloud.client("s3")
+        quarantined = s3.list_objects_v2(Bucket=cloud.data_bucket, Prefix="quarantine/").get("Contents", [])
+        for obj in quarantined:
+            print(f"  quarantined: s3://{cloud.data_bucket}/{obj['Key']}")
+        kept = s3.head_object(Bucket=cloud.data_bucket, Key=rejected.key, VersionId=rejected.version_id)
+        print(f"  the upload itself is untouched: {rejected.key} version {rejected.version_id} "
+              f"({kept['ContentLength']} bytes)")  # fmt: skip
+
+        print("\nregistry:")
+        for row in registry_snapshot(cloud, [MODEL]):
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items()))
+            print(f"  {row['model']} v{row['version']}  {row['status']}")
+            print(f"    metrics:      {metrics}")
+            print(f"    data version: {row['data']['key']} @ {row['data']['versionId']} "
+                  f"(sha256 {row['data']['sha256'][:16]}…, {row['data']['rows']} rows)")  # fmt: skip
+            print(f"    training job: {row['trainingJob']}  code: {row['codeVersion'][:16]}…")
+    print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
+    return 0

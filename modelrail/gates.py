@@ -1,0 +1,341 @@
+"""The quality gate: may a freshly trained model be registered?
+
+Pure: the contract, the training job's ``evaluation.json`` and, when there is one, the
+champion's evaluation in; a typed :class:`GateDecision` out. A malformed evaluation
+(missing keys, NaN, another model's file) is a failing check with a specific message,
+never an exception, so the state machine always gets a decision to act on.
+
+``evaluation.json`` looks like::
+
+    {"model": "demand",
+     "primary_metric": {"name": "rmse", "value": 18.2, "threshold": 25.0,
+                        "greater_is_better": false},
+     "metrics": {"rmse": 18.2, "mae": 12.9, "r2": 0.81},
+     "rows": {"train": 800, "holdout": 200}}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from modelrail.contract import ModelContract
+
+SUMMARY_MAX_CHARS = 1000
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GatePolicy(_Frozen):
+    min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """How much better than the champion a challenger must be on the primary metric,
+    relative to the champion's value: 0.02 means 2% better; 0.0 means at least as good."""
+    require_comparable_champion: bool = True
+    """When a champion is given but its primary metric is missing or not finite: fail
+    (True) or skip the comparison (False)."""
+
+
+class GateCheck(_Frozen):
+    name: str
+    passed: bool
+    value: float | None = None
+    threshold: float | None = None
+    message: str
+
+
+class GateDecision(_Frozen):
+    model: str
+    passed: bool
+    checks: tuple[GateCheck, ...]
+    reasons: tuple[str, ...]
+    """The failing checks' messages, in order."""
+    primary_metric: str
+    value: float | None = None
+    champion_value: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        failing = tuple(c.message for c in self.checks if not c.passed)
+        if self.passed != (not failing) or self.reasons != failing:
+            raise ValueError("passed and reasons must agree with the checks")
+        return self
+
+    @classmethod
+    def from_checks(
+        cls,
+        contract: ModelContract,
+        checks: list[GateCheck],
+        *,
+        value: float | None,
+        champion_value: float | None,
+    ) -> GateDecision:
+        failing = tuple(c.message for c in checks if not c.passed)
+        return cls(
+            model=contract.name,
+            passed=not failing,
+            checks=tuple(checks),
+            reasons=failing,
+            primary_metric=contract.primary_metric.name,
+            value=value,
+            champion_value=champion_value,
+        )
+
+    def summary(self) -> str:
+        """One line: every failing reason, or what passed (at most 1000 characters)."""
+        if self.passed:
+            shown = [c.message for c in self.checks if c.name in ("primary_threshold", "champion")]
+            return _bounded(f"{self.model}: quality gate passed: " + "; ".join(shown))
+        head = f"{self.model}: quality gate failed ({len(self.reasons)} reason(s)):"
+        text = head
+        for i, reason in enumerate(self.reasons):
+            rest = len(self.reasons) - i - 1
+            piece = (" " if i == 0 else "; ") + reason
+            reserve = len(f"; (+{rest} more)") if rest else 0
+            if len(text) + len(piece) + reserve <= SUMMARY_MAX_CHARS:
+                text += piece
+                continue
+            if i == 0:  # even the first reason does not fit: cut it short
+                text = _bounded(text + piece, SUMMARY_MAX_CHARS - reserve)
+                text += f"; (+{rest} more)" if rest else ""
+            else:
+                text += f"; (+{len(self.reasons) - i} more)"
+            break
+        return _bounded(text)
+
+
+def _bounded(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class QualityGateRejected(Exception):
+    """Raised when a model fails its gate, so the Step Functions error name says so."""
+
+    def __init__(self, decision: GateDecision) -> None:
+        super().__init__(decision.summary())
+        self.decision = decision
+
+    def __reduce__(self) -> tuple[type[QualityGateRejected], tuple[GateDecision]]:
+        return (type(self), (self.decision,))
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for anything else (missing, bool, string, NaN, inf)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"not a number ({value!r})"
+    return f"not finite ({value})"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _check_model(contract: ModelContract, evaluation: Mapping[str, Any]) -> GateCheck:
+    model = evaluation.get("model")
+    if model == contract.name:
+        return GateCheck(name="model", passed=True, message=f"evaluation is for {model!r}")
+    message = (
+        "evaluation has no 'model' field"
+        if model is None
+        else f"evaluation is for model {model!r}, not {contract.name!r}"
+    )
+    return GateCheck(name="model", passed=False, message=message)
+
+
+def _primary_value(contract: ModelContract, evaluation: Mapping[str, Any]) -> GateCheck:
+    """The primary metric is present, is the contract's and is a finite number."""
+    metric = contract.primary_metric
+    block = evaluation.get("primary_metric")
+    name = "primary_metric"
+    if not isinstance(block, Mapping):
+        return GateCheck(
+            name=name, passed=False, message="evaluation has no 'primary_metric' object"
+        )
+    if block.get("name") != metric.name:
+        return GateCheck(
+            name=name,
+            passed=False,
+            message=f"evaluation's primary metric is {block.get('name')!r} but the contract's "
+            f"is {metric.name!r}",
+        )
+    declared = block.get("greater_is_better")
+    if declared is not None and declared is not metric.greater_is_better:
+        return GateCheck(
+            name=name,
+            passed=False,
+            message=f"evaluation says greater_is_better={declared!r} for {metric.name!r}, "
+            f"but {metric.name} is {'higher' if metric.greater_is_better else 'lower'}-is-better",
+        )
+    value = _number(block.get("value"))
+    if value is None:
+        return GateCheck(
+            name=name,
+            passed=False,
+            message=f"primary metric {metric.name!r} is {_describe(block.get('value'))}",
+        )
+    return GateCheck(name=name, passed=True, value=value, message=f"{metric.name} = {_fmt(value)}")
+
+
+def _threshold(contract: ModelContract, value: float) -> GateCheck:
+    metric = contract.primary_metric
+    passed = metric.passes(value)
+    op = (">=" if passed else "<") if metric.greater_is_better else ("<=" if passed else ">")
+    if passed:
+        message = f"{metric.name} {_fmt(value)} {op} threshold {_fmt(metric.threshold)}"
+    else:
+        better = "higher" if metric.greater_is_better else "lower"
+        message = (
+            f"{metric.name} {_fmt(value)} {op} threshold {_fmt(metric.threshold)} "
+            f"({better} is better): the model is not good enough"
+        )
+    return GateCheck(
+        name="primary_threshold",
+        passed=passed,
+        value=value,
+        threshold=metric.threshold,
+        message=message,
+    )
+
+
+def _secondary(contract: ModelContract, evaluation: Mapping[str, Any]) -> list[GateCheck]:
+    metrics = evaluation.get("metrics")
+    checks: list[GateCheck] = []
+    for metric in contract.secondary_metrics:
+        name = f"secondary:{metric}"
+        if not isinstance(metrics, Mapping):
+            checks.append(
+                GateCheck(
+                    name=name,
+                    passed=False,
+                    message=f"secondary metric {metric!r} is missing: evaluation has no "
+                    "'metrics' object",
+                )
+            )
+            continue
+        value = _number(metrics.get(metric))
+        if value is None:
+            checks.append(
+                GateCheck(
+                    name=name,
+                    passed=False,
+                    message=f"secondary metric {metric!r} is {_describe(metrics.get(metric))}",
+                )
+            )
+        else:
+            checks.append(
+                GateCheck(name=name, passed=True, value=value, message=f"{metric} = {_fmt(value)}")
+            )
+    return checks
+
+
+def champion_primary_value(contract: ModelContract, champion: Mapping[str, Any]) -> Any:
+    """The champion's primary metric from an evaluation-shaped record or a bare
+    ``{metric: value}`` dict (``None`` when absent)."""
+    metric = contract.primary_metric.name
+    block = champion.get("primary_metric")
+    if isinstance(block, Mapping) and block.get("name") == metric:
+        return block.get("value")
+    metrics = champion.get("metrics")
+    if isinstance(metrics, Mapping) and metric in metrics:
+        return metrics[metric]
+    return champion.get(metric)
+
+
+def _champion(
+    contract: ModelContract,
+    value: float,
+    champion: Mapping[str, Any],
+    policy: GatePolicy,
+) -> tuple[GateCheck | None, float | None]:
+    metric = contract.primary_metric
+    other_model = champion.get("model")
+    if other_model is not None and other_model != contract.name:
+        check = GateCheck(
+            name="champion",
+            passed=False,
+            message=f"the champion's metrics are for model {other_model!r}, not {contract.name!r}",
+        )
+        return check, None
+    raw = champion_primary_value(contract, champion)
+    best = _number(raw)
+    if best is None:
+        if not policy.require_comparable_champion:
+            return None, None
+        check = GateCheck(
+            name="champion",
+            passed=False,
+            message=f"cannot compare with the champion: its {metric.name!r} is {_describe(raw)}",
+        )
+        return check, None
+    margin = policy.min_improvement * abs(best)
+    if metric.greater_is_better:
+        required = best + margin
+        passed = value >= required
+        bound = "at least"
+    else:
+        required = best - margin
+        passed = value <= required
+        bound = "at most"
+    better = "higher" if metric.greater_is_better else "lower"
+    policy_note = (
+        f"{policy.min_improvement:.1%} better than" if policy.min_improvement else "as good as"
+    )
+    if passed:
+        message = (
+            f"{metric.name} {_fmt(value)} is {policy_note} the champion's {_fmt(best)} "
+            f"({better} is better)"
+        )
+    else:
+        message = (
+            f"{metric.name} {_fmt(value)} does not beat the champion's {_fmt(best)}: "
+            f"{better} is better and the policy requires {bound} {_fmt(required)} "
+            f"(min_improvement {policy.min_improvement:.1%})"
+        )
+    check = GateCheck(
+        name="champion", passed=passed, value=value, threshold=required, message=message
+    )
+    return check, best
+
+
+def evaluate_gate(
+    contract: ModelContract,
+    evaluation: Mapping[str, Any],
+    *,
+    champion: Mapping[str, Any] | None = None,
+    policy: GatePolicy | None = None,
+) -> GateDecision:
+    """Judge a challenger's evaluation against its contract and, optionally, the champion."""
+    policy = policy or GatePolicy()
+    if not isinstance(evaluation, Mapping):
+        check = GateCheck(
+            name="evaluation",
+            passed=False,
+            message=f"evaluation is not a JSON object ({type(evaluation).__name__})",
+        )
+        return GateDecision.from_checks(contract, [check], value=None, champion_value=None)
+    checks = [_check_model(contract, evaluation)]
+    primary = _primary_value(contract, evaluation)
+    checks.append(primary)
+    value = primary.value if primary.passed else None
+    champion_value: float | None = None
+    if value is not None:
+        checks.append(_threshold(contract, value))
+    checks.extend(_secondary(contract, evaluation))
+    if value is not None and champion is not None:
+        check, champion_value = _champion(contract, value, champion, policy)
+        if check is not None:
+            checks.append(check)
+    return GateDecision.from_checks(contract, checks, value=value, champion_value=champion_value)

@@ -1,0 +1,360 @@
+"""The embedded local cloud: the deployed pipeline, in-process, without AWS or Docker.
+
+    with LocalCloud() as cloud:          # synthesize (cached), deploy, executors on
+        run = cloud.upload_and_wait("demand", Path("good.csv"))
+        print(run.status, run.registered_version)
+
+Everything AWS-shaped is moto (in-process ``mock_aws``). What moto records but does
+not run is run by small executors installed at one seam each: Lambda handlers from
+their synthesized assets (:mod:`.lambda_runtime`), SageMaker training jobs under the
+container contract (:mod:`.training_runtime`), EventBridge delivery to Lambda and Step
+Functions (:mod:`.events_delivery`). The state machines are the synthesized
+definitions, executed by moto's Amazon States Language interpreter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from modelrail.local import events_delivery, lambda_runtime, provision, training_runtime
+from modelrail.steps.start import plan_start
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"  # moto's default account
+DEFAULT_REGION = "us-east-1"
+_SYNTH_INPUTS = ("infra", "functions", "training", "contracts", "modelrail", "cdk.json")
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class LocalCloudError(RuntimeError):
+    """The local cloud itself failed (not a pipeline run, which may fail legitimately)."""
+
+
+def source_fingerprint(root: Path = ROOT) -> str:
+    """A hash of everything synthesis reads, to reuse an assembly when nothing changed."""
+    digest = hashlib.sha256()
+    for name in _SYNTH_INPUTS:
+        base = root / name
+        paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for path in paths:
+            rel = path.relative_to(root)
+            if "__pycache__" in rel.parts or rel.parts[:2] == ("modelrail", "local"):
+                continue
+            digest.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def synthesize(outdir: Path, *, environments: tuple[str, ...] = ("dev",)) -> Path:
+    """Run the CDK app (``python -m infra.app``) into ``outdir``."""
+    cmd = [sys.executable, "-m", "infra.app", "--out", str(outdir)]
+    for env in environments:
+        cmd += ["--env", env]
+    environ = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise LocalCloudError(f"cdk synth failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return outdir
+
+
+def cached_assembly(environment: str = "dev", *, cache_root: Path | None = None) -> Path:
+    cache_root = cache_root or ROOT / ".modelrail" / "assemblies"
+    target = cache_root / f"{environment}-{source_fingerprint()}"
+    if (target / "manifest.json").exists():
+        return target
+    tmp = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root.parent if cache_root.parent.exists() else None))
+    synthesize(tmp, environments=(environment,))
+    cache_root.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.move(str(tmp), target)
+    return target
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    state: str
+    entered: float
+    seconds: float | None
+    failed: bool
+
+
+@dataclass
+class PipelineRun:
+    """What happened to one upload."""
+
+    model: str
+    key: str
+    version_id: str | None
+    execution_arn: str
+    status: str
+    failed_state: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    output: dict[str, Any] | None = None
+    steps: list[StepTiming] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def registered_version(self) -> int | None:
+        if self.output and isinstance(self.output.get("registered"), dict):
+            version = self.output["registered"].get("version")
+            return int(version) if version is not None else None
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "key": self.key,
+            "versionId": self.version_id,
+            "executionArn": self.execution_arn,
+            "status": self.status,
+            "accepted": self.status == "SUCCEEDED",
+            "failedState": self.failed_state,
+            "error": self.error,
+            "cause": self.cause,
+            "registeredVersion": self.registered_version,
+            "seconds": round(self.seconds, 3),
+            "steps": [
+                {"state": s.state, "seconds": None if s.seconds is None else round(s.seconds, 3), "failed": s.failed}
+                for s in self.steps
+            ],
+        }
+
+
+class LocalCloud:
+    def __init__(
+        self,
+        *,
+        environment: str = "dev",
+        assembly: Path | None = None,
+        region: str = DEFAULT_REGION,
+        work_dir: Path | None = None,
+        lambda_log_level: str = "WARNING",
+    ) -> None:
+        self.environment = environment
+        self.region = region
+        self.stack_name = f"modelrail-{environment}"
+        self._assembly = assembly
+        self._own_work_dir = work_dir is None
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="modelrail-local-"))
+        self.lambdas = lambda_runtime.LambdaRuntime(self.work_dir / "lambda", log_level=lambda_log_level)
+        self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
+        self.events = events_delivery.EventsDelivery()
+        self._undo: list[Callable[[], None]] = []
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self.stack: provision.DeployedStack | None = None
+        self.artifact: provision.StackArtifact | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        try:
+            self.deploy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto import mock_aws
+
+        # Fake credentials and the region for every client made while the cloud is up.
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ.pop("AWS_PROFILE", None)
+        (self.work_dir / "lambda").mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "training").mkdir(parents=True, exist_ok=True)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        self._undo = [
+            lambda_runtime.install(self.lambdas),
+            training_runtime.install(self.training, account_id=ACCOUNT),
+            events_delivery.install(self.events),
+        ]
+
+    def stop(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def deploy(self) -> provision.DeployedStack:
+        assembly = self._assembly or cached_assembly(self.environment)
+        self.artifact = provision.read_assembly(assembly, self.stack_name)
+        provision.bootstrap(ACCOUNT, self.region)
+        provision.publish_assets(self.artifact, ACCOUNT, self.region)
+        self.stack = provision.create_stack(self.artifact, self.region)
+        provision.reconcile(self.artifact, self.stack, self.region, execute_state_machines=True)
+        return self.stack
+
+    # ---- access ---------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+    def output(self, name: str) -> str:
+        if self.stack is None:
+            raise LocalCloudError("the local cloud is not deployed")
+        return self.stack.outputs[name]
+
+    @property
+    def data_bucket(self) -> str:
+        return self.output("DataBucketName")
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.output("TrainingStateMachineArn")
+
+    # ---- the loop ---------------------------------------------------------------------
+    def upload(self, model: str, path: Path, *, key: str | None = None) -> tuple[str, str | None]:
+        """Put a file under incoming/<model>/ (S3 -> EventBridge -> starter -> pipeline)."""
+        key = key or f"incoming/{model}/{path.name}"
+        response = self.client("s3").put_object(Bucket=self.data_bucket, Key=key, Body=path.read_bytes())
+        return key, response.get("VersionId")
+
+    def execution_arn_for(self, key: str, version_id: str | None) -> str:
+        plan = plan_start(self.data_bucket, key, version_id)
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{plan.name}"
+
+    def wait(
+        self,
+        execution_arn: str,
+        *,
+        timeout: float = 600.0,
+        on_step: Callable[[StepTiming], None] | None = None,
+    ) -> PipelineRun:
+        sfn = self.client("stepfunctions")
+        started = time.monotonic()
+        reported: set[tuple[str, bool]] = set()
+        while True:
+            try:
+                described = sfn.describe_execution(executionArn=execution_arn)
+            except sfn.exceptions.ExecutionDoesNotExist:
+                described = None
+            if described is not None and on_step is not None:
+                for step in self.steps(execution_arn):
+                    marker = (step.state, step.seconds is not None)
+                    if marker not in reported:
+                        reported.add(marker)
+                        on_step(step)
+            if described is not None and described["status"] in _TERMINAL:
+                break
+            if time.monotonic() - started > timeout:
+                raise LocalCloudError(f"{execution_arn} did not finish within {timeout:.0f}s")
+            time.sleep(0.05)
+        return self._run_from(described, execution_arn, time.monotonic() - started)
+
+    def upload_and_wait(
+        self, model: str, path: Path, *, on_step: Callable[[StepTiming], None] | None = None, timeout: float = 600.0
+    ) -> PipelineRun:
+        key, version_id = self.upload(model, path)
+        arn = self.execution_arn_for(key, version_id)
+        run = self.wait(arn, on_step=on_step, timeout=timeout)
+        run.key, run.version_id = key, version_id
+        return run
+
+    def steps(self, execution_arn: str) -> list[StepTiming]:
+        sfn = self.client("stepfunctions")
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        if not events:
+            return []
+        t0 = events[0]["timestamp"].timestamp()
+        open_states: dict[str, float] = {}
+        failed: set[str] = set()
+        timings: list[StepTiming] = []
+        current: str | None = None
+        for event in events:
+            kind = event["type"]
+            ts = event["timestamp"].timestamp() - t0
+            if kind.endswith("StateEntered"):
+                current = event["stateEnteredEventDetails"]["name"]
+                open_states[current] = ts
+            elif kind.endswith("Failed") and current is not None:
+                failed.add(current)
+            elif kind.endswith("StateExited"):
+                name = event["stateExitedEventDetails"]["name"]
+                entered = open_states.pop(name, ts)
+                timings.append(StepTiming(name, entered, ts - entered, name in failed))
+        for name, entered in open_states.items():
+            timings.append(StepTiming(name, entered, None, name in failed))
+        return sorted(timings, key=lambda s: s.entered)
+
+    def _run_from(self, described: dict[str, Any], arn: str, seconds: float) -> PipelineRun:
+        payload = json.loads(described.get("input") or "{}")
+        output = json.loads(described["output"]) if described.get("output") else None
+        run = PipelineRun(
+            model=payload.get("model", ""),
+            key=payload.get("key", ""),
+            version_id=payload.get("versionId"),
+            execution_arn=arn,
+            status=described["status"],
+            error=described.get("error"),
+            cause=described.get("cause"),
+            output=output,
+            steps=self.steps(arn),
+            seconds=seconds,
+        )
+        if run.status != "SUCCEEDED":
+            run.failed_state = self._failed_state(arn)
+        return run
+
+    def _failed_state(self, arn: str) -> str | None:
+        """The state whose Catch sent the run to the failure path (recorded as failedState)."""
+        sfn = self.client("stepfunctions")
+        for event in reversed(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]):
+            details = event.get("stateEnteredEventDetails")
+            if details and details.get("name") == "NotifyFailure":
+                state = json.loads(details.get("input") or "{}").get("failedState")
+                return str(state) if state else None
+        return None
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Messages published to the notifications topic (moto keeps them)."""
+        from moto.sns.models import sns_backends
+
+        topic = self.output("NotificationsTopicArn")
+        backend = sns_backends[ACCOUNT][self.region]
+        messages = getattr(backend, "published_messages", None)
+        if messages is None:
+            return []
+        return [m for m in messages if getattr(m, "topic_arn", topic) == topic]
+
+
+def iter_runs(cloud: LocalCloud, uploads: list[tuple[str, Path]]) -> Iterator[PipelineRun]:
+    for model, path in uploads:
+        yield cloud.upload_and_wait(model, path)

@@ -1,0 +1,137 @@
+"""Deliver EventBridge events to Lambda and Step Functions targets on the local cloud.
+
+moto matches rules (including S3's EventBridge notifications) but its rules cannot
+target Lambda or Step Functions. This wraps ``Rule.send_to_targets``: for those two
+target types it applies the target's Input / InputPath / InputTransformer and
+delivers the event; other targets go to moto as before. Lambda targets are invoked
+asynchronously as AWS does: retried on error up to the function's
+``MaximumRetryAttempts`` (default 2), then sent to its on-failure destination.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    rule: str
+    target_arn: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class EventsDelivery:
+    deliveries: list[Delivery] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _record(self, delivery: Delivery) -> None:
+        with self._lock:
+            self.deliveries.append(delivery)
+
+    @staticmethod
+    def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+        if "Input" in target:
+            return json.loads(target["Input"])
+        if "InputPath" in target:
+            from jsonpath_ng.ext import parse
+
+            matches = [m.value for m in parse(target["InputPath"]).find(event)]
+            return matches[0] if matches else None
+        if "InputTransformer" in target:
+            from moto.events.utils import EventTemplateParser
+
+            transformer = target["InputTransformer"]
+            return EventTemplateParser.parse(
+                input_template=transformer.get("InputTemplate"),
+                input_paths_map=transformer.get("InputPathsMap", {}),
+                event=event,
+            )
+        return event
+
+    def deliver(self, rule_name: str, target: dict[str, Any], event: dict[str, Any], region: str) -> None:
+        arn: str = target["Arn"]
+        payload = self.target_input(target, event)
+        if ":lambda:" in arn:
+            self._invoke_async(rule_name, arn, payload, region)
+        elif ":states:" in arn:
+            sfn = boto3.client("stepfunctions", region_name=region)
+            execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))
+            self._record(Delivery(rule_name, arn, True, execution["executionArn"]))
+
+    def _invoke_async(self, rule_name: str, arn: str, payload: Any, region: str) -> None:
+        client = boto3.client("lambda", region_name=region)
+        retries = 2
+        destination: str | None = None
+        try:
+            config = client.get_function_event_invoke_config(FunctionName=arn)
+            retries = int(config.get("MaximumRetryAttempts", 2))
+            destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        except client.exceptions.ResourceNotFoundException:
+            pass
+        body = json.dumps(payload)
+        response_text = ""
+        for _attempt in range(retries + 1):
+            response = client.invoke(FunctionName=arn, InvocationType="RequestResponse", Payload=body)
+            response_text = response["Payload"].read().decode()
+            if "FunctionError" not in response:
+                self._record(Delivery(rule_name, arn, True, response_text))
+                return
+        logger.warning("async invoke of %s failed after %d attempts: %s", arn, retries + 1, response_text)
+        self._record(Delivery(rule_name, arn, False, response_text))
+        if destination and ":sqs:" in destination:
+            sqs = boto3.client("sqs", region_name=region)
+            account, name = destination.split(":")[4], destination.split(":")[5]
+            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            sqs.send_message(
+                QueueUrl=url,
+                MessageBody=json.dumps(
+                    {
+                        "requestContext": {"functionArn": arn, "condition": "RetriesExhausted"},
+                        "requestPayload": payload,
+                        "responsePayload": json.loads(response_text or "null"),
+                    }
+                ),
+            )
+
+
+def install(delivery: EventsDelivery) -> Callable[[], None]:
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if ":lambda:" in t["Arn"] or ":states:" in t["Arn"]]
+        others = [t for t in self.targets if t not in ours]
+        for target in ours:
+            try:
+                delivery.deliver(self.name, target, original_event, self.region_name)
+            except Exception as exc:  # delivery failures must not fail the API call that emitted
+                logger.exception("event delivery to %s failed", target["Arn"])
+                delivery._record(Delivery(self.name, target["Arn"], False, repr(exc)))
+        if others:
+            saved = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+    def undo() -> None:
+        Rule.send_to_targets = original  # type: ignore[method-assign]
+
+    return undo

@@ -1,0 +1,242 @@
+"""Deploy a synthesized CDK stack to the local cloud as ``cdk deploy`` would.
+
+1. Bootstrap: the CDK assets bucket and the bootstrap version parameter.
+2. Publish the stack's file assets (the asset manifest's sources and destinations).
+3. Create the stack from the synthesized template with moto's CloudFormation.
+4. Reconcile what moto's CloudFormation records but does not apply (bucket
+   versioning, EventBridge notifications, public access block, async-invoke config),
+   and re-create state machines in moto's executing Step Functions backend.
+
+The template is never edited: what is created is what the template says.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION = "30"
+
+
+class ProvisioningError(RuntimeError):
+    """The stack could not be created on the local cloud."""
+
+
+@dataclass(frozen=True)
+class StackArtifact:
+    name: str
+    template_path: Path
+    assets_path: Path | None
+
+    @property
+    def template(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.template_path.read_text())
+        return data
+
+
+def read_assembly(assembly: Path, stack_name: str) -> StackArtifact:
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    artifacts = manifest.get("artifacts", {})
+    if stack_name not in artifacts:
+        stacks = sorted(k for k, v in artifacts.items() if v.get("type") == "aws:cloudformation:stack")
+        raise ProvisioningError(f"stack {stack_name!r} is not in {assembly}; it has {stacks}")
+    props = artifacts[stack_name]["properties"]
+    assets = next(
+        (
+            assembly / artifacts[dep]["properties"]["file"]
+            for dep in artifacts[stack_name].get("dependencies", [])
+            if artifacts.get(dep, {}).get("type") == "cdk:asset-manifest"
+        ),
+        None,
+    )
+    return StackArtifact(stack_name, assembly / props["templateFile"], assets)
+
+
+def _substitute(text: str, account: str, region: str) -> str:
+    return (
+        text.replace("${AWS::AccountId}", account)
+        .replace("${AWS::Region}", region)
+        .replace("${AWS::Partition}", "aws")
+    )
+
+
+def zip_directory(folder: Path) -> bytes:
+    """Deterministic zip of a directory (what the CDK CLI uploads for a directory asset)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+    return out.getvalue()
+
+
+@dataclass
+class DeployedStack:
+    name: str
+    outputs: dict[str, str]
+    resources: dict[str, dict[str, str]]  # logical id -> {type, physical}
+    skipped: list[str] = field(default_factory=list)
+
+    def physical(self, logical_id: str) -> str:
+        return self.resources[logical_id]["physical"]
+
+    def of_type(self, resource_type: str) -> dict[str, str]:
+        return {k: v["physical"] for k, v in self.resources.items() if v["type"] == resource_type}
+
+
+def bootstrap(account: str, region: str) -> str:
+    bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{account}-{region}"
+    s3 = boto3.client("s3", region_name=region)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+    boto3.client("ssm", region_name=region).put_parameter(
+        Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
+    )
+    return bucket
+
+
+def publish_assets(artifact: StackArtifact, account: str, region: str) -> list[str]:
+    if artifact.assets_path is None:
+        return []
+    manifest = json.loads(artifact.assets_path.read_text())
+    base = artifact.assets_path.parent
+    s3 = boto3.client("s3", region_name=region)
+    published = []
+    for asset in manifest.get("files", {}).values():
+        source = base / asset["source"]["path"]
+        packaging = asset["source"].get("packaging", "file")
+        body = zip_directory(source) if packaging == "zip" else source.read_bytes()
+        for dest in asset["destinations"].values():
+            bucket = _substitute(dest["bucketName"], account, region)
+            key = _substitute(dest["objectKey"], account, region)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            published.append(f"s3://{bucket}/{key}")
+    return published
+
+
+def create_stack(artifact: StackArtifact, region: str, *, timeout: float = 120.0) -> DeployedStack:
+    cfn = boto3.client("cloudformation", region_name=region)
+    cfn.create_stack(
+        StackName=artifact.name,
+        TemplateBody=artifact.template_path.read_text(),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = cfn.describe_stacks(StackName=artifact.name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            break
+        if status.endswith("_FAILED") or status.startswith("ROLLBACK") or time.monotonic() > deadline:
+            events = cfn.describe_stack_events(StackName=artifact.name)["StackEvents"]
+            reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events if "FAILED" in e.get("ResourceStatus", "")]
+            raise ProvisioningError(f"stack {artifact.name} ended {status}: {reasons[:5]}")
+        time.sleep(0.05)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    resources = {
+        r["LogicalResourceId"]: {"type": r["ResourceType"], "physical": r.get("PhysicalResourceId", "")}
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=artifact.name)
+        for r in page["StackResourceSummaries"]
+    }
+    template = artifact.template
+    skipped = sorted(set(template.get("Resources", {})) - set(resources))
+    return DeployedStack(artifact.name, outputs, resources, skipped)
+
+
+# --------------------------------------------------------------------------------------
+# Reconciliation: apply the template's properties that moto's CloudFormation drops.
+# --------------------------------------------------------------------------------------
+
+
+def reconcile(artifact: StackArtifact, deployed: DeployedStack, region: str, *, execute_state_machines: bool) -> None:
+    template = artifact.template["Resources"]
+    s3 = boto3.client("s3", region_name=region)
+    for logical, resource in template.items():
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        if kind == "AWS::S3::Bucket" and logical in deployed.resources:
+            bucket = deployed.physical(logical)
+            if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+                s3.put_bucket_notification_configuration(
+                    Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+                )
+            block = props.get("PublicAccessBlockConfiguration")
+            if block:
+                s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+        elif kind == "AWS::Lambda::EventInvokeConfig":
+            _reconcile_invoke_config(props, deployed, region)
+    if execute_state_machines:
+        _rehome_state_machines(deployed, region)
+
+
+def _resolve(value: Any, deployed: DeployedStack) -> Any:
+    """Resolve the few intrinsic shapes a reconciled property uses (Ref, GetAtt Arn)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return deployed.physical(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical, attribute = value["Fn::GetAtt"]
+        physical = deployed.physical(logical)
+        if attribute == "Arn" and deployed.resources[logical]["type"] == "AWS::SQS::Queue":
+            sqs = boto3.client("sqs")
+            attrs = sqs.get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])
+            return attrs["Attributes"]["QueueArn"]
+        return physical
+    return value
+
+
+def _reconcile_invoke_config(props: dict[str, Any], deployed: DeployedStack, region: str) -> None:
+    client = boto3.client("lambda", region_name=region)
+    kwargs: dict[str, Any] = {"FunctionName": _resolve(props["FunctionName"], deployed)}
+    if "MaximumRetryAttempts" in props:
+        kwargs["MaximumRetryAttempts"] = int(props["MaximumRetryAttempts"])
+    if "MaximumEventAgeInSeconds" in props:
+        kwargs["MaximumEventAgeInSeconds"] = int(props["MaximumEventAgeInSeconds"])
+    on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if on_failure is not None:
+        kwargs["DestinationConfig"] = {"OnFailure": {"Destination": _resolve(on_failure, deployed)}}
+    client.put_function_event_invoke_config(**kwargs)
+
+
+def _rehome_state_machines(deployed: DeployedStack, region: str) -> None:
+    """CloudFormation puts state machines in moto's recording backend; the executing
+    backend is a separate store. Re-create each there with the same name, definition
+    and role, so its ARN (referenced by other resources) is unchanged."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    sfn = boto3.client("stepfunctions", region_name=region)
+    for arn in deployed.of_type("AWS::StepFunctions::StateMachine").values():
+        account = arn.split(":")[4]
+        recorded = stepfunctions_backends[account][region].describe_state_machine(arn)
+        existing = {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+        if arn in existing:
+            continue
+        kwargs: dict[str, Any] = {
+            "name": recorded.name,
+            "definition": recorded.definition,
+            "roleArn": recorded.roleArn,
+            "type": getattr(recorded, "type", "STANDARD") or "STANDARD",
+        }
+        if getattr(recorded, "loggingConfiguration", None):
+            kwargs["loggingConfiguration"] = recorded.loggingConfiguration
+        if getattr(recorded, "tracingConfiguration", None):
+            kwargs["tracingConfiguration"] = recorded.tracingConfiguration
+        created = sfn.create_state_machine(**kwargs)
+        if created["stateMachineArn"] != arn:
+            raise ProvisioningError(f"state machine re-created as {created['stateMachineArn']}, expected {arn}")

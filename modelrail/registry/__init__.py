@@ -1,0 +1,76 @@
+"""The model registry: the system of record for model versions, aliases and events.
+
+Gap-free version numbers, a validated status lifecycle, compare-and-swap alias moves
+with history, idempotent registration. Two stores with the same semantics:
+:class:`InMemoryRegistry` and :class:`DynamoDBRegistry`. See docs/registry.md.
+"""
+
+from modelrail.registry.dynamodb import DynamoDBRegistry
+from modelrail.registry.errors import (
+    ConcurrencyConflict,
+    IllegalTransition,
+    InvalidRequest,
+    ModelNotFound,
+    NotEligible,
+    RegistryError,
+    StaleAlias,
+    StaleStatus,
+    StoreError,
+    VersionNotFound,
+)
+from modelrail.registry.memory import InMemoryRegistry
+from modelrail.registry.models import (
+    ALIAS_ELIGIBLE,
+    INITIAL_STATUSES,
+    TRANSITIONS,
+    Alias,
+    AliasChange,
+    AliasName,
+    DataRef,
+    EventType,
+    GateResult,
+    Lineage,
+    ModelVersion,
+    RegistryEvent,
+    StatusChange,
+    VersionStatus,
+    allowed_transitions,
+    check_transition,
+    eligibility_problem,
+)
+from modelrail.registry.port import Clock, EventSink, ModelRegistry
+
+__all__ = [
+    "ALIAS_ELIGIBLE",
+    "INITIAL_STATUSES",
+    "TRANSITIONS",
+    "Alias",
+    "AliasChange",
+    "AliasName",
+    "Clock",
+    "ConcurrencyConflict",
+    "DataRef",
+    "DynamoDBRegistry",
+    "EventSink",
+    "EventType",
+    "GateResult",
+    "IllegalTransition",
+    "InMemoryRegistry",
+    "InvalidRequest",
+    "Lineage",
+    "ModelNotFound",
+    "ModelRegistry",
+    "ModelVersion",
+    "NotEligible",
+    "RegistryError",
+    "RegistryEvent",
+    "StaleAlias",
+    "StaleStatus",
+    "StatusChange",
+    "StoreError",
+    "VersionNotFound",
+    "VersionStatus",
+    "allowed_transitions",
+    "check_transition",
+    "eligibility_problem",
+]

@@ -1,0 +1,86 @@
+"""Typed payloads that cross the state machine's boundaries.
+
+Field names are the JSON the state machine carries (camelCase, as Step Functions and
+S3 spell them); every handler parses its input with these and returns them dumped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+
+class DatasetRef(_Payload):
+    bucket: str
+    key: str
+    version_id: str | None = Field(alias="versionId")
+    sha256: str | None = None
+    rows: int | None = None
+    size_bytes: int | None = Field(default=None, alias="sizeBytes")
+
+
+class PipelineInput(_Payload):
+    """What the starter passes to StartExecution."""
+
+    model: str = Field(min_length=1)
+    bucket: str = Field(min_length=3)
+    key: str = Field(min_length=1)
+    version_id: str | None = Field(alias="versionId")
+    reason: str = "upload"
+    requested_by: str = Field(default="s3-upload", alias="requestedBy")
+
+
+class ValidationOutput(_Payload):
+    model: str
+    dataset: DatasetRef
+    train_uri: str = Field(alias="trainUri")
+    report_uri: str = Field(alias="reportUri")
+    warnings: list[str] = []
+
+
+class TrainingOutput(_Payload):
+    """The Train state's result selector (a subset of DescribeTrainingJob)."""
+
+    job_name: str = Field(alias="jobName")
+    job_arn: str = Field(alias="jobArn")
+    model_artifacts: str = Field(alias="modelArtifacts")
+    image: str
+    hyperparameters: dict[str, str] = {}
+
+
+class GateInput(_Payload):
+    model: str
+    training: TrainingOutput
+
+
+class GateOutput(_Payload):
+    passed: bool
+    summary: str
+    metrics: dict[str, float]
+    checks: list[dict[str, Any]]
+    evaluation_uri: str = Field(alias="evaluationUri")
+
+
+class RegisterInput(_Payload):
+    model: str
+    validation: ValidationOutput
+    training: TrainingOutput
+    gate: GateOutput
+    execution: str
+    requested_by: str = Field(default="s3-upload", alias="requestedBy")
+
+
+class RegisterOutput(_Payload):
+    model: str
+    version: int
+    status: str
+
+
+def dump(payload: BaseModel) -> dict[str, Any]:
+    """A payload as the JSON the state machine carries (aliases, no None-stripping)."""
+    return payload.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,66 @@
+"""Register: write the trained version with its full lineage to the registry.
+
+Idempotent by training job: a retried Lambda invocation returns the version the first
+attempt registered and writes nothing.
+"""
+
+from __future__ import annotations
+
+from modelrail.contract import ModelContract
+from modelrail.registry import DataRef, GateResult, Lineage, ModelRegistry, VersionStatus
+from modelrail.steps.models import RegisterInput, RegisterOutput
+
+
+def code_version(request: RegisterInput, fallback: str) -> str:
+    """The training code asset's hash, read from the job's submit-directory hyperparameter."""
+    submitted = request.training.hyperparameters.get("sagemaker_submit_directory", "").strip('"')
+    name = submitted.rsplit("/", 1)[-1]
+    for suffix in (".tar.gz", ".gz"):
+        name = name.removesuffix(suffix)
+    return name or fallback
+
+
+def run_register(
+    request: RegisterInput,
+    *,
+    contract: ModelContract,
+    registry: ModelRegistry,
+    code_fallback: str = "unknown",
+) -> RegisterOutput:
+    dataset = request.validation.dataset
+    if dataset.sha256 is None or dataset.rows is None or dataset.size_bytes is None:
+        raise ValueError("the validation result carries no dataset fingerprint; refusing to register")
+    lineage = Lineage(
+        data=DataRef(
+            bucket=dataset.bucket,
+            key=dataset.key,
+            version_id=dataset.version_id,
+            sha256=dataset.sha256,
+            rows=dataset.rows,
+            size_bytes=dataset.size_bytes,
+        ),
+        code_version=code_version(request, code_fallback),
+        training_image=request.training.image,
+        hyperparameters=dict(request.training.hyperparameters),
+        seed=contract.seed,
+        training_job_name=request.training.job_name,
+        training_job_arn=request.training.job_arn,
+        pipeline_execution_arn=request.execution,
+        model_artifact_uri=request.training.model_artifacts,
+    )
+    version = registry.register_version(
+        request.model,
+        metrics=request.gate.metrics,
+        lineage=lineage,
+        gates=[
+            GateResult(name="data_validation", passed=True, reasons=list(request.validation.warnings)),
+            GateResult(
+                name="quality",
+                passed=request.gate.passed,
+                reasons=[c["message"] for c in request.gate.checks if not c.get("passed", False)],
+            ),
+        ],
+        created_by=request.requested_by,
+        status=VersionStatus.REGISTERED,
+    )
+    return RegisterOutput(model=version.model, version=version.version, status=version.status.value)

@@ -1,0 +1,291 @@
+"""SageMaker script-mode training entry point for modelrail models.
+
+Runs in the SageMaker scikit-learn container (framework 1.4-2, Python 3.10) with only the
+standard library, numpy, pandas, scipy, scikit-learn and joblib. Paths come from the
+SageMaker environment variables; ``/opt/ml/...`` are only their documented defaults.
+
+Inputs:  the train channel (one CSV or Parquet file; several are concatenated in sorted
+         name order) and the runtime contract JSON (``contracts/<model>.json`` beside this
+         file unless ``--contract`` says otherwise).
+Outputs: ``model.joblib``, ``contract.json`` and ``evaluation.json`` in SM_MODEL_DIR, and
+         ``evaluation.json`` in SM_OUTPUT_DATA_DIR. On failure the reason goes to
+         ``<SM_OUTPUT_DIR>/failure`` (SageMaker reports it as the job's FailureReason), the
+         traceback to stderr, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import joblib
+import modelrail_features as mf
+import numpy as np
+import pandas as pd
+import sklearn
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUTPUT_DIR = "/opt/ml/output"
+
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+# SageMaker truncates FailureReason; keep the message well inside its 1024 characters.
+MAX_FAILURE_CHARS = 1000
+
+
+class TrainingError(Exception):
+    """A failure with a reason worth showing as-is (bad data, bad arguments)."""
+
+
+def _unquote(value: str) -> str:
+    """Hyperparameters may arrive JSON-encoded: '"demand"' means demand."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        try:
+            decoded = json.loads(value) if value[0] == '"' else value[1:-1]
+        except ValueError:
+            decoded = value[1:-1]
+        return str(decoded)
+    return value
+
+
+def _int_arg(value: str) -> int:
+    text = _unquote(value)
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)  # "42.0" is fine, "4.5" is not
+        if not number.is_integer():
+            raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+        return int(number)
+
+
+def _float_arg(value: str) -> float:
+    try:
+        return float(_unquote(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise TrainingError(f"invalid arguments: {message}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ
+    parser = _Parser(description="Train a modelrail model (SageMaker script mode).")
+    parser.add_argument("--model-name", "--model_name", dest="model_name", type=_unquote)
+    parser.add_argument("--contract", type=_unquote, help="runtime contract JSON")
+    parser.add_argument("--seed", type=_int_arg, help="overrides the contract's seed")
+    parser.add_argument(
+        "--holdout-fraction", "--holdout_fraction", dest="holdout_fraction", type=_float_arg
+    )
+    parser.add_argument("--n-estimators", "--n_estimators", dest="n_estimators", type=_int_arg)
+    parser.add_argument("--max-depth", "--max_depth", dest="max_depth", type=_int_arg)
+    parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_float_arg)
+    parser.add_argument(
+        "--model-dir",
+        "--model_dir",
+        dest="model_dir",
+        default=env.get("SM_MODEL_DIR", "/opt/ml/model"),
+    )
+    parser.add_argument("--train", default=env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    parser.add_argument(
+        "--output-data-dir",
+        "--output_data_dir",
+        dest="output_data_dir",
+        default=env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"),
+    )
+    parser.add_argument(
+        "--output-dir",
+        "--output_dir",
+        dest="output_dir",
+        default=env.get("SM_OUTPUT_DIR", DEFAULT_OUTPUT_DIR),
+    )
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"ignoring unknown arguments: {unknown}", file=sys.stderr)
+    return args
+
+
+def resolve_contract_path(model_name: str | None, contract: str | None) -> Path:
+    if contract:
+        return Path(contract)
+    if not model_name:
+        raise TrainingError("pass --model-name (or --contract) to say which model to train")
+    return HERE / "contracts" / f"{model_name}.json"
+
+
+def read_channel(channel: Path, contract: dict[str, Any]) -> pd.DataFrame:
+    """Every data file in the channel, concatenated in sorted name order."""
+    if not channel.is_dir():
+        raise TrainingError(f"train channel {channel} does not exist")
+    files = sorted(p for p in channel.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise TrainingError(f"train channel {channel} has no data files")
+    unsupported = [p.name for p in files if not p.name.endswith(DATA_SUFFIXES)]
+    if unsupported:
+        raise TrainingError(
+            f"train channel {channel}: unsupported files {unsupported}; "
+            f"expected {', '.join(DATA_SUFFIXES)}"
+        )
+    # Categorical columns stay text: store "007" must not become 7.
+    text_columns = {c["name"]: str for c in contract["columns"] if c["type"] == "categorical"}
+    frames = []
+    for path in files:
+        if path.name.endswith(".parquet"):
+            try:
+                frames.append(pd.read_parquet(path))
+            except ImportError as exc:
+                raise TrainingError(f"cannot read {path.name}: {exc}") from exc
+        else:
+            frames.append(pd.read_csv(path, dtype=text_columns))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def effective_contract(contract: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The contract with command-line overrides applied."""
+    contract = json.loads(json.dumps(contract))  # deep copy
+    if args.seed is not None:
+        contract["seed"] = args.seed
+    if args.holdout_fraction is not None:
+        if not 0.0 < args.holdout_fraction < 0.5:
+            raise TrainingError(
+                f"--holdout-fraction must be between 0 and 0.5, got {args.holdout_fraction}"
+            )
+        contract["holdout_fraction"] = args.holdout_fraction
+    hyperparameters = dict(contract.get("hyperparameters") or {})
+    for key in ("n_estimators", "max_depth", "learning_rate"):
+        value = getattr(args, key)
+        if value is not None:
+            hyperparameters[key] = value
+    contract["hyperparameters"] = hyperparameters
+    return contract
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    path = resolve_contract_path(args.model_name, args.contract)
+    if not path.is_file():
+        raise TrainingError(f"contract file {path} does not exist")
+    runtime_contract = mf.load_runtime_contract(path)
+    if args.model_name and runtime_contract["name"] != args.model_name:
+        raise TrainingError(
+            f"contract {path} is for model {runtime_contract['name']!r}, not {args.model_name!r}"
+        )
+    contract = effective_contract(runtime_contract, args)
+    name = contract["name"]
+    seed = int(contract.get("seed", 42))
+    fraction = float(contract.get("holdout_fraction", 0.2))
+
+    frame = read_channel(Path(args.train), contract)
+    min_rows = int(contract.get("min_rows", 10))
+    if len(frame) < min_rows:
+        raise TrainingError(
+            f"train channel has {len(frame)} rows; the {name} contract needs at least {min_rows}"
+        )
+    target = mf.build_target(frame, contract)
+    features = mf.build_features(frame, contract)
+    x_train, x_holdout, y_train, y_holdout = mf.holdout_split(
+        features, target, fraction, seed, stratify=mf.is_classifier(contract)
+    )
+    if mf.is_classifier(contract) and y_train.nunique() < 2:
+        raise TrainingError(
+            f"target {contract['target']!r} has a single class in the training rows"
+        )
+
+    started = time.monotonic()
+    pipeline = mf.build_pipeline(contract, seed)
+    pipeline.fit(x_train, y_train)
+    seconds = time.monotonic() - started
+    metrics = mf.evaluate(pipeline, x_holdout, y_holdout, contract)
+
+    primary = contract["primary_metric"]["name"]
+    evaluation = {
+        "model": name,
+        "problem_type": contract["problem_type"],
+        "primary_metric": {
+            "name": primary,
+            "value": metrics[primary],
+            "threshold": float(contract["primary_metric"]["threshold"]),
+            "greater_is_better": mf.GREATER_IS_BETTER[primary],
+        },
+        "metrics": metrics,
+        "rows": {"train": len(x_train), "holdout": len(x_holdout)},
+        "seed": seed,
+        "hyperparameters": contract["hyperparameters"],
+        "features": mf.feature_names(contract),
+        "library_versions": library_versions(),
+    }
+
+    model_dir = Path(args.model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, model_dir / "model.joblib")
+    # The serving contract is the one trained with (overrides included).
+    (model_dir / "contract.json").write_text(
+        json.dumps(contract, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    body = json.dumps(evaluation, indent=2, sort_keys=True) + "\n"
+    (model_dir / "evaluation.json").write_text(body, encoding="utf-8")
+    output_data = Path(args.output_data_dir)
+    output_data.mkdir(parents=True, exist_ok=True)
+    (output_data / "evaluation.json").write_text(body, encoding="utf-8")
+
+    print(f"trained {name} on {len(x_train)} rows in {seconds:.2f}s")
+    # One line per metric, for SageMaker metric definitions: "modelrail-metric (\S+)=(\S+)".
+    for metric, value in metrics.items():
+        print(f"modelrail-metric {metric}={value:.6g}")
+    return evaluation
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, (TrainingError, mf.ContractDataError)):
+        reason = str(exc)
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    reason = " ".join(reason.split())  # one paragraph
+    if len(reason) > MAX_FAILURE_CHARS:
+        reason = reason[: MAX_FAILURE_CHARS - 3] + "..."
+    return reason
+
+
+def write_failure(output_dir: str, reason: str) -> None:
+    try:
+        folder = Path(output_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "failure").write_text(reason + "\n", encoding="utf-8")
+    except OSError as exc:  # nothing else to do: the traceback still reaches the logs
+        print(f"cannot write the failure file in {output_dir}: {exc}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train; on any error write the failure file and return 1 (the process exit code)."""
+    output_dir = os.environ.get("SM_OUTPUT_DIR", DEFAULT_OUTPUT_DIR)
+    try:
+        args = parse_args(argv)
+        output_dir = args.output_dir
+        train(args)
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        write_failure(output_dir, failure_reason(exc))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
