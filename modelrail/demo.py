@@ -50,12 +50,12 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
 
         accepted = _run(cloud, good, "a good dataset")
         if accepted.status != "SUCCEEDED":
-            print(f"  unexpected failure at {accepted.failed_state}: {accepted.error}: {accepted.cause}")
+            print(f"  unexpected failure at {accepted.failed_state}: {accepted.error}: {accepted.message}")
             return 1
 
         rejected = _run(cloud, bad, "a dataset that breaks the contract")
         print(f"  rejected at {rejected.failed_state}: {rejected.error}")
-        print(f"  reason: {rejected.cause}")
+        print(f"  reason: {rejected.message}")
         s3 = cloud.client("s3")
         quarantined = s3.list_objects_v2(Bucket=cloud.data_bucket, Prefix="quarantine/").get("Contents", [])
         for obj in quarantined:

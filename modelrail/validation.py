@@ -14,8 +14,12 @@ Checks run in order, and a problem that makes later checks meaningless stops the
 5. the dataset: row count, duplicate rows, constant target, class balance.
 
 Row numbers in messages and ``Violation.examples`` are 1-based data rows (the first
-row after the header is row 1). Values that pandas reads as missing (an empty field,
-``NA``, ``null``, ``NaN``...) count as nulls, exactly as the training job will read them.
+row after the header is row 1). In a CSV, the values pandas' ``read_csv`` reads as
+missing by default (an empty field, ``NA``, ``null``, ``NaN``...) count as nulls.
+
+Datetime columns are parsed per distinct value: in the format inferred from the first
+value, then ISO 8601, then (for at most ``_MAX_MIXED_DATETIME_PARSE`` distinct values)
+any format dateutil understands.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import io
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, Self
@@ -40,7 +45,6 @@ from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
 Severity = Literal["error", "warning"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 MAX_EXAMPLES = 5
@@ -259,6 +263,71 @@ def _normalise_name(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """Where each CSV record lies in the file and how many fields it has."""
+
+    header: list[str]
+    starts: IntArray  # data records (blank lines skipped), byte ranges without the line end
+    ends: IntArray
+    fields: IntArray
+    header_bytes: bytes
+
+    def without(self, data: bytes, keep: BoolArray) -> bytes:
+        """The file with only the kept records, each as written."""
+        kept = np.flatnonzero(keep).tolist()
+        starts, ends = self.starts.tolist(), self.ends.tolist()
+        return b"\n".join([self.header_bytes, *(data[starts[i] : ends[i]] for i in kept)]) + b"\n"
+
+
+def _scan_records(data: bytes) -> _Scan | None:
+    """Records and their field counts, vectorised with numpy (no per-row Python).
+
+    A delimiter or newline is structural when an even number of quotes precedes it. That
+    is exact for RFC 4180 quoting, so every quote must sit where RFC 4180 allows it: an
+    opening quote at the start of a field, a closing one at its end, or a doubled quote
+    inside a quoted field. Anything else returns None and the csv module decides.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    size = len(buf)
+    quotes = np.flatnonzero(buf == ord('"'))
+    newlines = np.flatnonzero(buf == ord("\n"))
+    commas = np.flatnonzero(buf == ord(","))
+    if len(quotes):
+        if len(quotes) % 2:
+            return None  # an unterminated quote
+        opening, closing = quotes[0::2], quotes[1::2]
+        before = np.where(opening > 0, buf[np.maximum(opening - 1, 0)], ord("\n"))
+        after = np.where(closing < size - 1, buf[np.minimum(closing + 1, size - 1)], ord("\n"))
+        # a doubled quote "" inside a field: a closing quote right before an opening one
+        doubled_open = np.zeros(len(opening), dtype=np.bool_)
+        doubled_open[1:] = opening[1:] == closing[:-1] + 1
+        doubled_close = np.zeros(len(closing), dtype=np.bool_)
+        doubled_close[:-1] = doubled_open[1:]
+        opens_ok = np.isin(before, (ord(","), ord("\n"))) | doubled_open
+        closes_ok = np.isin(after, (ord(","), ord("\n"), ord("\r"))) | doubled_close
+        if not (opens_ok.all() and closes_ok.all()):
+            return None
+        newlines = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+    starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
+    ends = np.concatenate((newlines, [size])).astype(np.int64)
+    nonempty = ends > starts
+    crlf = np.zeros(len(ends), dtype=np.bool_)
+    crlf[nonempty] = buf[ends[nonempty] - 1] == ord("\r")
+    ends = ends - crlf
+    nonblank = ends > starts
+    starts, ends = starts[nonblank], ends[nonblank]
+    if not len(starts):
+        return None
+    fields = (np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1).astype(np.int64)
+    header_bytes = data[int(starts[0]) : int(ends[0])]
+    header = next(csv.reader([header_bytes.decode("utf-8")]), [])
+    if len(header) != fields[0]:
+        return None
+    return _Scan(header, starts[1:], ends[1:], fields[1:], header_bytes)
+
+
 class _Stop(Exception):
     """A problem that makes further checks meaningless was recorded."""
 
@@ -391,11 +460,11 @@ class _Validator:
                 ViolationCode.EMPTY_FILE,
                 f"{self.filename!r} contains only whitespace ({len(self.data):,} bytes)",
             )
-        lone_cr = data.count(b"\r") != data.count(b"\r\n")
-        if b'"' in data or lone_cr:
+        scan = None if data.count(b"\r") != data.count(b"\r\n") else _scan_records(data)
+        if scan is None:  # old-Mac line ends or irregular quoting: let the csv module decide
             header, counts = self._scan_with_csv_module(text)
         else:
-            header, counts = self._scan_fast(data)
+            header, counts = scan.header, scan.fields
         del text
         self.header = header
         self.rows = len(counts)
@@ -414,7 +483,11 @@ class _Validator:
         bad = int((~good).sum())
         if bad:
             self._report_ragged(counts, width)
-            data = self._without_ragged_rows(data, good)
+            data = (
+                scan.without(data, good)
+                if scan is not None
+                else self._without_ragged_rows(data, good)
+            )
         self.row_numbers = (np.flatnonzero(good) + 1).astype(np.int64)
         if self.rows == 0:
             return
@@ -437,27 +510,6 @@ class _Validator:
             f"{self.filename!r} is not valid UTF-8: invalid byte(s) {bad} at byte offset "
             f"{offset:,} (line {line:,}){hint}"
         )
-
-    def _scan_fast(self, data: bytes) -> tuple[list[str], IntArray]:
-        """Field counts per line for files without quotes: vectorised, no parsing."""
-        buf = np.frombuffer(data, dtype=np.uint8)
-        newlines = np.flatnonzero(buf == ord("\n"))
-        starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
-        ends = np.concatenate((newlines, [len(buf)])).astype(np.int64)
-        if len(buf):
-            # a CRLF line ends one byte earlier
-            has_cr = np.zeros(len(ends), dtype=np.bool_)
-            nonempty = ends > starts
-            has_cr[nonempty] = buf[ends[nonempty] - 1] == ord("\r")
-            ends = ends - has_cr
-        nonblank = ends > starts
-        starts, ends = starts[nonblank], ends[nonblank]
-        commas = np.flatnonzero(buf == ord(","))
-        fields = (np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1).astype(
-            np.int64
-        )
-        header = data[starts[0] : ends[0]].decode("utf-8").split(",")
-        return header, fields[1:]
 
     def _scan_with_csv_module(self, text: str) -> tuple[list[str], IntArray]:
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -865,10 +917,11 @@ class _Validator:
         text = pd.Series([str(u) for u in uniques], dtype=object)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(text, errors="coerce", utc=True)
-            failed = parsed.isna().to_numpy(dtype=np.bool_)
-            if failed.any() and int(failed.sum()) <= _MAX_MIXED_DATETIME_PARSE:
-                retry = pd.to_datetime(text[failed], errors="coerce", utc=True, format="mixed")
+            failed = pd.to_datetime(text, errors="coerce", utc=True).isna().to_numpy(np.bool_)
+            for fmt, cap in (("ISO8601", len(text)), ("mixed", _MAX_MIXED_DATETIME_PARSE)):
+                if not failed.any() or int(failed.sum()) > cap:
+                    break
+                retry = pd.to_datetime(text[failed], errors="coerce", utc=True, format=fmt)
                 failed[np.flatnonzero(failed)] = retry.isna().to_numpy(dtype=np.bool_)
         invalid = ~null & failed[codes]
         self._check_invalid(

@@ -109,6 +109,21 @@ class PipelineRun:
     seconds: float = 0.0
 
     @property
+    def message(self) -> str | None:
+        """The failure in words: a Lambda error's errorMessage, else the cause as given."""
+        if not self.cause:
+            return None
+        try:
+            payload = json.loads(self.cause)
+        except ValueError:
+            return self.cause
+        if isinstance(payload, dict) and "errorMessage" in payload:
+            return str(payload["errorMessage"])
+        if isinstance(payload, dict) and "FailureReason" in payload:
+            return str(payload["FailureReason"])
+        return self.cause
+
+    @property
     def registered_version(self) -> int | None:
         if self.output and isinstance(self.output.get("registered"), dict):
             version = self.output["registered"].get("version")
@@ -125,6 +140,7 @@ class PipelineRun:
             "accepted": self.status == "SUCCEEDED",
             "failedState": self.failed_state,
             "error": self.error,
+            "message": self.message,
             "cause": self.cause,
             "registeredVersion": self.registered_version,
             "seconds": round(self.seconds, 3),
@@ -215,7 +231,8 @@ class LocalCloud:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def deploy(self) -> provision.DeployedStack:
-        assembly = self._assembly or cached_assembly(self.environment)
+        preset = os.environ.get("MODELRAIL_ASSEMBLY")
+        assembly = self._assembly or (Path(preset) if preset else cached_assembly(self.environment))
         self.artifact = provision.read_assembly(assembly, self.stack_name)
         provision.bootstrap(ACCOUNT, self.region)
         provision.publish_assets(self.artifact, ACCOUNT, self.region)

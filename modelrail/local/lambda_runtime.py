@@ -105,6 +105,10 @@ class LambdaRuntime:
         fn: Callable[[Any, Any], Any] = getattr(module, function_name)
         return fn
 
+    def loaded_files(self) -> list[str]:
+        """The handler files imported so far (each from a function's unpacked zip)."""
+        return sorted(str(m.__file__) for m in self._modules.values() if m.__file__)
+
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         """Run one invocation of moto's ``LambdaFunction`` ``fn``; moto's return shape."""
         with self._lock, _environment(self._environment(fn)):

@@ -72,8 +72,8 @@ def print_report(report: RunReport, out: TextIO) -> None:
         print(f"{run.key} (version {run.version_id}): {run.status} — {verdict} in {run.seconds:.1f}s", file=out)
         if run.status != "SUCCEEDED":
             print(f"  failed at {run.failed_state}: {run.error}", file=out)
-            if run.cause:
-                print(f"  {run.cause}", file=out)
+            if run.message:
+                print(f"  {run.message}", file=out)
         elif run.registered_version is not None:
             print(f"  registered {run.model} v{run.registered_version}", file=out)
     print("registry:", file=out)

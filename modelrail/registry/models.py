@@ -94,7 +94,7 @@ def iso(at: datetime) -> str:
     """A fixed-width UTC timestamp (``2025-01-31T12:00:00.000000Z``) that sorts as text."""
     if at.tzinfo is None:
         raise InvalidRequest("timestamps must be timezone-aware")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%_S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # -- entities ---------------------------------------------------------------------------

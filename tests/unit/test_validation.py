@@ -815,3 +815,57 @@ def test_damaged_files_give_a_report_never_an_exception(
         assert isinstance(report.summary(), str)
         assert len(report.summary()) <= SUMMARY_MAX_CHARS
         assert report.ok == (not report.errors)
+
+
+def test_quoted_text_with_delimiters_quotes_and_newlines() -> None:
+    rows = demand_rows()
+    rows[9]["price"] = "cheap"
+    notes = ['"a, b"', '"say ""hi"", then\nleave"', '"line one\r\nline two"', 'x"y', '""']
+    lines = [",".join([*HEADER, "notes"])]
+    for i, row in enumerate(rows):
+        lines.append(",".join([*(row[h] for h in HEADER), notes[i % len(notes)]]))
+    data = ("\n".join(lines) + "\n").encode()
+    report = check(data, limits=ValidationLimits(allow_extra_columns=True))
+    assert report.rows == 300
+    assert error_codes(report) == {"invalid_number"}
+    assert only(report, ViolationCode.INVALID_NUMBER).examples == (10,)
+
+
+_FIELD = st.lists(st.sampled_from(["a", ",", '"', "\n", "\r\n", " ", "é"]), max_size=6).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(st.lists(_FIELD, min_size=1, max_size=5), min_size=1, max_size=8))
+def test_vectorised_record_scan_agrees_with_the_csv_module(records: list[list[str]]) -> None:
+    """Internal: the numpy scanner must count records and fields as csv.reader does."""
+    import csv
+
+    from modelrail.validation import _scan_records
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([["h1", "h2"], *records])
+    text = out.getvalue()
+    scan = _scan_records(text.encode())
+    assert scan is not None
+    expected = [len(r) for r in csv.reader(io.StringIO(text, newline="")) if r][1:]
+    assert scan.fields.tolist() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.lists(st.sampled_from(["a", ",", '"', "\n", "\r\n", '""', ' "']), max_size=30).map(
+        "".join
+    )
+)
+def test_vectorised_scan_agrees_with_the_csv_module_or_defers(body: str) -> None:
+    """Internal: on arbitrary (often malformed) quoting the scanner agrees or returns None."""
+    import csv
+
+    from modelrail.validation import _scan_records
+
+    text = "h1,h2\n" + body
+    scan = _scan_records(text.encode())
+    if scan is None:
+        return
+    expected = [len(r) for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
+    assert scan.fields.tolist() == expected[1:]

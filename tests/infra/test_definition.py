@@ -1,0 +1,94 @@
+"""Plain pytest over the synthesized state-machine JSON (RELIABILITY 23, 24, 28)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.definition import PLACEHOLDER, definition
+
+
+@pytest.fixture(scope="module")
+def states(dev_template: dict[str, Any]) -> dict[str, Any]:
+    body = definition(dev_template)
+    assert body["StartAt"] == "ValidateData"
+    result: dict[str, Any] = body["States"]
+    return result
+
+
+def test_the_happy_path_is_validate_train_gate_register(states: dict[str, Any]) -> None:
+    path, state = [], "ValidateData"
+    while state:
+        path.append(state)
+        spec = states[state]
+        if spec["Type"] == "Choice":
+            state = next(c["Next"] for c in spec["Choices"] if c.get("BooleanEquals") is True)
+        else:
+            state = spec.get("Next")
+    assert path == ["ValidateData", "Train", "QualityGate", "Passed?", "Register", "NotifyRegistered", "Registered"]
+    assert states["Registered"]["Type"] == "Succeed"
+
+
+def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_execution(states: dict[str, Any]) -> None:
+    train = states["Train"]
+    assert train["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    params = train["Parameters"]
+    assert params["TrainingJobName.$"] == "$$.Execution.Name"
+    assert params["EnableNetworkIsolation"] is True
+    assert params["ResourceConfig"]["VolumeKmsKeyId"] == PLACEHOLDER
+    assert params["OutputDataConfig"]["KmsKeyId"] == PLACEHOLDER
+    assert 60 <= params["StoppingCondition"]["MaxRuntimeInSeconds"] <= 3600
+    assert params["AlgorithmSpecification"]["TrainingImage"].endswith("sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
+    channels = {c["ChannelName"] for c in params["InputDataConfig"]}
+    assert channels == {"train", "code"}
+    hps = params["HyperParameters"]
+    assert hps["sagemaker_program"] == '"train.py"'
+    assert hps["sagemaker_submit_directory"].startswith('"/opt/ml/input/data/code/')
+
+
+def _tasks(states: dict[str, Any]) -> dict[str, Any]:
+    return {name: s for name, s in states.items() if s["Type"] == "Task"}
+
+
+def test_every_task_retries_transient_errors_with_backoff_and_jitter(states: dict[str, Any]) -> None:
+    tasks = _tasks(states)
+    assert len(tasks) == 6
+    for name, task in tasks.items():
+        assert task["Retry"], name
+        for retry in task["Retry"]:
+            assert "States.ALL" not in retry["ErrorEquals"], name
+            assert 1 <= retry["MaxAttempts"] <= 5, name
+            assert retry["BackoffRate"] >= 2, name
+            assert retry["JitterStrategy"] == "FULL", name
+
+
+def _reaches(states: dict[str, Any], start: str, goal: str) -> list[str]:
+    path, state = [], start
+    while state and state not in path:
+        path.append(state)
+        if state == goal:
+            return path
+        state = states[state].get("Next")
+    return []
+
+
+def test_every_task_catch_records_the_state_notifies_then_fails(states: dict[str, Any]) -> None:
+    for name, task in _tasks(states).items():
+        if name == "NotifyFailure":
+            continue
+        catch = task["Catch"]
+        assert [c["ErrorEquals"] for c in catch] == [["States.ALL"]], name
+        handler = catch[0]["Next"]
+        assert states[handler]["Result"] == name and states[handler]["ResultPath"] == "$.failedState"
+        path = _reaches(states, handler, "PipelineFailed")
+        assert "NotifyFailure" in path, name
+    fail = states["PipelineFailed"]
+    assert fail == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_a_rejected_model_notifies_and_fails_with_the_gate_summary(states: dict[str, Any]) -> None:
+    choice = states["Passed?"]
+    assert choice["Choices"] == [{"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "Register"}]
+    assert states[choice["Default"]]["Parameters"] == {"Error": "QualityGateRejected", "Cause.$": "$.gate.summary"}
+    assert "NotifyFailure" in _reaches(states, choice["Default"], "PipelineFailed")
