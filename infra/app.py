@@ -15,12 +15,12 @@ from pathlib import Path
 # Set before aws_cdk is imported, which starts the jsii runtime.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-from infra.config import load_environments  # noqa: E402
-from infra.nag import acknowledge_findings  # noqa: E402
-from infra.stack import ModelrailStack  # noqa: E402
+from infra.config import load_environments
+from infra.nag import acknowledge_findings
+from infra.stack import ModelrailStack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,9 @@ def build_app(outdir: str | None = None, environments: list[str] | None = None) 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Synthesize the modelrail CDK app")
     parser.add_argument("--out", default=os.environ.get("CDK_OUTDIR"), help="cloud assembly folder")
-    parser.add_argument("--env", action="append", dest="environments", help="environment(s) to synthesize")
+    parser.add_argument(
+        "--env", action="append", dest="environments", help="environment(s) to synthesize"
+    )
     args = parser.parse_args(argv)
     build_app(args.out, args.environments).synth()
 

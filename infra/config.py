@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 # Log retention values CloudWatch Logs accepts.
 _RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653}
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:(\{region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_.-]+:\d+$")
+_LAYER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:(\{region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_.-]+:\d+$"
+)
 
 
 class ConfigError(ValueError):
@@ -52,7 +54,9 @@ class EnvironmentConfig(BaseModel):
     @classmethod
     def _retention(cls, value: int) -> int:
         if value not in _RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {sorted(_RETENTION_DAYS)}")
+            raise ValueError(
+                f"{value} is not a CloudWatch Logs retention; use one of {sorted(_RETENTION_DAYS)}"
+            )
         return value
 
     @field_validator("training_instance_type")
@@ -83,14 +87,17 @@ class EnvironmentConfig(BaseModel):
 def load_environments(context: dict[str, Any] | None) -> dict[str, EnvironmentConfig]:
     """Parse the ``modelrail:environments`` context value into validated configs."""
     if not isinstance(context, dict) or not context:
-        raise ConfigError("cdk.json context 'modelrail:environments' must map environment names to settings")
+        raise ConfigError(
+            "cdk.json context 'modelrail:environments' must map environment names to settings"
+        )
     configs: dict[str, EnvironmentConfig] = {}
     for name, raw in context.items():
         try:
             configs[name] = EnvironmentConfig.model_validate({"name": name, **(raw or {})})
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or name}: {err['msg']}" for err in exc.errors()
+                f"{'.'.join(str(p) for p in err['loc']) or name}: {err['msg']}"
+                for err in exc.errors()
             )
             raise ConfigError(f"environment {name!r} in cdk.json is invalid: {problems}") from exc
     return configs

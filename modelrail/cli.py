@@ -58,9 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="the embedded local cloud")
     local_sub = local.add_subparsers(dest="local_command", required=True)
-    run = local_sub.add_parser("run", help="deploy locally, upload files in order, report each pipeline run")
+    run = local_sub.add_parser(
+        "run", help="deploy locally, upload files in order, report each pipeline run"
+    )
     run.add_argument("--model", required=True)
-    run.add_argument("--data", action="append", required=True, help="a CSV or Parquet file (repeatable)")
+    run.add_argument(
+        "--data", action="append", required=True, help="a CSV or Parquet file (repeatable)"
+    )
     run.add_argument("--json", action="store_true", help="machine-readable report")
     run.set_defaults(func=_cmd_local_run)
 

@@ -75,9 +75,13 @@ class Column(_Frozen):
             raise ValueError(f"column {self.name!r}: min {self.min} is greater than max {self.max}")
         if self.categories is not None:
             if self.type != ColumnType.CATEGORICAL:
-                raise ValueError(f"column {self.name!r}: categories only apply to categorical columns")
+                raise ValueError(
+                    f"column {self.name!r}: categories only apply to categorical columns"
+                )
             if len(set(self.categories)) != len(self.categories) or not self.categories:
-                raise ValueError(f"column {self.name!r}: categories must be a non-empty list without repeats")
+                raise ValueError(
+                    f"column {self.name!r}: categories must be a non-empty list without repeats"
+                )
         return self
 
 
@@ -167,7 +171,8 @@ def parse_contract(data: Any, *, source: str = "<contract>") -> ModelContract:
         return ModelContract.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ContractError(f"{source}: invalid contract: {problems}") from exc
 

@@ -20,13 +20,18 @@ def _step_printer(t0: float) -> object:
             print(f"    [{time.monotonic() - t0:6.2f}s] → {step.state}", flush=True)
         else:
             mark = "✗" if step.failed else "✓"
-            print(f"    [{time.monotonic() - t0:6.2f}s] {mark} {step.state} ({step.seconds:.2f}s)", flush=True)
+            print(
+                f"    [{time.monotonic() - t0:6.2f}s] {mark} {step.state} ({step.seconds:.2f}s)",
+                flush=True,
+            )
 
     return on_step
 
 
 def _run(cloud: LocalCloud, path: Path, label: str) -> PipelineRun:
-    print(f"\n▶ {label}: upload {path.name} to s3://{cloud.data_bucket}/incoming/{MODEL}/", flush=True)
+    print(
+        f"\n▶ {label}: upload {path.name} to s3://{cloud.data_bucket}/incoming/{MODEL}/", flush=True
+    )
     t0 = time.monotonic()
     run = cloud.upload_and_wait(MODEL, path, on_step=_step_printer(t0))  # type: ignore[arg-type]
     print(f"  execution {run.execution_arn.rsplit(':', 1)[-1]}: {run.status} in {run.seconds:.1f}s")
@@ -41,7 +46,9 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
     pd.read_csv(good).drop(columns=["units_sold"]).to_csv(bad, index=False)
     print(f"sample data: {good} ({rows} rows) and {bad} (target column removed)")
 
-    print("\nstarting the local cloud: synthesize the CDK app (cached), publish assets, create the stack…")
+    print(
+        "\nstarting the local cloud: synthesize the CDK app (cached), publish assets, create the stack…"
+    )
     t0 = time.monotonic()
     with LocalCloud() as cloud:
         assert cloud.stack is not None
@@ -50,17 +57,23 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
 
         accepted = _run(cloud, good, "a good dataset")
         if accepted.status != "SUCCEEDED":
-            print(f"  unexpected failure at {accepted.failed_state}: {accepted.error}: {accepted.message}")
+            print(
+                f"  unexpected failure at {accepted.failed_state}: {accepted.error}: {accepted.message}"
+            )
             return 1
 
         rejected = _run(cloud, bad, "a dataset that breaks the contract")
         print(f"  rejected at {rejected.failed_state}: {rejected.error}")
         print(f"  reason: {rejected.message}")
         s3 = cloud.client("s3")
-        quarantined = s3.list_objects_v2(Bucket=cloud.data_bucket, Prefix="quarantine/").get("Contents", [])
+        quarantined = s3.list_objects_v2(Bucket=cloud.data_bucket, Prefix="quarantine/").get(
+            "Contents", []
+        )
         for obj in quarantined:
             print(f"  quarantined: s3://{cloud.data_bucket}/{obj['Key']}")
-        kept = s3.head_object(Bucket=cloud.data_bucket, Key=rejected.key, VersionId=rejected.version_id)
+        kept = s3.head_object(
+            Bucket=cloud.data_bucket, Key=rejected.key, VersionId=rejected.version_id
+        )
         print(f"  the upload itself is untouched: {rejected.key} version {rejected.version_id} "
               f"({kept['ContentLength']} bytes)")  # fmt: skip
 

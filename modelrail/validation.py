@@ -17,9 +17,8 @@ Row numbers in messages and ``Violation.examples`` are 1-based data rows (the fi
 row after the header is row 1). In a CSV, the values pandas' ``read_csv`` reads as
 missing by default (an empty field, ``NA``, ``null``, ``NaN``...) count as nulls.
 
-Datetime columns are parsed per distinct value: in the format inferred from the first
-value, then ISO 8601, then (for at most ``_MAX_MIXED_DATETIME_PARSE`` distinct values)
-any format dateutil understands.
+A datetime value is valid when it parses in some format (see
+:func:`_unparseable_datetimes`); mixing formats in one column is not an error.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from typing import Annotated, Any, Literal, Self
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
@@ -326,6 +326,47 @@ def _scan_records(data: bytes) -> _Scan | None:
     if len(header) != fields[0]:
         return None
     return _Scan(header, starts[1:], ends[1:], fields[1:], header_bytes)
+
+
+def _unparseable_datetimes(text: pd.Series) -> BoolArray:
+    """Which distinct values parse as no date/time.
+
+    Vectorised per format: candidate formats are guessed (month-first and day-first)
+    from values still unparsed, the one parsing most of a sample spread over them wins
+    and parses them all; repeat, so blocks of different formats each get their pass.
+    Then ISO 8601, then dateutil value by value for at most
+    ``_MAX_MIXED_DATETIME_PARSE`` leftovers.
+    """
+    failed = np.ones(len(text), dtype=np.bool_)
+    tried: set[str] = set()
+
+    def parses(idx: IntArray, fmt: str) -> BoolArray:
+        parsed = pd.to_datetime(text.iloc[idx], format=fmt, errors="coerce", utc=True)
+        return parsed.notna().to_numpy(dtype=np.bool_)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(8):
+            idx = np.flatnonzero(failed)
+            sample = idx[:: max(1, len(idx) // 500)][:500]
+            candidates: list[str] = []
+            for value in text.iloc[sample[:10]]:
+                for dayfirst in (False, True):
+                    guess = guess_datetime_format(value, dayfirst=dayfirst)
+                    if guess and guess not in tried and guess not in candidates:
+                        candidates.append(guess)
+            scores = [int(parses(sample, fmt).sum()) for fmt in candidates]
+            if not scores or max(scores) == 0:
+                break
+            fmt = candidates[scores.index(max(scores))]
+            tried.add(fmt)
+            failed[idx[parses(idx, fmt)]] = False
+        for fmt, cap in (("ISO8601", len(text)), ("mixed", _MAX_MIXED_DATETIME_PARSE)):
+            idx = np.flatnonzero(failed)
+            if not len(idx) or len(idx) > cap:
+                break
+            failed[idx[parses(idx, fmt)]] = False
+    return failed
 
 
 class _Stop(Exception):
@@ -914,15 +955,7 @@ class _Validator:
         self._check_nulls(col, null)
         if not len(uniques):
             return
-        text = pd.Series([str(u) for u in uniques], dtype=object)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            failed = pd.to_datetime(text, errors="coerce", utc=True).isna().to_numpy(np.bool_)
-            for fmt, cap in (("ISO8601", len(text)), ("mixed", _MAX_MIXED_DATETIME_PARSE)):
-                if not failed.any() or int(failed.sum()) > cap:
-                    break
-                retry = pd.to_datetime(text[failed], errors="coerce", utc=True, format=fmt)
-                failed[np.flatnonzero(failed)] = retry.isna().to_numpy(dtype=np.bool_)
+        failed = _unparseable_datetimes(pd.Series([str(u) for u in uniques], dtype=object))
         invalid = ~null & failed[codes]
         self._check_invalid(
             col,

@@ -30,7 +30,9 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def load_template(assembly: Path, environment: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((assembly / f"modelrail-{environment}.template.json").read_text())
+    data: dict[str, Any] = json.loads(
+        (assembly / f"modelrail-{environment}.template.json").read_text()
+    )
     return data
 
 

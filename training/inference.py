@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import modelrail_features as mf
 import numpy as np
 import pandas as pd
+
+import modelrail_features as mf
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import joblib
-import modelrail_features as mf
 import numpy as np
 import pandas as pd
 import sklearn
+
+import modelrail_features as mf
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUTPUT_DIR = "/opt/ml/output"

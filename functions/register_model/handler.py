@@ -31,6 +31,8 @@ def _registry() -> DynamoDBRegistry:
 @event_parser(model=RegisterInput)
 def lambda_handler(event: RegisterInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(model=event.model, training_job=event.training.job_name)
-    result = run_register(event, contract=contract_for(event.model, CONTRACTS), registry=_registry())
+    result = run_register(
+        event, contract=contract_for(event.model, CONTRACTS), registry=_registry()
+    )
     logger.info("model version registered", extra={"version": result.version})
     return dump(result)

@@ -29,7 +29,9 @@ def _sfn() -> SFNClient:
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @event_parser(model=S3EventNotificationEventBridgeModel)
-def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(
+    event: S3EventNotificationEventBridgeModel, context: LambdaContext
+) -> dict[str, Any]:
     detail = event.detail
     try:
         plan = plan_start(detail.bucket.name, detail.object.key, detail.object.version_id)

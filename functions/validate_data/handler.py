@@ -40,5 +40,7 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
         artifacts_bucket=os.environ["ARTIFACTS_BUCKET"],
         quarantine=os.environ["QUARANTINE_PREFIX"],
     )
-    logger.info("dataset accepted", extra={"rows": result.dataset.rows, "warnings": len(result.warnings)})
+    logger.info(
+        "dataset accepted", extra={"rows": result.dataset.rows, "warnings": len(result.warnings)}
+    )
     return dump(result)

@@ -31,7 +31,7 @@ class PipelineFunction(Construct):
         key: kms.IKey,
         environment: dict[str, str],
         memory_mb: int = 1024,
-        timeout: Duration = Duration.minutes(5),
+        timeout: Duration | None = None,
         reserved_concurrency: int | None = None,
         description: str,
     ) -> None:
@@ -64,7 +64,7 @@ class PipelineFunction(Construct):
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(stage_lambda(name))),
             memory_size=memory_mb,
-            timeout=timeout,
+            timeout=timeout or Duration.minutes(5),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,

@@ -109,7 +109,9 @@ class TrainingPipeline(Construct):
             self,
             "StateMachineLogs",
             log_group_name=f"/aws/vendedlogs/states/modelrail-{cfg.name}-training",
-            retention=logs.RetentionDays.ONE_YEAR if cfg.retain_data else logs.RetentionDays.ONE_MONTH,
+            retention=logs.RetentionDays.ONE_YEAR
+            if cfg.retain_data
+            else logs.RetentionDays.ONE_MONTH,
             encryption_key=res.key,
             removal_policy=RemovalPolicy.RETAIN if cfg.retain_data else RemovalPolicy.DESTROY,
         )
@@ -191,7 +193,12 @@ class TrainingPipeline(Construct):
         stack = Stack.of(self)
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[
                     stack.format_arn(
                         service="logs",
@@ -206,20 +213,28 @@ class TrainingPipeline(Construct):
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}},
+                conditions={
+                    "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}
+                },
             )
         )
         image = sklearn_image_uri(self._res.config)
         registry_account = image.split(".", 1)[0]
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
                 resources=[
                     f"arn:{Aws.PARTITION}:ecr:{self._res.config.region}:{registry_account}:repository/sagemaker-scikit-learn"
                 ],
             )
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
         self._res.key.grant_encrypt_decrypt(role)
         return role
 
@@ -311,7 +326,9 @@ class TrainingPipeline(Construct):
                         channel_name="train",
                         data_source=tasks.DataSource(
                             s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_json_expression("$.validation.trainUri"),
+                                s3_location=tasks.S3Location.from_json_expression(
+                                    "$.validation.trainUri"
+                                ),
                                 s3_data_type=tasks.S3DataType.S3_PREFIX,
                                 s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
                             )
@@ -321,14 +338,18 @@ class TrainingPipeline(Construct):
                         channel_name="code",
                         data_source=tasks.DataSource(
                             s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_bucket(code.bucket, code.s3_object_key),
+                                s3_location=tasks.S3Location.from_bucket(
+                                    code.bucket, code.s3_object_key
+                                ),
                                 s3_data_type=tasks.S3DataType.S3_PREFIX,
                             )
                         ),
                     ),
                 ],
                 output_data_config=tasks.OutputDataConfig(
-                    s3_output_location=tasks.S3Location.from_bucket(res.artifacts_bucket, "training-output"),
+                    s3_output_location=tasks.S3Location.from_bucket(
+                        res.artifacts_bucket, "training-output"
+                    ),
                     encryption_key=res.key,
                 ),
                 resource_config=tasks.ResourceConfig(

@@ -75,9 +75,7 @@ class RegistryTable(Construct):
 
     STATUS_INDEX = "gsi1"
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, key: kms.IKey, retain: bool
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, retain: bool) -> None:
         super().__init__(scope, construct_id)
         self.table = dynamodb.Table(
             self,

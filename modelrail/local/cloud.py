@@ -75,7 +75,11 @@ def cached_assembly(environment: str = "dev", *, cache_root: Path | None = None)
     target = cache_root / f"{environment}-{source_fingerprint()}"
     if (target / "manifest.json").exists():
         return target
-    tmp = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root.parent if cache_root.parent.exists() else None))
+    tmp = Path(
+        tempfile.mkdtemp(
+            prefix="synth-", dir=cache_root.parent if cache_root.parent.exists() else None
+        )
+    )
     synthesize(tmp, environments=(environment,))
     cache_root.mkdir(parents=True, exist_ok=True)
     if target.exists():
@@ -145,7 +149,11 @@ class PipelineRun:
             "registeredVersion": self.registered_version,
             "seconds": round(self.seconds, 3),
             "steps": [
-                {"state": s.state, "seconds": None if s.seconds is None else round(s.seconds, 3), "failed": s.failed}
+                {
+                    "state": s.state,
+                    "seconds": None if s.seconds is None else round(s.seconds, 3),
+                    "failed": s.failed,
+                }
                 for s in self.steps
             ],
         }
@@ -167,7 +175,9 @@ class LocalCloud:
         self._assembly = assembly
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="modelrail-local-"))
-        self.lambdas = lambda_runtime.LambdaRuntime(self.work_dir / "lambda", log_level=lambda_log_level)
+        self.lambdas = lambda_runtime.LambdaRuntime(
+            self.work_dir / "lambda", log_level=lambda_log_level
+        )
         self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
         self.events = events_delivery.EventsDelivery()
         self._undo: list[Callable[[], None]] = []
@@ -186,7 +196,12 @@ class LocalCloud:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -261,7 +276,9 @@ class LocalCloud:
     def upload(self, model: str, path: Path, *, key: str | None = None) -> tuple[str, str | None]:
         """Put a file under incoming/<model>/ (S3 -> EventBridge -> starter -> pipeline)."""
         key = key or f"incoming/{model}/{path.name}"
-        response = self.client("s3").put_object(Bucket=self.data_bucket, Key=key, Body=path.read_bytes())
+        response = self.client("s3").put_object(
+            Bucket=self.data_bucket, Key=key, Body=path.read_bytes()
+        )
         return key, response.get("VersionId")
 
     def execution_arn_for(self, key: str, version_id: str | None) -> str:
@@ -297,7 +314,12 @@ class LocalCloud:
         return self._run_from(described, execution_arn, time.monotonic() - started)
 
     def upload_and_wait(
-        self, model: str, path: Path, *, on_step: Callable[[StepTiming], None] | None = None, timeout: float = 600.0
+        self,
+        model: str,
+        path: Path,
+        *,
+        on_step: Callable[[StepTiming], None] | None = None,
+        timeout: float = 600.0,
     ) -> PipelineRun:
         key, version_id = self.upload(model, path)
         arn = self.execution_arn_for(key, version_id)
@@ -353,7 +375,9 @@ class LocalCloud:
     def _failed_state(self, arn: str) -> str | None:
         """The state whose Catch sent the run to the failure path (recorded as failedState)."""
         sfn = self.client("stepfunctions")
-        for event in reversed(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]):
+        for event in reversed(
+            sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        ):
             details = event.get("stateEnteredEventDetails")
             if details and details.get("name") == "NotifyFailure":
                 state = json.loads(details.get("input") or "{}").get("failedState")

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -44,7 +44,7 @@ class EventsDelivery:
         if "Input" in target:
             return json.loads(target["Input"])
         if "InputPath" in target:
-            from jsonpath_ng.ext import parse
+            from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
 
             matches = [m.value for m in parse(target["InputPath"]).find(event)]
             return matches[0] if matches else None
@@ -55,11 +55,13 @@ class EventsDelivery:
             return EventTemplateParser.parse(
                 input_template=transformer.get("InputTemplate"),
                 input_paths_map=transformer.get("InputPathsMap", {}),
-                event=event,
+                event=cast(Any, event),
             )
         return event
 
-    def deliver(self, rule_name: str, target: dict[str, Any], event: dict[str, Any], region: str) -> None:
+    def deliver(
+        self, rule_name: str, target: dict[str, Any], event: dict[str, Any], region: str
+    ) -> None:
         arn: str = target["Arn"]
         payload = self.target_input(target, event)
         if ":lambda:" in arn:
@@ -76,18 +78,24 @@ class EventsDelivery:
         try:
             config = client.get_function_event_invoke_config(FunctionName=arn)
             retries = int(config.get("MaximumRetryAttempts", 2))
-            destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            destination = (
+                config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            )
         except client.exceptions.ResourceNotFoundException:
             pass
         body = json.dumps(payload)
         response_text = ""
         for _attempt in range(retries + 1):
-            response = client.invoke(FunctionName=arn, InvocationType="RequestResponse", Payload=body)
+            response = client.invoke(
+                FunctionName=arn, InvocationType="RequestResponse", Payload=body
+            )
             response_text = response["Payload"].read().decode()
             if "FunctionError" not in response:
                 self._record(Delivery(rule_name, arn, True, response_text))
                 return
-        logger.warning("async invoke of %s failed after %d attempts: %s", arn, retries + 1, response_text)
+        logger.warning(
+            "async invoke of %s failed after %d attempts: %s", arn, retries + 1, response_text
+        )
         self._record(Delivery(rule_name, arn, False, response_text))
         if destination and ":sqs:" in destination:
             sqs = boto3.client("sqs", region_name=region)
@@ -106,11 +114,14 @@ class EventsDelivery:
 
 
 def install(delivery: EventsDelivery) -> Callable[[], None]:
-    from moto.events.models import Rule
+    from moto.events import models
 
-    original = Rule.send_to_targets
+    rule_class: Any = models.Rule
+    original = rule_class.send_to_targets
 
-    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    def send_to_targets(
+        self: Any, original_event: dict[str, Any], transform_input: bool = True
+    ) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
         ours = [t for t in self.targets if ":lambda:" in t["Arn"] or ":states:" in t["Arn"]]
@@ -129,9 +140,9 @@ def install(delivery: EventsDelivery) -> Callable[[], None]:
             finally:
                 self.targets = saved
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    rule_class.send_to_targets = send_to_targets
 
     def undo() -> None:
-        Rule.send_to_targets = original  # type: ignore[method-assign]
+        rule_class.send_to_targets = original
 
     return undo

@@ -96,8 +96,12 @@ class LambdaRuntime:
         module = self._modules.get(key)
         if module is None:
             if not path.is_file():
-                raise FileNotFoundError(f"handler module {module_name!r} is not in the function's code")
-            spec = importlib.util.spec_from_file_location(f"_modelrail_lambda_{root.name}_{module_name}", path)
+                raise FileNotFoundError(
+                    f"handler module {module_name!r} is not in the function's code"
+                )
+            spec = importlib.util.spec_from_file_location(
+                f"_modelrail_lambda_{root.name}_{module_name}", path
+            )
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
@@ -147,7 +151,9 @@ class LambdaRuntime:
                 )
             )
             if error is not None:
-                logger.info("lambda %s failed: %s: %s", fn.function_name, type(error).__name__, error)
+                logger.info(
+                    "lambda %s failed: %s: %s", fn.function_name, type(error).__name__, error
+                )
             return body, error is not None, ""
 
     def _environment(self, fn: Any) -> dict[str, str]:

@@ -46,7 +46,9 @@ def read_assembly(assembly: Path, stack_name: str) -> StackArtifact:
     manifest = json.loads((assembly / "manifest.json").read_text())
     artifacts = manifest.get("artifacts", {})
     if stack_name not in artifacts:
-        stacks = sorted(k for k, v in artifacts.items() if v.get("type") == "aws:cloudformation:stack")
+        stacks = sorted(
+            k for k, v in artifacts.items() if v.get("type") == "aws:cloudformation:stack"
+        )
         raise ProvisioningError(f"stack {stack_name!r} is not in {assembly}; it has {stacks}")
     props = artifacts[stack_name]["properties"]
     assets = next(
@@ -74,7 +76,9 @@ def zip_directory(folder: Path) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=(1980, 1, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(
+                    str(path.relative_to(folder)), date_time=(1980, 1, 1, 0, 0, 0)
+                )
                 info.external_attr = 0o644 << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, path.read_bytes())
@@ -100,12 +104,17 @@ def bootstrap(account: str, region: str) -> str:
     s3 = boto3.client("s3", region_name=region)
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if bucket not in existing:
-        if region == "us-east-1":
-            s3.create_bucket(Bucket=bucket)
-        else:
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+        location: dict[str, Any] = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
+        s3.create_bucket(Bucket=bucket, **location)
     boto3.client("ssm", region_name=region).put_parameter(
-        Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
+        Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version",
+        Value=BOOTSTRAP_VERSION,
+        Type="String",
+        Overwrite=True,
     )
     return bucket
 
@@ -142,14 +151,25 @@ def create_stack(artifact: StackArtifact, region: str, *, timeout: float = 120.0
         status = stack["StackStatus"]
         if status == "CREATE_COMPLETE":
             break
-        if status.endswith("_FAILED") or status.startswith("ROLLBACK") or time.monotonic() > deadline:
+        if (
+            status.endswith("_FAILED")
+            or status.startswith("ROLLBACK")
+            or time.monotonic() > deadline
+        ):
             events = cfn.describe_stack_events(StackName=artifact.name)["StackEvents"]
-            reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events if "FAILED" in e.get("ResourceStatus", "")]
+            reasons = [
+                f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+                for e in events
+                if "FAILED" in e.get("ResourceStatus", "")
+            ]
             raise ProvisioningError(f"stack {artifact.name} ended {status}: {reasons[:5]}")
         time.sleep(0.05)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     resources = {
-        r["LogicalResourceId"]: {"type": r["ResourceType"], "physical": r.get("PhysicalResourceId", "")}
+        r["LogicalResourceId"]: {
+            "type": r["ResourceType"],
+            "physical": r.get("PhysicalResourceId", ""),
+        }
         for page in cfn.get_paginator("list_stack_resources").paginate(StackName=artifact.name)
         for r in page["StackResourceSummaries"]
     }
@@ -163,7 +183,9 @@ def create_stack(artifact: StackArtifact, region: str, *, timeout: float = 120.0
 # --------------------------------------------------------------------------------------
 
 
-def reconcile(artifact: StackArtifact, deployed: DeployedStack, region: str, *, execute_state_machines: bool) -> None:
+def reconcile(
+    artifact: StackArtifact, deployed: DeployedStack, region: str, *, execute_state_machines: bool
+) -> None:
     template = artifact.template["Resources"]
     s3 = boto3.client("s3", region_name=region)
     for logical, resource in template.items():
@@ -172,8 +194,14 @@ def reconcile(artifact: StackArtifact, deployed: DeployedStack, region: str, *, 
         if kind == "AWS::S3::Bucket" and logical in deployed.resources:
             bucket = deployed.physical(logical)
             if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
-                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-            if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+                s3.put_bucket_versioning(
+                    Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+                )
+            if (
+                props.get("NotificationConfiguration", {})
+                .get("EventBridgeConfiguration", {})
+                .get("EventBridgeEnabled")
+            ):
                 s3.put_bucket_notification_configuration(
                     Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
                 )
@@ -239,4 +267,6 @@ def _rehome_state_machines(deployed: DeployedStack, region: str) -> None:
             kwargs["tracingConfiguration"] = recorded.tracingConfiguration
         created = sfn.create_state_machine(**kwargs)
         if created["stateMachineArn"] != arn:
-            raise ProvisioningError(f"state machine re-created as {created['stateMachineArn']}, expected {arn}")
+            raise ProvisioningError(
+                f"state machine re-created as {created['stateMachineArn']}, expected {arn}"
+            )

@@ -69,7 +69,10 @@ def run_uploads(
 def print_report(report: RunReport, out: TextIO) -> None:
     for run in report.runs:
         verdict = "accepted" if run.status == "SUCCEEDED" else "rejected"
-        print(f"{run.key} (version {run.version_id}): {run.status} — {verdict} in {run.seconds:.1f}s", file=out)
+        print(
+            f"{run.key} (version {run.version_id}): {run.status} — {verdict} in {run.seconds:.1f}s",
+            file=out,
+        )
         if run.status != "SUCCEEDED":
             print(f"  failed at {run.failed_state}: {run.error}", file=out)
             if run.message:
@@ -81,7 +84,10 @@ def print_report(report: RunReport, out: TextIO) -> None:
         print("  (empty)", file=out)
     for row in report.registry:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items()))
-        print(f"  {row['model']} v{row['version']} {row['status']}  {metrics}  data={row['data']['sha256'][:12]}", file=out)
+        print(
+            f"  {row['model']} v{row['version']} {row['status']}  {metrics}  data={row['data']['sha256'][:12]}",
+            file=out,
+        )
 
 
 def dump_json(report: RunReport, out: TextIO) -> None:

@@ -38,8 +38,12 @@ import boto3
 logger = logging.getLogger(__name__)
 
 CONTAINER_ROOT = "/opt/ml"
-_HTTPS_PATH = re.compile(r"^https://s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/(?P<bucket>[^/]+)/?(?P<key>.*)$")
-_HTTPS_HOST = re.compile(r"^https://(?P<bucket>[^/]+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/?(?P<key>.*)$")
+_HTTPS_PATH = re.compile(
+    r"^https://s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/(?P<bucket>[^/]+)/?(?P<key>.*)$"
+)
+_HTTPS_HOST = re.compile(
+    r"^https://(?P<bucket>[^/]+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/?(?P<key>.*)$"
+)
 _FAILURE_LIMIT = 1024  # SageMaker truncates FailureReason
 
 
@@ -110,7 +114,9 @@ class TrainingRuntime:
             bucket, key = _split(model_uri)
             s3.put_object(Bucket=bucket, Key=key, Body=_tar_folder(root / "model"))
             out_bucket, out_key = _split(f"{output_path}/{name}/output/output.tar.gz")
-            s3.put_object(Bucket=out_bucket, Key=out_key, Body=_tar_folder(root / "output" / "data"))
+            s3.put_object(
+                Bucket=out_bucket, Key=out_key, Body=_tar_folder(root / "output" / "data")
+            )
         shutil.rmtree(root, ignore_errors=True)
         run = JobRun(name, status, failure, time.perf_counter() - started, model_uri, tail)
         with self._lock:
@@ -127,9 +133,16 @@ class TrainingRuntime:
             channels.append(cname)
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
             self._download_prefix(uri, root / "input" / "data" / cname, s3=s3)
-        (root / "input/config/hyperparameters.json").write_text(json.dumps(job.get("HyperParameters") or {}))
+        (root / "input/config/hyperparameters.json").write_text(
+            json.dumps(job.get("HyperParameters") or {})
+        )
         (root / "input/config/inputdataconfig.json").write_text(
-            json.dumps({c["ChannelName"]: {"TrainingInputMode": "File"} for c in job.get("InputDataConfig") or []})
+            json.dumps(
+                {
+                    c["ChannelName"]: {"TrainingInputMode": "File"}
+                    for c in job.get("InputDataConfig") or []
+                }
+            )
         )
 
         program = hps.pop("sagemaker_program", None)
@@ -137,7 +150,9 @@ class TrainingRuntime:
         for internal in [k for k in hps if k.startswith("sagemaker_")]:
             hps.pop(internal)
         if not program or not submit:
-            raise ValueError("script mode needs the sagemaker_program and sagemaker_submit_directory hyperparameters")
+            raise ValueError(
+                "script mode needs the sagemaker_program and sagemaker_submit_directory hyperparameters"
+            )
         self._unpack_source(submit, root, s3=s3)
         script = root / "code" / program
         if not script.is_file():
@@ -145,7 +160,9 @@ class TrainingRuntime:
 
         env = {
             # No AWS credentials or endpoints reach the job: it runs network-isolated.
-            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "MOTO_"))
         }
         env.update(
             {
@@ -180,7 +197,13 @@ class TrainingRuntime:
         max_runtime = int((job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         try:
             proc = subprocess.run(
-                args, cwd=root / "code", env=env, capture_output=True, text=True, timeout=max_runtime, check=False
+                args,
+                cwd=root / "code",
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=max_runtime,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return "", f"MaxRuntimeExceeded: the job ran longer than {max_runtime} seconds"
@@ -202,7 +225,7 @@ class TrainingRuntime:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
-                rel = key[len(prefix):].lstrip("/") or Path(key).name
+                rel = key[len(prefix) :].lstrip("/") or Path(key).name
                 dest = target / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -218,8 +241,10 @@ class TrainingRuntime:
         else:
             # A path inside the container, e.g. /opt/ml/input/data/code/<asset>.gz
             if not submit.startswith(CONTAINER_ROOT + "/"):
-                raise ValueError(f"sagemaker_submit_directory {submit!r} is neither s3:// nor under {CONTAINER_ROOT}")
-            data = (root / submit[len(CONTAINER_ROOT) + 1:]).read_bytes()
+                raise ValueError(
+                    f"sagemaker_submit_directory {submit!r} is neither s3:// nor under {CONTAINER_ROOT}"
+                )
+            data = (root / submit[len(CONTAINER_ROOT) + 1 :]).read_bytes()
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             tar.extractall(root / "code", filter="data")
 
@@ -232,7 +257,9 @@ def record_outcome(backend_job: Any, run: JobRun, definitions: list[Any] | None)
     backend_job.failure_reason = run.failure_reason
     backend_job.training_end_time = now
     backend_job.last_modified_time = now
-    backend_job.model_artifacts = {"S3ModelArtifacts": run.model_artifacts} if run.status == "Completed" else None
+    backend_job.model_artifacts = (
+        {"S3ModelArtifacts": run.model_artifacts} if run.status == "Completed" else None
+    )
     backend_job.algorithm_specification["MetricDefinitions"] = definitions or []
     backend_job.final_metric_data_list = []
     backend_job.secondary_status_transitions = [
@@ -250,25 +277,28 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
     """Register ``arn:aws:states:::sagemaker:*`` with moto's interpreter."""
     from moto.sagemaker.models import sagemaker_backends
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
         FailureEventException,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    class StateTaskServiceSageMaker(StateTaskServiceCallback):  # type: ignore[misc]
+    class StateTaskServiceSageMaker(StateTaskServiceCallback):  # type: ignore[misc,unused-ignore]
         def __init__(self) -> None:
             # WaitForTaskToken is listed so the interpreter builds the callback endpoint it
             # always tears down after a .sync task.
-            super().__init__(
-                supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
-            )
+            patterns: set[Any] = {ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
+            super().__init__(supported_integration_patterns=patterns)
 
         def _get_boto_service_name(self, boto_service_name: str | None = None) -> str:
             return "sagemaker"
@@ -276,35 +306,50 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
         def _get_supported_parameters(self) -> set[str] | None:
             if self.resource.api_action.lower() != "createtrainingjob":
                 return None
-            model = boto3.client("sagemaker", region_name="us-east-1").meta.service_model
+            model: Any = boto3.client("sagemaker", region_name="us-east-1").meta.service_model
             return set(model.operation_model("CreateTrainingJob").input_shape.members)
 
-        def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any) -> None:
+        def _eval_service_task(
+            self,
+            env: Any,
+            resource_runtime_part: Any,
+            normalised_parameters: dict[str, Any],
+            state_credentials: Any,
+        ) -> None:
             action = self._get_boto_service_action()
             if action != "create_training_job":
                 raise ValueError(f"the local cloud runs sagemaker:createTrainingJob, not {action}")
             region = resource_runtime_part.region
-            sm = boto3.client("sagemaker", region_name=region)
-            s3 = boto3.client("s3", region_name=region)
+            sm: Any = boto3.client("sagemaker", region_name=region)
+            s3: Any = boto3.client("s3", region_name=region)
             response = sm.create_training_job(**normalised_parameters)
             name = normalised_parameters["TrainingJobName"]
             backend_job = sagemaker_backends[account_id][region].training_jobs[name]
-            definitions = (normalised_parameters.get("AlgorithmSpecification") or {}).get("MetricDefinitions")
+            definitions = (normalised_parameters.get("AlgorithmSpecification") or {}).get(
+                "MetricDefinitions"
+            )
             backend_job.training_job_status = "InProgress"
             described = sm.describe_training_job(TrainingJobName=name)
             run = runtime.run(described, s3=s3)
             record_outcome(backend_job, run, definitions)
             env.stack.append({"TrainingJobArn": response["TrainingJobArn"]})
 
-        def _build_sync_resolver(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any) -> Callable[[], Any]:
+        def _build_sync_resolver(
+            self,
+            env: Any,
+            resource_runtime_part: Any,
+            normalised_parameters: dict[str, Any],
+            state_credentials: Any,
+        ) -> Callable[[], Any]:
             region = resource_runtime_part.region
             name = normalised_parameters["TrainingJobName"]
             env.stack.pop()
 
             def resolve() -> Any:
-                described = boto3.client("sagemaker", region_name=region).describe_training_job(TrainingJobName=name)
-                described.pop("ResponseMetadata", None)
-                described = json.loads(json.dumps(described, default=str))
+                client: Any = boto3.client("sagemaker", region_name=region)
+                raw = client.describe_training_job(TrainingJobName=name)
+                raw.pop("ResponseMetadata", None)
+                described: dict[str, Any] = json.loads(json.dumps(raw, default=str))
                 status = described["TrainingJobStatus"]
                 if status in ("InProgress", "Stopping"):
                     return None
@@ -315,7 +360,7 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
                         env=env,
                         error_name=CustomErrorName("States.TaskFailed"),
                         event_type=HistoryEventType.TaskFailed,
-                        event_details=EventDetails(
+                        event_details=EventDetails(  # type: ignore[typeddict-item]
                             taskFailedEventDetails=TaskFailedEventDetails(
                                 resource=self._get_sfn_resource(),
                                 resourceType=self._get_sfn_resource_type(),
@@ -328,16 +373,17 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
 
             return resolve
 
-    original = state_task_factory.state_task_service_for
+    factory: Any = state_task_factory
+    original = factory.state_task_service_for
 
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "sagemaker":
             return StateTaskServiceSageMaker()
         return original(service_name)
 
-    state_task_factory.state_task_service_for = state_task_service_for
+    factory.state_task_service_for = state_task_service_for
 
     def undo() -> None:
-        state_task_factory.state_task_service_for = original
+        factory.state_task_service_for = original
 
     return undo

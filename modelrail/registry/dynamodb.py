@@ -34,9 +34,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ValidationError
 
 from modelrail.registry.errors import (
     ConcurrencyConflict,
@@ -135,12 +136,29 @@ def _n(value: int) -> AttributeValueTypeDef:
     return {"N": str(value)}
 
 
+def _corrupt(item: Item, what: str) -> StoreError:
+    key = f"{item.get('pk', {}).get('S')}/{item.get('sk', {}).get('S')}"
+    return StoreError(f"registry item {key} is corrupt: {what}")
+
+
 def _int(item: Item, name: str) -> int:
-    return int(item[name]["N"])
+    try:
+        return int(item[name]["N"])
+    except (KeyError, ValueError):
+        raise _corrupt(item, f"no numeric attribute {name!r}") from None
 
 
-def _doc(item: Item) -> str:
-    return item["doc"]["S"]
+_Entity = TypeVar("_Entity", bound=BaseModel)
+
+
+def _parse(cls: type[_Entity], item: Item) -> _Entity:
+    """The entity stored in the item's ``doc`` attribute, validated by pydantic."""
+    try:
+        return cls.model_validate_json(item["doc"]["S"])
+    except KeyError:
+        raise _corrupt(item, "no 'doc' attribute") from None
+    except ValidationError as exc:
+        raise _corrupt(item, f"invalid {cls.__name__}: {exc}") from exc
 
 
 class DynamoDBRegistry(ModelRegistry):
@@ -317,7 +335,7 @@ class DynamoDBRegistry(ModelRegistry):
         item = self._get(model_pk(model), version_sk(version))
         if item is None:
             raise self._missing(model, version)
-        return ModelVersion.model_validate_json(_doc(item)), _int(item, "rev")
+        return _parse(ModelVersion, item), _int(item, "rev")
 
     # -- versions -----------------------------------------------------------------------
 
@@ -445,7 +463,7 @@ class DynamoDBRegistry(ModelRegistry):
         item = response.get("Item")
         if item is None:
             raise self._missing(model, version)
-        return ModelVersion.model_validate_json(_doc(item))
+        return _parse(ModelVersion, item)
 
     def list_versions(
         self,
@@ -468,11 +486,11 @@ class DynamoDBRegistry(ModelRegistry):
                 forward=not newest_first,
                 limit=limit,
             )
-        return [ModelVersion.model_validate_json(_doc(item)) for item in items]
+        return [_parse(ModelVersion, item) for item in items]
 
     def latest_version(self, model: str) -> ModelVersion | None:
         items = self._query_prefix(model_pk(model), "VERSION#", forward=False, limit=1)
-        return ModelVersion.model_validate_json(_doc(items[0])) if items else None
+        return _parse(ModelVersion, items[0]) if items else None
 
     def transition(
         self,
@@ -527,7 +545,7 @@ class DynamoDBRegistry(ModelRegistry):
 
     def _read_alias(self, model: str, alias: AliasName) -> Alias | None:
         item = self._get(model_pk(model), alias_sk(alias))
-        return None if item is None else Alias.model_validate_json(_doc(item))
+        return None if item is None else _parse(Alias, item)
 
     def get_alias(self, model: str, alias: AliasName | str) -> Alias | None:
         return self._read_alias(model, as_alias(alias))
@@ -635,14 +653,14 @@ class DynamoDBRegistry(ModelRegistry):
     def alias_history(self, model: str, alias: AliasName | str) -> list[AliasChange]:
         name = as_alias(alias)
         items = self._query_prefix(model_pk(model), f"ALIASHIST#{name.value}#")
-        return [AliasChange.model_validate_json(_doc(item)) for item in items]
+        return [_parse(AliasChange, item) for item in items]
 
     # -- events and models --------------------------------------------------------------
 
     def events(self, model: str, limit: int = 100) -> list[RegistryEvent]:
         check_limit(limit)
         items = self._query_prefix(model_pk(model), "EVENT#", forward=False, limit=limit)
-        return [RegistryEvent.model_validate_json(_doc(item)) for item in items]
+        return [_parse(RegistryEvent, item) for item in items]
 
     def list_models(self) -> list[str]:
         items = self._query("#pk = :pk", {":pk": _s(MODELS_PK)}, index=GSI)

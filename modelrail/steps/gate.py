@@ -52,7 +52,11 @@ def run_gate(request: GateInput, *, contract: ModelContract, s3: S3Client) -> Ga
     uri = output_archive_uri(request.training.model_artifacts)
     evaluation = read_evaluation(uri, s3=s3)
     decision = evaluate_gate(contract, evaluation)
-    metrics = {k: float(v) for k, v in (evaluation.get("metrics") or {}).items() if isinstance(v, int | float)}
+    metrics = {
+        k: float(v)
+        for k, v in (evaluation.get("metrics") or {}).items()
+        if isinstance(v, int | float)
+    }
     return GateOutput.model_validate(
         {
             "passed": decision.passed,

@@ -29,7 +29,9 @@ def run_register(
 ) -> RegisterOutput:
     dataset = request.validation.dataset
     if dataset.sha256 is None or dataset.rows is None or dataset.size_bytes is None:
-        raise ValueError("the validation result carries no dataset fingerprint; refusing to register")
+        raise ValueError(
+            "the validation result carries no dataset fingerprint; refusing to register"
+        )
     lineage = Lineage(
         data=DataRef(
             bucket=dataset.bucket,
@@ -53,7 +55,9 @@ def run_register(
         metrics=request.gate.metrics,
         lineage=lineage,
         gates=[
-            GateResult(name="data_validation", passed=True, reasons=list(request.validation.warnings)),
+            GateResult(
+                name="data_validation", passed=True, reasons=list(request.validation.warnings)
+            ),
             GateResult(
                 name="quality",
                 passed=request.gate.passed,

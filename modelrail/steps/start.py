@@ -34,10 +34,12 @@ class StartPlan:
     input: PipelineInput
 
 
-def plan_start(bucket: str, key: str, version_id: str | None, *, requested_by: str = "s3-upload") -> StartPlan:
+def plan_start(
+    bucket: str, key: str, version_id: str | None, *, requested_by: str = "s3-upload"
+) -> StartPlan:
     if not key.startswith(INCOMING):
         raise NotAPipelineObject(f"s3://{bucket}/{key} is not under {INCOMING}")
-    parts = key[len(INCOMING):].split("/")
+    parts = key[len(INCOMING) :].split("/")
     if len(parts) < 2 or not parts[-1]:
         raise NotAPipelineObject(
             f"s3://{bucket}/{key}: uploads go to {INCOMING}<model>/<file>, e.g. {INCOMING}demand/2026-11.csv"
@@ -52,7 +54,13 @@ def plan_start(bucket: str, key: str, version_id: str | None, *, requested_by: s
     return StartPlan(
         name=name,
         input=PipelineInput.model_validate(
-            {"model": model, "bucket": bucket, "key": key, "versionId": version_id, "requestedBy": requested_by}
+            {
+                "model": model,
+                "bucket": bucket,
+                "key": key,
+                "versionId": version_id,
+                "requestedBy": requested_by,
+            }
         ),
     )
 

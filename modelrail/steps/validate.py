@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelrail.contract import ContractError, ModelContract, load_contract
 from modelrail.steps.models import DatasetRef, PipelineInput, ValidationOutput
@@ -46,19 +46,15 @@ def run_validation(
     quarantine: str,
 ) -> ValidationOutput:
     contract = contract_for(request.model, contracts_dir)
-    version = {"VersionId": request.version_id} if request.version_id else {}
-    obj = s3.get_object(Bucket=request.bucket, Key=request.key, **version)  # type: ignore[arg-type]
-    size = obj["ContentLength"]
+    version: dict[str, Any] = {"VersionId": request.version_id} if request.version_id else {}
+    size = s3.head_object(Bucket=request.bucket, Key=request.key, **version)["ContentLength"]
     if size > contract.max_bytes:
-        obj["Body"].close()
-        data = b""
-    else:
-        data = obj["Body"].read()
+        # Never pull an oversized object into Lambda: one byte past the limit is enough
+        # for the validator to reject it on size.
+        version["Range"] = f"bytes=0-{contract.max_bytes}"
+    data = s3.get_object(Bucket=request.bucket, Key=request.key, **version)["Body"].read()
     filename = posixpath.basename(request.key)
-    report = validate_dataset(data, filename=filename, contract=contract) if data or size == 0 else None
-    if report is None:
-        # Too large to read: judged on its size alone.
-        report = validate_dataset(b"", filename=filename, contract=contract)
+    report = validate_dataset(data, filename=filename, contract=contract)
     if not report.ok:
         _quarantine(request, report, s3=s3, prefix=quarantine)
         raise DataValidationError(report)
@@ -93,7 +89,9 @@ def run_validation(
     )
 
 
-def _quarantine(request: PipelineInput, report: ValidationReport, *, s3: S3Client, prefix: str) -> None:
+def _quarantine(
+    request: PipelineInput, report: ValidationReport, *, s3: S3Client, prefix: str
+) -> None:
     folder = quarantine_prefix(prefix, request)
     source = {"Bucket": request.bucket, "Key": request.key}
     if request.version_id:

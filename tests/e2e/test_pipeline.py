@@ -56,9 +56,16 @@ def _registry(cloud: LocalCloud) -> DynamoDBRegistry:
     return DynamoDBRegistry(cloud.output("RegistryTableName"), client=cloud.client("dynamodb"))
 
 
-def test_a_good_upload_is_trained_gated_and_registered_with_lineage(cloud: LocalCloud, good_run: PipelineRun) -> None:
+def test_a_good_upload_is_trained_gated_and_registered_with_lineage(
+    cloud: LocalCloud, good_run: PipelineRun
+) -> None:
     assert good_run.status == "SUCCEEDED", good_run.message
-    assert [s.state for s in good_run.steps][:4] == ["ValidateData", "Train", "QualityGate", "Passed?"]
+    assert [s.state for s in good_run.steps][:4] == [
+        "ValidateData",
+        "Train",
+        "QualityGate",
+        "Passed?",
+    ]
     assert good_run.registered_version == 1
     version = _registry(cloud).get_version(MODEL, 1)
     assert version.lineage.data.key == good_run.key
@@ -67,7 +74,9 @@ def test_a_good_upload_is_trained_gated_and_registered_with_lineage(cloud: Local
     assert version.lineage.training_job_name == good_run.execution_arn.rsplit(":", 1)[-1]
     assert version.lineage.pipeline_execution_arn == good_run.execution_arn
     assert version.metrics["rmse"] > 0 and "r2" in version.metrics
-    job = cloud.client("sagemaker").describe_training_job(TrainingJobName=version.lineage.training_job_name)
+    job = cloud.client("sagemaker").describe_training_job(
+        TrainingJobName=version.lineage.training_job_name
+    )
     assert job["TrainingJobStatus"] == "Completed"
     assert version.lineage.model_artifact_uri == job["ModelArtifacts"]["S3ModelArtifacts"]
 
@@ -78,18 +87,26 @@ def test_a_contract_violation_fails_at_validate_data_and_loses_nothing(
     assert bad_run.status == "FAILED"
     assert bad_run.failed_state == "ValidateData"
     assert bad_run.error == "DataValidationError"
-    assert bad_run.message is not None and "units_sold" in bad_run.message and "missing" in bad_run.message
+    assert (
+        bad_run.message is not None
+        and "units_sold" in bad_run.message
+        and "missing" in bad_run.message
+    )
     # nothing registered beyond the good run's version, no training job for the bad one
     assert [v.version for v in _registry(cloud).list_versions(MODEL)] == [1]
     jobs = cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
     assert [j["TrainingJobName"] for j in jobs] == [good_run.execution_arn.rsplit(":", 1)[-1]]
     # the upload is still there, byte for byte, and its exact version is quarantined with a report
     s3 = cloud.client("s3")
-    kept = s3.get_object(Bucket=cloud.data_bucket, Key=bad_run.key, VersionId=bad_run.version_id)["Body"].read()
+    kept = s3.get_object(Bucket=cloud.data_bucket, Key=bad_run.key, VersionId=bad_run.version_id)[
+        "Body"
+    ].read()
     prefix = f"quarantine/{MODEL}/{bad_run.version_id}/"
     copy = s3.get_object(Bucket=cloud.data_bucket, Key=prefix + "no-target.csv")["Body"].read()
     assert copy == kept
-    report = json.loads(s3.get_object(Bucket=cloud.data_bucket, Key=prefix + "report.json")["Body"].read())
+    report = json.loads(
+        s3.get_object(Bucket=cloud.data_bucket, Key=prefix + "report.json")["Body"].read()
+    )
     assert "missing_target" in json.dumps(report)
 
 
@@ -122,7 +139,13 @@ def test_a_repeated_s3_event_starts_nothing_new(cloud: LocalCloud, good_run: Pip
         "detail": {
             "version": "0",
             "bucket": {"name": cloud.data_bucket},
-            "object": {"key": good_run.key, "size": 1, "etag": "x", "version-id": good_run.version_id, "sequencer": "1"},
+            "object": {
+                "key": good_run.key,
+                "size": 1,
+                "etag": "x",
+                "version-id": good_run.version_id,
+                "sequencer": "1",
+            },
             "request-id": "r",
             "requester": "123456789012",
             "reason": "PutObject",
@@ -139,13 +162,17 @@ def test_a_repeated_s3_event_starts_nothing_new(cloud: LocalCloud, good_run: Pip
 def test_the_executed_state_machine_is_the_synthesized_definition(
     cloud: LocalCloud, dev_template: dict[str, Any], good_run: PipelineRun
 ) -> None:
-    executed = cloud.client("stepfunctions").describe_state_machine(stateMachineArn=cloud.state_machine_arn)
+    executed = cloud.client("stepfunctions").describe_state_machine(
+        stateMachineArn=cloud.state_machine_arn
+    )
     assert definition_pattern(dev_template).fullmatch(executed["definition"])
     history = cloud.client("stepfunctions").describe_execution(executionArn=good_run.execution_arn)
     assert history["stateMachineArn"] == cloud.state_machine_arn
 
 
-def test_handlers_ran_from_the_synthesized_assets(cloud: LocalCloud, assembly: Path, good_run: PipelineRun) -> None:
+def test_handlers_ran_from_the_synthesized_assets(
+    cloud: LocalCloud, assembly: Path, good_run: PipelineRun
+) -> None:
     lam = cloud.client("lambda")
     invoked = {i.function_name for i in cloud.lambdas.invocations}
     assert len(invoked) == 4  # starter, validate, gate, register
@@ -158,9 +185,7 @@ def test_handlers_ran_from_the_synthesized_assets(cloud: LocalCloud, assembly: P
         with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
             handler_src = archive.read("handler.py")
         # the zip moto holds is the asset directory cdk synth wrote, published to S3
-        matches = [
-            p for p in assembly.glob("asset.*/handler.py") if p.read_bytes() == handler_src
-        ]
+        matches = [p for p in assembly.glob("asset.*/handler.py") if p.read_bytes() == handler_src]
         assert matches, f"{name}: handler.py is not from any synthesized asset"
         loaded = cloud.lambdas.loaded_files()
         assert any(Path(f).read_bytes() == handler_src and "lambda" in f for f in loaded), name

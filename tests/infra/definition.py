@@ -43,6 +43,8 @@ def definition(template: dict[str, Any]) -> dict[str, Any]:
 def definition_pattern(template: dict[str, Any]) -> re.Pattern[str]:
     """A regex that the deployed definition must match: literal text, references resolved."""
     return re.compile(
-        "".join(re.escape(p) if isinstance(p, str) else r"[^\"]+?" for p in definition_parts(template)),
+        "".join(
+            re.escape(p) if isinstance(p, str) else r"[^\"]+?" for p in definition_parts(template)
+        ),
         re.DOTALL,
     )

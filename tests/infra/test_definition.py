@@ -26,11 +26,21 @@ def test_the_happy_path_is_validate_train_gate_register(states: dict[str, Any]) 
             state = next(c["Next"] for c in spec["Choices"] if c.get("BooleanEquals") is True)
         else:
             state = spec.get("Next")
-    assert path == ["ValidateData", "Train", "QualityGate", "Passed?", "Register", "NotifyRegistered", "Registered"]
+    assert path == [
+        "ValidateData",
+        "Train",
+        "QualityGate",
+        "Passed?",
+        "Register",
+        "NotifyRegistered",
+        "Registered",
+    ]
     assert states["Registered"]["Type"] == "Succeed"
 
 
-def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_execution(states: dict[str, Any]) -> None:
+def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_execution(
+    states: dict[str, Any],
+) -> None:
     train = states["Train"]
     assert train["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     params = train["Parameters"]
@@ -39,7 +49,9 @@ def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_executio
     assert params["ResourceConfig"]["VolumeKmsKeyId"] == PLACEHOLDER
     assert params["OutputDataConfig"]["KmsKeyId"] == PLACEHOLDER
     assert 60 <= params["StoppingCondition"]["MaxRuntimeInSeconds"] <= 3600
-    assert params["AlgorithmSpecification"]["TrainingImage"].endswith("sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
+    assert params["AlgorithmSpecification"]["TrainingImage"].endswith(
+        "sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
+    )
     channels = {c["ChannelName"] for c in params["InputDataConfig"]}
     assert channels == {"train", "code"}
     hps = params["HyperParameters"]
@@ -51,7 +63,9 @@ def _tasks(states: dict[str, Any]) -> dict[str, Any]:
     return {name: s for name, s in states.items() if s["Type"] == "Task"}
 
 
-def test_every_task_retries_transient_errors_with_backoff_and_jitter(states: dict[str, Any]) -> None:
+def test_every_task_retries_transient_errors_with_backoff_and_jitter(
+    states: dict[str, Any],
+) -> None:
     tasks = _tasks(states)
     assert len(tasks) == 6
     for name, task in tasks.items():
@@ -80,7 +94,9 @@ def test_every_task_catch_records_the_state_notifies_then_fails(states: dict[str
         catch = task["Catch"]
         assert [c["ErrorEquals"] for c in catch] == [["States.ALL"]], name
         handler = catch[0]["Next"]
-        assert states[handler]["Result"] == name and states[handler]["ResultPath"] == "$.failedState"
+        assert (
+            states[handler]["Result"] == name and states[handler]["ResultPath"] == "$.failedState"
+        )
         path = _reaches(states, handler, "PipelineFailed")
         assert "NotifyFailure" in path, name
     fail = states["PipelineFailed"]
@@ -89,6 +105,11 @@ def test_every_task_catch_records_the_state_notifies_then_fails(states: dict[str
 
 def test_a_rejected_model_notifies_and_fails_with_the_gate_summary(states: dict[str, Any]) -> None:
     choice = states["Passed?"]
-    assert choice["Choices"] == [{"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "Register"}]
-    assert states[choice["Default"]]["Parameters"] == {"Error": "QualityGateRejected", "Cause.$": "$.gate.summary"}
+    assert choice["Choices"] == [
+        {"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "Register"}
+    ]
+    assert states[choice["Default"]]["Parameters"] == {
+        "Error": "QualityGateRejected",
+        "Cause.$": "$.gate.summary",
+    }
     assert "NotifyFailure" in _reaches(states, choice["Default"], "PipelineFailed")

@@ -35,7 +35,9 @@ def _rule(line: str) -> str:
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_cfn_lint_reports_nothing_but_accepted_cdk_findings(assembly: Path, environment: str) -> None:
+def test_cfn_lint_reports_nothing_but_accepted_cdk_findings(
+    assembly: Path, environment: str
+) -> None:
     findings = _lint(assembly / f"modelrail-{environment}.template.json", "--include-checks", "I")
     unexpected = [f for f in findings if _rule(f) not in ACCEPTED_LINT]
     assert unexpected == []
@@ -70,6 +72,8 @@ s3.Bucket(stack, "Open")
 cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()
 """
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode != 0
     assert "AwsSolutions-S10" in proc.stdout + proc.stderr

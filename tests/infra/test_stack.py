@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("aws_cdk")
-from aws_cdk.assertions import Match, Template  # noqa: E402
+from aws_cdk.assertions import Match, Template
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -42,23 +42,27 @@ def test_every_bucket_blocks_public_access_and_is_versioned(dev_template: dict[s
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical
 
 
-def test_data_and_artifact_buckets_use_the_customer_managed_key(dev: Template, dev_template: dict[str, Any]) -> None:
+def test_data_and_artifact_buckets_use_the_customer_managed_key(
+    dev: Template, dev_template: dict[str, Any]
+) -> None:
     key_id = next(iter(_resources(dev_template, "AWS::KMS::Key")))
     kms_buckets = [
         b
         for b in _resources(dev_template, "AWS::S3::Bucket").values()
-        if b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
-            "SSEAlgorithm"
-        ]
+        if b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
         == "aws:kms"
     ]
     assert len(kms_buckets) == 2
     for bucket in kms_buckets:
         default = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-        assert default["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [key_id, "Arn"]}
-        assert bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith(
-            "StorageAccessLogs"
-        )
+        assert default["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {
+            "Fn::GetAtt": [key_id, "Arn"]
+        }
+        assert bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"][
+            "Ref"
+        ].startswith("StorageAccessLogs")
 
 
 def test_every_bucket_denies_requests_without_tls(dev_template: dict[str, Any]) -> None:
@@ -66,14 +70,24 @@ def test_every_bucket_denies_requests_without_tls(dev_template: dict[str, Any]) 
     protected = set()
     for policy in _resources(dev_template, "AWS::S3::BucketPolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
                 protected.add(policy["Properties"]["Bucket"]["Ref"])
     assert protected == buckets
 
 
-def test_data_bucket_sends_events_to_eventbridge_without_a_custom_resource(dev_template: dict[str, Any]) -> None:
-    data = next(v for k, v in dev_template["Resources"].items() if k.startswith("StorageData") and v["Type"] == "AWS::S3::Bucket")
-    assert data["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+def test_data_bucket_sends_events_to_eventbridge_without_a_custom_resource(
+    dev_template: dict[str, Any],
+) -> None:
+    data = next(
+        v
+        for k, v in dev_template["Resources"].items()
+        if k.startswith("StorageData") and v["Type"] == "AWS::S3::Bucket"
+    )
+    assert data["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
     assert not [r for r in dev_template["Resources"].values() if r["Type"].startswith("Custom::")]
 
 
@@ -84,13 +98,19 @@ def test_upload_rule_starts_on_object_created_under_incoming(dev: Template) -> N
             "EventPattern": {
                 "source": ["aws.s3"],
                 "detail-type": ["Object Created"],
-                "detail": {"object": {"key": [{"prefix": "incoming/"}]}, "bucket": Match.any_value()},
+                "detail": {
+                    "object": {"key": [{"prefix": "incoming/"}]},
+                    "bucket": Match.any_value(),
+                },
             },
             "Targets": [
                 Match.object_like(
                     {
                         "DeadLetterConfig": Match.object_like({"Arn": Match.any_value()}),
-                        "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8},
+                        "RetryPolicy": {
+                            "MaximumEventAgeInSeconds": 86400,
+                            "MaximumRetryAttempts": 8,
+                        },
                     }
                 )
             ],
@@ -109,9 +129,16 @@ def test_registry_table_has_pitr_kms_deletion_protection_and_status_index(dev: T
     dev.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
+            "SSESpecification": {
+                "SSEEnabled": True,
+                "SSEType": "KMS",
+                "KMSMasterKeyId": Match.any_value(),
+            },
             "DeletionProtectionEnabled": True,
             "GlobalSecondaryIndexes": [Match.object_like({"IndexName": "gsi1"})],
         },
@@ -131,7 +158,9 @@ def test_stateful_resources_are_retained_in_prod_and_not_in_dev(
 # ---- Lambda ---------------------------------------------------------------------------------
 
 
-def test_functions_have_runtime_timeout_memory_tracing_and_own_log_group(dev_template: dict[str, Any]) -> None:
+def test_functions_have_runtime_timeout_memory_tracing_and_own_log_group(
+    dev_template: dict[str, Any],
+) -> None:
     functions = _resources(dev_template, "AWS::Lambda::Function")
     assert len(functions) == 4
     for logical, fn in functions.items():
@@ -147,7 +176,11 @@ def test_functions_have_runtime_timeout_memory_tracing_and_own_log_group(dev_tem
 def test_the_starter_has_reserved_concurrency_retry_limits_and_a_failure_destination(
     dev: Template, dev_template: dict[str, Any]
 ) -> None:
-    starter = next(v for k, v in _resources(dev_template, "AWS::Lambda::Function").items() if "StartPipeline" in k)
+    starter = next(
+        v
+        for k, v in _resources(dev_template, "AWS::Lambda::Function").items()
+        if "StartPipeline" in k
+    )
     assert starter["Properties"]["ReservedConcurrentExecutions"] == 5
     dev.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
@@ -176,11 +209,15 @@ def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_no_statement_allows_every_action(dev_template: dict[str, Any]) -> None:
     for statement in _statements(dev_template):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
         assert "*" not in actions and not any(a.endswith(":*") for a in actions), statement
 
 
-def test_no_role_uses_sagemaker_full_access_or_managed_lambda_policies(dev_template: dict[str, Any]) -> None:
+def test_no_role_uses_sagemaker_full_access_or_managed_lambda_policies(
+    dev_template: dict[str, Any],
+) -> None:
     text = json.dumps(_resources(dev_template, "AWS::IAM::Role"))
     assert "AmazonSageMakerFullAccess" not in text
     assert "ManagedPolicyArns" not in text
@@ -191,7 +228,9 @@ def test_the_sagemaker_role_is_assumed_by_sagemaker_only(dev: Template) -> None:
         "AWS::IAM::Role",
         {
             "AssumeRolePolicyDocument": {
-                "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})],
+                "Statement": [
+                    Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})
+                ],
                 "Version": "2012-10-17",
             }
         },
@@ -207,10 +246,15 @@ def test_state_machine_is_standard_with_full_logging_and_tracing(dev: Template) 
         {
             "StateMachineType": "STANDARD",
             "TracingConfiguration": {"Enabled": True},
-            "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+            "LoggingConfiguration": Match.object_like(
+                {"Level": "ALL", "IncludeExecutionData": True}
+            ),
         },
     )
     dev.has_resource_properties(
         "AWS::Logs::LogGroup",
-        {"LogGroupName": Match.string_like_regexp("^/aws/vendedlogs/states/"), "KmsKeyId": Match.any_value()},
+        {
+            "LogGroupName": Match.string_like_regexp("^/aws/vendedlogs/states/"),
+            "KmsKeyId": Match.any_value(),
+        },
     )

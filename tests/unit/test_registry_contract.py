@@ -12,7 +12,9 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +41,12 @@ from modelrail.registry import (
     VersionNotFound,
     VersionStatus,
 )
+from modelrail.registry.models import iso
 
 # The shared helpers live in tests/conftest_registry.py. They cannot be imported as
 # ``tests.conftest_registry``: a SageMaker dependency (smdebug_rulesconfig) installs a
 # top-level ``tests`` package that shadows this folder.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from conftest_registry import (
     ALLOWED_OPERATIONS,
@@ -76,12 +79,9 @@ class Env:
         return None if self.client is None else len(partition_items(self.client, model))
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def env(request: pytest.FixtureRequest) -> Iterator[Env]:
+@contextmanager
+def dynamodb_env() -> Iterator[Env]:
     sink: list[RegistryEvent] = []
-    if request.param == "memory":
-        yield Env(InMemoryRegistry(event_sink=sink.append, clock=TickClock()), "memory", sink)
-        return
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         create_registry_table(client)
@@ -94,6 +94,23 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
         yield Env(registry, "dynamodb", sink, client=client, make=make)
         assert "Scan" not in calls
         assert set(calls) <= ALLOWED_OPERATIONS, sorted(set(calls) - ALLOWED_OPERATIONS)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def env(request: pytest.FixtureRequest) -> Iterator[Env]:
+    if request.param == "memory":
+        sink: list[RegistryEvent] = []
+        yield Env(InMemoryRegistry(event_sink=sink.append, clock=TickClock()), "memory", sink)
+    else:
+        with dynamodb_env() as dynamodb:
+            yield dynamodb
+
+
+@pytest.fixture
+def dynamo() -> Iterator[Env]:
+    """The DynamoDB store alone, for the tests of its concurrency handling and layout."""
+    with dynamodb_env() as dynamodb:
+        yield dynamodb
 
 
 def register(
@@ -180,12 +197,11 @@ def test_replay_returns_the_existing_version_and_writes_nothing(env: Env) -> Non
     assert register(env.registry, "job-2").version == 2
 
 
-def test_a_replay_is_recognised_across_registry_instances(env: Env) -> None:
-    if env.make is None:
-        pytest.skip("only a shared store has other instances")
-    first = register(env.registry, "job-1")
-    assert register(env.make(), "job-1") == first
-    assert register(env.make(), "job-2").version == 2
+def test_a_replay_is_recognised_across_registry_instances(dynamo: Env) -> None:
+    assert dynamo.make is not None
+    first = register(dynamo.registry, "job-1")
+    assert register(dynamo.make(), "job-1") == first
+    assert register(dynamo.make(), "job-2").version == 2
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -566,13 +582,6 @@ def test_a_failing_sink_does_not_undo_the_write(env: Env, caplog: pytest.LogCapt
 # -- DynamoDB specifics -----------------------------------------------------------------
 
 
-@pytest.fixture
-def dynamo(env: Env) -> Env:
-    if env.kind != "dynamodb":
-        pytest.skip("DynamoDB only")
-    return env
-
-
 def test_the_single_table_layout(dynamo: Env) -> None:
     approved(dynamo.registry, "train-1")
     dynamo.registry.move_alias(
@@ -774,6 +783,27 @@ def test_store_failures_become_store_errors() -> None:
             registry.latest_version(MODEL)
         with pytest.raises(StoreError, match="no-such-table"):
             register(registry, "job-1")
+
+
+def test_a_corrupt_item_is_a_store_error_not_a_crash(dynamo: Env) -> None:
+    register(dynamo.registry, "job-1")
+    raw = boto3.client("dynamodb", region_name=REGION)  # unguarded: PutItem is test-only
+    raw.put_item(
+        TableName=TABLE,
+        Item={"pk": {"S": "MODEL#demand"}, "sk": {"S": "VERSION#0000000001"}, "doc": {"S": "{}"}},
+    )
+    with pytest.raises(StoreError, match="VERSION#0000000001 is corrupt: invalid ModelVersion"):
+        dynamo.registry.get_version(MODEL, 1)
+    raw.put_item(TableName=TABLE, Item={"pk": {"S": "MODEL#demand"}, "sk": {"S": "MODEL"}})
+    with pytest.raises(StoreError, match="no numeric attribute 'latest_version'"):
+        register(dynamo.registry, "job-2")
+
+
+def test_timestamps_are_fixed_width_utc() -> None:
+    at = datetime(2025, 3, 4, 5, 6, 7, 89, tzinfo=timezone(timedelta(hours=2)))
+    assert iso(at) == "2025-03-04T03:06:07.000089Z"
+    with pytest.raises(InvalidRequest, match="timezone-aware"):
+        iso(datetime(2025, 1, 1))
 
 
 # -- no Scan anywhere -------------------------------------------------------------------

@@ -37,7 +37,7 @@ from modelrail.registry import (
 )
 
 # tests/conftest_registry.py: see the note in test_registry_contract.py.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from conftest_registry import (
     REGION,

@@ -540,7 +540,7 @@ def test_classification_targets_count_classes_by_value() -> None:
 
 def test_datetime_columns_accept_iso_and_other_formats() -> None:
     labels = ["true", "false"] * 10
-    signup = ["2024-01-05", "2024-01-05T10:00:00Z", "05/01/2024", "2024-01-05 10:00"] * 5
+    signup = ["2024-01-05", "2024-01-05T10:00:00Z", "05/01/2024", "25/12/2024 10:00"] * 5
     assert check(churn_csv(labels, signup), contract=churn_contract()).ok
 
 

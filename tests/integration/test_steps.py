@@ -1,0 +1,225 @@
+"""The pipeline steps against moto S3 and the in-memory registry."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+from moto import mock_aws
+
+from modelrail.contract import CONTRACTS_DIR, load_contract
+from modelrail.registry import InMemoryRegistry
+from modelrail.sample import generate
+from modelrail.steps.gate import EvaluationMissing, output_archive_uri, run_gate
+from modelrail.steps.models import GateInput, PipelineInput, RegisterInput
+from modelrail.steps.register import run_register
+from modelrail.steps.validate import UnknownModel, run_validation
+from modelrail.validation import DataValidationError
+
+DATA = "modelrail-test-data"
+ARTIFACTS = "modelrail-test-artifacts"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        for bucket in (DATA, ARTIFACTS):
+            client.create_bucket(Bucket=bucket)
+            client.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+            )
+        yield client
+
+
+def _csv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False).encode()
+
+
+def _upload(s3: Any, body: bytes, key: str = "incoming/demand/day.csv") -> PipelineInput:
+    version = s3.put_object(Bucket=DATA, Key=key, Body=body)["VersionId"]
+    return PipelineInput.model_validate(
+        {"model": "demand", "bucket": DATA, "key": key, "versionId": version}
+    )
+
+
+def _validate(s3: Any, request: PipelineInput) -> Any:
+    return run_validation(
+        request,
+        s3=s3,
+        contracts_dir=CONTRACTS_DIR,
+        artifacts_bucket=ARTIFACTS,
+        quarantine="quarantine/",
+    )
+
+
+def test_a_valid_upload_is_snapshotted_by_content_hash(s3: Any) -> None:
+    body = _csv(generate(load_contract("demand"), rows=400, seed=3))
+    request = _upload(s3, body)
+    result = _validate(s3, request)
+    digest = hashlib.sha256(body).hexdigest()
+    assert result.dataset.sha256 == digest and result.dataset.rows == 400
+    assert result.dataset.version_id == request.version_id
+    assert result.train_uri == f"s3://{ARTIFACTS}/datasets/demand/{digest}/data/"
+    snapshot = s3.get_object(Bucket=ARTIFACTS, Key=f"datasets/demand/{digest}/data/train.csv")[
+        "Body"
+    ].read()
+    assert snapshot == body
+    report = json.loads(
+        s3.get_object(Bucket=ARTIFACTS, Key=f"datasets/demand/{digest}/validation.json")[
+            "Body"
+        ].read()
+    )
+    assert report["rows"] == 400
+
+
+def test_the_exact_version_validated_is_the_one_snapshotted(s3: Any) -> None:
+    contract = load_contract("demand")
+    first = _csv(generate(contract, rows=300, seed=1))
+    request = _upload(s3, first)
+    s3.put_object(
+        Bucket=DATA, Key=request.key, Body=_csv(generate(contract, rows=350, seed=2))
+    )  # overwritten
+    result = _validate(s3, request)
+    assert result.dataset.rows == 300 and result.dataset.sha256 == hashlib.sha256(first).hexdigest()
+
+
+def test_a_bad_upload_is_quarantined_and_the_original_kept(s3: Any) -> None:
+    df = generate(load_contract("demand"), rows=300, seed=3).drop(columns=["units_sold"])
+    body = _csv(df)
+    request = _upload(s3, body)
+    with pytest.raises(
+        DataValidationError, match="required column 'units_sold' \\(the target\\) is missing"
+    ):
+        _validate(s3, request)
+    folder = f"quarantine/demand/{request.version_id}/"
+    assert s3.get_object(Bucket=DATA, Key=folder + "day.csv")["Body"].read() == body
+    report = json.loads(s3.get_object(Bucket=DATA, Key=folder + "report.json")["Body"].read())
+    assert any(v["code"] == "missing_target" for v in report["violations"])
+    original = s3.get_object(Bucket=DATA, Key=request.key, VersionId=request.version_id)[
+        "Body"
+    ].read()
+    assert original == body
+    assert "Contents" not in s3.list_objects_v2(Bucket=ARTIFACTS)
+
+
+def test_an_upload_for_an_undeclared_model_names_the_known_ones(s3: Any) -> None:
+    request = PipelineInput.model_validate(
+        {"model": "churn", "bucket": DATA, "key": "incoming/churn/x.csv", "versionId": None}
+    )
+    with pytest.raises(UnknownModel, match="no contract named 'churn'.*known: \\['demand'\\]"):
+        _validate(s3, request)
+
+
+# ---- quality gate ----------------------------------------------------------------------------
+
+
+def _evaluation(rmse: float, model: str = "demand") -> dict[str, Any]:
+    return {
+        "model": model,
+        "problem_type": "regression",
+        "primary_metric": {
+            "name": "rmse",
+            "value": rmse,
+            "threshold": 25.0,
+            "greater_is_better": False,
+        },
+        "metrics": {"rmse": rmse, "mae": rmse / 2, "r2": 0.8},
+        "rows": {"train": 800, "holdout": 200},
+    }
+
+
+def _put_output(s3: Any, job: str, evaluation: dict[str, Any] | None) -> GateInput:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        if evaluation is not None:
+            data = json.dumps(evaluation).encode()
+            info = tarfile.TarInfo("evaluation.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    model_uri = f"s3://{ARTIFACTS}/training-output/{job}/output/model.tar.gz"
+    bucket, key = output_archive_uri(model_uri)[5:].split("/", 1)
+    s3.put_object(Bucket=bucket, Key=key, Body=raw.getvalue())
+    return GateInput.model_validate(
+        {
+            "model": "demand",
+            "training": {
+                "jobName": job,
+                "jobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}",
+                "modelArtifacts": model_uri,
+                "image": "img",
+                "hyperparameters": {},
+            },
+        }
+    )
+
+
+def test_the_gate_passes_a_model_under_the_threshold_and_rejects_one_over(s3: Any) -> None:
+    contract = load_contract("demand")
+    good = run_gate(_put_output(s3, "job-good", _evaluation(19.0)), contract=contract, s3=s3)
+    bad = run_gate(_put_output(s3, "job-bad", _evaluation(31.0)), contract=contract, s3=s3)
+    assert good.passed and good.metrics["rmse"] == 19.0
+    assert not bad.passed and "rmse" in bad.summary and "25" in bad.summary
+
+
+def test_a_job_without_an_evaluation_is_an_explicit_error(s3: Any) -> None:
+    with pytest.raises(EvaluationMissing, match="has no evaluation.json"):
+        run_gate(_put_output(s3, "job-empty", None), contract=load_contract("demand"), s3=s3)
+
+
+# ---- register ----------------------------------------------------------------------------------
+
+
+def _register_input(job: str = "demand-abc") -> RegisterInput:
+    return RegisterInput.model_validate(
+        {
+            "model": "demand",
+            "execution": f"arn:aws:states:us-east-1:123456789012:execution:modelrail-dev-training:{job}",
+            "requestedBy": "s3-upload",
+            "validation": {
+                "model": "demand",
+                "dataset": {"bucket": DATA, "key": "incoming/demand/x.csv", "versionId": "v1",
+                            "sha256": "a" * 64, "rows": 500, "sizeBytes": 1234},
+                "trainUri": f"s3://{ARTIFACTS}/datasets/demand/{'a' * 64}/data/",
+                "reportUri": f"s3://{ARTIFACTS}/datasets/demand/{'a' * 64}/validation.json",
+                "warnings": [],
+            },
+            "training": {
+                "jobName": job,
+                "jobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}",
+                "modelArtifacts": f"s3://{ARTIFACTS}/training-output/{job}/output/model.tar.gz",
+                "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3",
+                "hyperparameters": {"sagemaker_submit_directory": '"/opt/ml/input/data/code/abc123.gz"', "model-name": '"demand"'},
+            },
+            "gate": {"passed": True, "summary": "ok", "metrics": {"rmse": 19.0}, "checks": [], "evaluationUri": "s3://x/y"},
+        }
+    )  # fmt: skip
+
+
+def test_register_writes_lineage_and_is_idempotent_by_training_job() -> None:
+    registry = InMemoryRegistry()
+    contract = load_contract("demand")
+    first = run_register(_register_input(), contract=contract, registry=registry)
+    again = run_register(_register_input(), contract=contract, registry=registry)
+    other = run_register(_register_input("demand-def"), contract=contract, registry=registry)
+    assert (first.version, again.version, other.version) == (1, 1, 2)
+    version = registry.get_version("demand", 1)
+    assert version.lineage.code_version == "abc123"
+    assert version.lineage.data.version_id == "v1" and version.lineage.data.sha256 == "a" * 64
+    assert version.lineage.seed == contract.seed
+    assert [g.name for g in version.gates] == ["data_validation", "quality"]
+
+
+def test_contracts_dir_is_the_repository_folder() -> None:
+    assert Path(CONTRACTS_DIR, "demand.yaml").is_file()

@@ -1,0 +1,63 @@
+"""Environment configuration is validated at synth with specific messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.config import ConfigError, EnvironmentConfig, load_environments
+from tests.conftest import ROOT
+
+
+def _dev(**overrides: Any) -> dict[str, Any]:
+    return {"dev": {"retain_data": False, **overrides}}
+
+
+def test_the_shipped_cdk_json_is_valid() -> None:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]["modelrail:environments"]
+    configs = load_environments(context)
+    assert set(configs) == {"dev", "prod"}
+    assert configs["prod"].retain_data and configs["prod"].require_approval
+    assert configs["dev"].layer_arns()[0].startswith("arn:aws:lambda:us-east-1:")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"region": "mars-1"}, "is not an AWS region name"),
+        ({"log_retention_days": 10}, "is not a CloudWatch Logs retention"),
+        ({"training_instance_type": "m5.large"}, "start with 'ml.'"),
+        ({"training_max_runtime_seconds": 5}, "greater than or equal to 60"),
+        ({"lambda_layers": ["not-an-arn"]}, "is not a Lambda layer version ARN"),
+        ({"bogus": 1}, "Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_value_names_the_environment_and_the_field(
+    overrides: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(ConfigError, match="environment 'dev' in cdk.json is invalid") as info:
+        load_environments(_dev(**overrides))
+    assert fragment in str(info.value)
+
+
+def test_prod_must_retain_its_data() -> None:
+    with pytest.raises(ConfigError, match="prod must retain its data"):
+        load_environments({"prod": {"retain_data": False}})
+
+
+def test_unknown_environment_names_are_refused() -> None:
+    with pytest.raises(ConfigError, match="name"):
+        load_environments({"qa": {"retain_data": False}})
+
+
+def test_missing_context_is_refused() -> None:
+    with pytest.raises(ConfigError, match="must map environment names"):
+        load_environments(None)
+
+
+def test_config_is_frozen() -> None:
+    config = EnvironmentConfig(name="dev", retain_data=False)
+    with pytest.raises(ValueError, match="frozen"):
+        config.region = "eu-west-1"  # type: ignore[misc]
