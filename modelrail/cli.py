@@ -15,6 +15,8 @@ def _quiet() -> None:
     logging.basicConfig(level=logging.ERROR)
     for name in ("moto", "botocore", "aws_lambda_powertools"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # moto's interpreter logs every failed state at ERROR; the run report says it better.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:

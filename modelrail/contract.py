@@ -106,7 +106,9 @@ class ModelContract(_Frozen):
     primary_metric: MetricThreshold
     secondary_metrics: tuple[str, ...] = ()
     min_rows: int = Field(default=200, ge=10)
-    max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    # Validation holds the file in Lambda memory (about 7x its size as a DataFrame):
+    # 256 MiB fits the 3 GB function. Larger datasets belong to a Processing job.
+    max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.5)
     seed: int = 42
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)

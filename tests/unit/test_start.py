@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from modelrail.steps.start import NotAPipelineObject, plan_start, start_pipeline
 from tests.conftest import ROOT, load_event
