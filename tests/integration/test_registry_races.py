@@ -21,10 +21,8 @@ conditions must do the work. ``test_the_barrier_forces_contention`` checks that 
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -41,11 +39,7 @@ from modelrail.registry import (
     StaleAlias,
     VersionStatus,
 )
-
-# tests/conftest_registry.py: see the note in tests/unit/test_registry_contract.py.
-sys.path.append(str(Path(__file__).resolve().parents[1]))
-
-from conftest_registry import (
+from tests.conftest_registry import (
     ALLOWED_OPERATIONS,
     REGION,
     TABLE,

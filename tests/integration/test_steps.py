@@ -118,7 +118,7 @@ def test_an_upload_for_an_undeclared_model_names_the_known_ones(s3: Any) -> None
     request = PipelineInput.model_validate(
         {"model": "churn", "bucket": DATA, "key": "incoming/churn/x.csv", "versionId": None}
     )
-    with pytest.raises(UnknownModel, match="no contract named 'churn'.*known: \\['demand'\\]"):
+    with pytest.raises(UnknownModel, match=r"no contract named 'churn'.*known: \['demand'\]"):
         _validate(s3, request)
 
 
@@ -174,7 +174,7 @@ def test_the_gate_passes_a_model_under_the_threshold_and_rejects_one_over(s3: An
 
 
 def test_a_job_without_an_evaluation_is_an_explicit_error(s3: Any) -> None:
-    with pytest.raises(EvaluationMissing, match="has no evaluation.json"):
+    with pytest.raises(EvaluationMissing, match=r"has no evaluation\.json"):
         run_gate(_put_output(s3, "job-empty", None), contract=load_contract("demand"), s3=s3)
 
 

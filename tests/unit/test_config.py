@@ -37,7 +37,7 @@ def test_the_shipped_cdk_json_is_valid() -> None:
 def test_a_bad_value_names_the_environment_and_the_field(
     overrides: dict[str, Any], fragment: str
 ) -> None:
-    with pytest.raises(ConfigError, match="environment 'dev' in cdk.json is invalid") as info:
+    with pytest.raises(ConfigError, match=r"environment 'dev' in cdk\.json is invalid") as info:
         load_environments(_dev(**overrides))
     assert fragment in str(info.value)
 

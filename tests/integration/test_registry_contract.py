@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import math
 import re
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,13 +41,7 @@ from modelrail.registry import (
     VersionStatus,
 )
 from modelrail.registry.models import iso
-
-# The shared helpers live in tests/conftest_registry.py. They cannot be imported as
-# ``tests.conftest_registry``: a SageMaker dependency (smdebug_rulesconfig) installs a
-# top-level ``tests`` package that shadows this folder.
-sys.path.append(str(Path(__file__).resolve().parents[1]))
-
-from conftest_registry import (
+from tests.conftest_registry import (
     ALLOWED_OPERATIONS,
     REGION,
     TABLE,

@@ -10,8 +10,6 @@ Each alias move that succeeds was checked against the eligibility table first.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -35,11 +33,7 @@ from modelrail.registry import (
     StaleStatus,
     VersionStatus,
 )
-
-# tests/conftest_registry.py: see the note in test_registry_contract.py.
-sys.path.append(str(Path(__file__).resolve().parents[1]))
-
-from conftest_registry import (
+from tests.conftest_registry import (
     REGION,
     TABLE,
     TickClock,

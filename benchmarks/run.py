@@ -1,0 +1,108 @@
+"""`make bench`: measure the figures the issues promise, write benchmarks/results.md.
+
+Figures (wall clock on this machine; each the median of --repeat runs where cheap):
+  synth               `python -m infra.app` for the dev stack, cold
+  deploy              local cloud: bootstrap, publish assets, create stack, reconcile
+  pipeline (good)     upload -> SUCCEEDED for 2000 demand rows, and its Train step
+  pipeline (bad)      upload -> FAILED at ValidateData
+  validate N rows     modelrail.validation.validate_dataset on a demand CSV
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from modelrail.contract import load_contract
+from modelrail.local.cloud import LocalCloud, synthesize
+from modelrail.sample import generate, sample_command
+from modelrail.validation import validate_dataset
+
+RESULTS = Path(__file__).resolve().parent / "results.md"
+
+
+def _time(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.CRITICAL)
+    rows: list[tuple[str, str, str]] = []
+    work = Path(tempfile.mkdtemp(prefix="modelrail-bench-"))
+
+    assembly = work / "cdk.out"
+    rows.append(("synth (dev stack, cold)", f"{_time(lambda: synthesize(assembly)):.1f} s", "once"))
+
+    good = sample_command("demand", 2000, 7, work / "good.csv")
+    bad = work / "bad.csv"
+    pd.read_csv(good).drop(columns=["units_sold"]).to_csv(bad, index=False)
+    deploys, goods, trains, bads = [], [], [], []
+    for _ in range(args.repeat):
+        cloud = LocalCloud(assembly=assembly)
+        start = time.perf_counter()
+        with cloud:
+            deploys.append(time.perf_counter() - start)
+            run = cloud.upload_and_wait("demand", good)
+            assert run.status == "SUCCEEDED", run.message
+            goods.append(run.seconds)
+            trains.append(next(s.seconds or 0.0 for s in run.steps if s.state == "Train"))
+            failed = cloud.upload_and_wait("demand", bad)
+            assert failed.status == "FAILED"
+            bads.append(failed.seconds)
+    n = f"median of {args.repeat}"
+    rows.append(("local cloud deploy", f"{statistics.median(deploys):.2f} s", n))
+    rows.append(
+        ("pipeline, good upload (2000 rows) to SUCCEEDED", f"{statistics.median(goods):.2f} s", n)
+    )
+    rows.append(("  of which Train", f"{statistics.median(trains):.2f} s", n))
+    rows.append(
+        ("pipeline, bad upload to FAILED at ValidateData", f"{statistics.median(bads):.2f} s", n)
+    )
+
+    contract = load_contract("demand")
+    for size in (100_000, 1_000_000):
+        data = generate(contract, rows=size, seed=1).to_csv(index=False).encode()
+        times = [
+            _time(lambda d=data: validate_dataset(d, filename="x.csv", contract=contract))
+            for _ in range(args.repeat)
+        ]
+        mb = len(data) / 1e6
+        med = statistics.median(times)
+        rows.append(
+            (
+                f"validate_dataset, {size:,} rows ({mb:.0f} MB)",
+                f"{med:.2f} s ({mb / med:.0f} MB/s)",
+                n,
+            )
+        )
+
+    table = ["| measure | result | runs |", "|---|---|---|"] + [
+        f"| {a} | {b} | {c} |" for a, b, c in rows
+    ]
+    header = (
+        "# Benchmarks\n\n"
+        f"`make bench` on {platform.machine()}, {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}. Wall clock; the machine has 2 cores.\n\n"
+    )
+    RESULTS.write_text(header + "\n".join(table) + "\n")
+    print("\n".join(table))
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
