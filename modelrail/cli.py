@@ -39,6 +39,31 @@ def _cmd_local_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_local_up(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from modelrail.local.cloud import LocalCloud
+
+    _quiet()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalCloud(environment=args.env) as cloud:
+        endpoint = cloud.serve(args.port)
+        assert cloud.stack is not None
+        for name, value in sorted(cloud.stack.outputs.items()):
+            print(f"{name}={value}")
+        print(f"export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+              f"AWS_DEFAULT_REGION={cloud.region}")  # fmt: skip
+        print("local cloud ready; Ctrl-C to stop", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from modelrail.demo import run_demo
 
@@ -69,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="machine-readable report")
     run.set_defaults(func=_cmd_local_run)
+
+    up = local_sub.add_parser(
+        "up", help="deploy locally and serve the AWS APIs on loopback until stopped"
+    )
+    up.add_argument("--port", type=int, default=4566)
+    up.add_argument("--env", default="dev")
+    up.set_defaults(func=_cmd_local_up)
 
     demo = sub.add_parser("demo", help="the whole loop on the local cloud, narrated")
     demo.add_argument("--workdir", default="out/demo")

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelrail.registry import DynamoDBRegistry
+from modelrail.registry import DynamoDBRegistry, EventBridgeSink
 from modelrail.steps.models import RegisterInput, dump
 from modelrail.steps.register import run_register
 from modelrail.steps.validate import contract_for
@@ -23,7 +23,9 @@ CONTRACTS = Path(__file__).resolve().parent / "contracts"
 
 @cache
 def _registry() -> DynamoDBRegistry:
-    return DynamoDBRegistry(os.environ["REGISTRY_TABLE"])
+    return DynamoDBRegistry(
+        os.environ["REGISTRY_TABLE"], event_sink=EventBridgeSink(os.environ["EVENT_BUS_NAME"])
+    )
 
 
 @logger.inject_lambda_context(log_event=False)

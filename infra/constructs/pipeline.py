@@ -100,9 +100,16 @@ class TrainingPipeline(Construct):
             memory_mb=256,
             timeout=Duration.minutes(1),
             description="modelrail: write a model version with its lineage to the registry",
-            environment={"REGISTRY_TABLE": res.registry_table.table_name},
+            environment={
+                "REGISTRY_TABLE": res.registry_table.table_name,
+                "EVENT_BUS_NAME": "default",
+            },
         ).function
         res.registry_table.grant_read_write_data(self.register_fn)
+        # Registry events (model_version.created, ...) go to the account's default bus.
+        events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(
+            self.register_fn
+        )
 
         # ---- state machine ----------------------------------------------------------
         self.state_machine_log_group = logs.LogGroup(

@@ -183,6 +183,7 @@ class LocalCloud:
         self._undo: list[Callable[[], None]] = []
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._server: Any = None
         self.stack: provision.DeployedStack | None = None
         self.artifact: provision.StackArtifact | None = None
 
@@ -254,6 +255,19 @@ class LocalCloud:
         self.stack = provision.create_stack(self.artifact, self.region)
         provision.reconcile(self.artifact, self.stack, self.region, execute_state_machines=True)
         return self.stack
+
+    def serve(self, port: int = 4566, host: str = "127.0.0.1") -> str:
+        """Also answer AWS API calls over HTTP on loopback (for the AWS CLI, boto3 in
+        other processes and ``modelrail`` commands via ``AWS_ENDPOINT_URL``). The server
+        shares this process's backends and executors."""
+        from moto.server import ThreadedMotoServer
+
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            raise LocalCloudError("the local cloud only listens on loopback")
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server.start()
+        self._undo.append(self._server.stop)
+        return f"http://{host}:{port}"
 
     # ---- access ---------------------------------------------------------------------
     def client(self, service: str) -> Any:

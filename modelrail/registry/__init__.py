@@ -18,6 +18,7 @@ from modelrail.registry.errors import (
     StoreError,
     VersionNotFound,
 )
+from modelrail.registry.eventbridge import EventBridgeSink
 from modelrail.registry.memory import InMemoryRegistry
 from modelrail.registry.models import (
     ALIAS_ELIGIBLE,
@@ -51,6 +52,7 @@ __all__ = [
     "ConcurrencyConflict",
     "DataRef",
     "DynamoDBRegistry",
+    "EventBridgeSink",
     "EventSink",
     "EventType",
     "GateResult",

@@ -25,10 +25,12 @@ class ContainerFacts(TypedDict):
     third_party: frozenset[str]
 
 
-# The SageMaker scikit-learn framework image, framework version "1.4-2" (the version
-# modelrail's infra config asks for). Change these together with that version.
+# The SageMaker scikit-learn framework image modelrail trains and serves with,
+# "1.4-2-py312": Python 3.12, scikit-learn 1.4.2, numpy 2.1, pyarrow 17. The code is held
+# to Python 3.10 syntax and library names, the floor of the 1.4-2 family ("1.4-2" runs
+# 3.10), so either image runs it. Change these together with infra/config.py.
 CONTAINER: ContainerFacts = {
-    "framework_version": "1.4-2",
+    "framework_version": "1.4-2-py312",
     "python": (3, 10),
     "sklearn": "1.4.2",
     "numpy_major": 2,  # numpy 2.1; a model pickled under numpy 2 does not load on numpy 1
@@ -109,10 +111,16 @@ def container_problems(source: str, siblings: frozenset[str] = SIBLINGS) -> list
     return problems
 
 
+# Standard-library modules Python 3.12 removed: present here (3.11), absent in the image.
+REMOVED_IN_312 = frozenset({"distutils", "imp", "asynchat", "asyncore", "smtpd"})
+
+
 def _import_problems(modules: list[str], allowed: set[str]) -> list[str]:
     problems = []
     for module in modules:
-        if module in NEWER_STDLIB_MODULES or module.split(".")[0] in NEWER_STDLIB_MODULES:
+        if module.split(".")[0] in REMOVED_IN_312:
+            problems.append(f"import {module}: removed in Python 3.12 (the container's Python)")
+        elif module in NEWER_STDLIB_MODULES or module.split(".")[0] in NEWER_STDLIB_MODULES:
             problems.append(f"import {module}: newer than Python 3.10")
         elif module.split(".")[0] not in allowed:
             problems.append(f"import {module}: not available in the container")
@@ -142,6 +150,7 @@ def test_source_runs_on_the_container(path: Path) -> None:
         ("try:\n    pass\nexcept* ValueError:\n    pass\n", "syntax: Exception groups"),
         ("type Alias = int\n", "syntax: invalid syntax"),
         ("from . import train\n", "relative import"),
+        ("import distutils.version\n", "removed in Python 3.12"),
     ],
 )
 def test_the_checker_catches_what_the_container_lacks(source: str, problem: str) -> None:
@@ -166,3 +175,12 @@ def test_local_scikit_learn_is_the_containers() -> None:
 
 def test_local_numpy_major_is_the_containers() -> None:
     assert int(numpy.__version__.split(".")[0]) == CONTAINER["numpy_major"]
+
+
+def test_the_deployed_framework_is_the_one_these_facts_describe() -> None:
+    from infra.config import EnvironmentConfig
+
+    assert (
+        EnvironmentConfig.model_fields["sklearn_framework_version"].default
+        == CONTAINER["framework_version"]
+    )
