@@ -11,7 +11,9 @@ Commands (each takes ``--json`` for machine-readable output, ``--table`` and ``-
     rollback MODEL --reason R [--by B]
     approve  MODEL VERSION --reason R [--by B]
     reject   MODEL VERSION --reason R [--by B]
-    card     MODEL VERSION [--out DIR]              Markdown + HTML model card
+    card     MODEL VERSION [--out DIR] [--contracts DIR]
+                                                    Markdown + HTML model card; the
+                                                    contract is read if the model has one
 
 **Which registry.** A :data:`RegistryFactory` turns the parsed arguments into a
 :class:`~modelrail.registry.ModelRegistry`; tests inject one over ``InMemoryRegistry``.

@@ -39,6 +39,16 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def cloud(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     with LocalCloud(assembly=assembly, work_dir=tmp_path_factory.mktemp("local-cloud")) as c:
+        # a subscriber to registry events, as another team's system would be
+        sqs, events = c.client("sqs"), c.client("events")
+        url = sqs.create_queue(QueueName="registry-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="registry-events", EventPattern=json.dumps({"source": ["modelrail.registry"]})
+        )
+        events.put_targets(Rule="registry-events", Targets=[{"Id": "q", "Arn": arn}])
         yield c
 
 
@@ -79,6 +89,19 @@ def test_a_good_upload_is_trained_gated_and_registered_with_lineage(
     )
     assert job["TrainingJobStatus"] == "Completed"
     assert version.lineage.model_artifact_uri == job["ModelArtifacts"]["S3ModelArtifacts"]
+
+
+def test_registration_is_published_to_eventbridge(cloud: LocalCloud, good_run: PipelineRun) -> None:
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName="registry-events")["QueueUrl"]
+    bodies = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    created = [b for b in bodies if b["detail-type"] == "model_version.created"]
+    assert len(created) == 1
+    assert created[0]["source"] == "modelrail.registry"
+    assert created[0]["detail"]["model"] == MODEL and created[0]["detail"]["version"] == 1
 
 
 def test_a_contract_violation_fails_at_validate_data_and_loses_nothing(
