@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--env", default="dev")
     up.set_defaults(func=_cmd_local_up)
 
+    from modelrail.registry_cli import add_registry_parser
+
+    add_registry_parser(sub)
+
     demo = sub.add_parser("demo", help="the whole loop on the local cloud, narrated")
     demo.add_argument("--workdir", default="out/demo")
     demo.add_argument("--rows", type=int, default=2000)

@@ -9,6 +9,8 @@ import pandas as pd
 
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
 from modelrail.local.runner import registry_snapshot
+from modelrail.registry import AliasName, DynamoDBRegistry, StaleAlias, VersionStatus
+from modelrail.registry_cli import print_listing, promote, write_model_card
 from modelrail.sample import sample_command
 
 MODEL = "demand"
@@ -77,7 +79,11 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         print(f"  the upload itself is untouched: {rejected.key} version {rejected.version_id} "
               f"({kept['ContentLength']} bytes)")  # fmt: skip
 
-        print("\nregistry:")
+        registry = DynamoDBRegistry(
+            cloud.output("RegistryTableName"), client=cloud.client("dynamodb")
+        )
+        print("\nregistry (what `modelrail registry list` shows):")
+        print_listing(registry, model=MODEL)
         for row in registry_snapshot(cloud, [MODEL]):
             metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items()))
             print(f"  {row['model']} v{row['version']}  {row['status']}")
@@ -85,5 +91,37 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
             print(f"    data version: {row['data']['key']} @ {row['data']['versionId']} "
                   f"(sha256 {row['data']['sha256'][:16]}…, {row['data']['rows']} rows)")  # fmt: skip
             print(f"    training job: {row['trainingJob']}  code: {row['codeVersion'][:16]}…")
+
+        version = accepted.registered_version
+        assert version is not None
+        print(
+            f"\napprove v{version} and make it the champion (compare-and-swap on the champion alias):"
+        )
+        registry.transition(
+            MODEL,
+            version,
+            VersionStatus.APPROVED,
+            by="demo",
+            reason="passed every gate in the demo",
+        )
+        promotion = promote(registry, MODEL, version, by="demo", reason="first model for demand")
+        moved = promotion.to_json()["champion"]
+        print(f"  champion: {'none' if moved['from'] is None else 'v' + str(moved['from'])} → v{moved['to']} "
+              f"(alias revision {moved['revision']}, recorded with who, when and why)")  # fmt: skip
+        stale = None
+        try:
+            registry.move_alias(
+                MODEL,
+                AliasName.CHAMPION,
+                to_version=version,
+                expected_version=None,
+                by="demo",
+                reason="stale",
+            )
+        except StaleAlias as exc:
+            stale = exc
+        print(f"  a stale promotion is refused: {stale}")
+        md, html = write_model_card(registry, MODEL, version, workdir / "cards")
+        print(f"  model card: {md} and {html}")
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     return 0
