@@ -16,6 +16,7 @@ import gzip
 import io
 import json
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -102,3 +103,21 @@ def stage_training_source(*, build_dir: Path = BUILD) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(training_source_bytes())
     return out
+
+
+def source_commit(root: Path = ROOT) -> str:
+    """``git rev-parse HEAD`` (``-dirty`` when tracked files changed), or "" outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f"{head}-dirty" if dirty else head

@@ -7,7 +7,14 @@ attempt registered and writes nothing.
 from __future__ import annotations
 
 from modelrail.contract import ModelContract
-from modelrail.registry import DataRef, GateResult, Lineage, ModelRegistry, VersionStatus
+from modelrail.registry import (
+    AliasName,
+    DataRef,
+    GateResult,
+    Lineage,
+    ModelRegistry,
+    VersionStatus,
+)
 from modelrail.steps.models import RegisterInput, RegisterOutput
 
 
@@ -26,12 +33,14 @@ def run_register(
     contract: ModelContract,
     registry: ModelRegistry,
     code_fallback: str = "unknown",
+    git_commit: str | None = None,
 ) -> RegisterOutput:
     dataset = request.validation.dataset
     if dataset.sha256 is None or dataset.rows is None or dataset.size_bytes is None:
         raise ValueError(
             "the validation result carries no dataset fingerprint; refusing to register"
         )
+    champion = registry.get_alias(request.model, AliasName.CHAMPION)
     lineage = Lineage(
         data=DataRef(
             bucket=dataset.bucket,
@@ -42,6 +51,8 @@ def run_register(
             size_bytes=dataset.size_bytes,
         ),
         code_version=code_version(request, code_fallback),
+        git_commit=git_commit or None,
+        champion_at_training=champion.version if champion else None,
         training_image=request.training.image,
         hyperparameters=dict(request.training.hyperparameters),
         seed=contract.seed,

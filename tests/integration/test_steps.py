@@ -221,5 +221,20 @@ def test_register_writes_lineage_and_is_idempotent_by_training_job() -> None:
     assert [g.name for g in version.gates] == ["data_validation", "quality"]
 
 
+def test_register_records_the_champion_at_training_and_the_commit() -> None:
+    from modelrail.registry import AliasName, VersionStatus
+
+    registry = InMemoryRegistry()
+    contract = load_contract("demand")
+    run_register(_register_input("demand-one"), contract=contract, registry=registry)
+    registry.transition("demand", 1, VersionStatus.APPROVED, by="t", reason="ok")
+    registry.move_alias("demand", AliasName.CHAMPION, to_version=1, expected_version=None, by="t", reason="first")
+    run_register(_register_input("demand-two"), contract=contract, registry=registry, git_commit="abc1234")
+    second = registry.get_version("demand", 2)
+    assert second.lineage.champion_at_training == 1
+    assert second.lineage.git_commit == "abc1234"
+    assert registry.get_version("demand", 1).lineage.champion_at_training is None
+
+
 def test_contracts_dir_is_the_repository_folder() -> None:
     assert Path(CONTRACTS_DIR, "demand.yaml").is_file()
