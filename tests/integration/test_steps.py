@@ -228,8 +228,12 @@ def test_register_records_the_champion_at_training_and_the_commit() -> None:
     contract = load_contract("demand")
     run_register(_register_input("demand-one"), contract=contract, registry=registry)
     registry.transition("demand", 1, VersionStatus.APPROVED, by="t", reason="ok")
-    registry.move_alias("demand", AliasName.CHAMPION, to_version=1, expected_version=None, by="t", reason="first")
-    run_register(_register_input("demand-two"), contract=contract, registry=registry, git_commit="abc1234")
+    registry.move_alias(
+        "demand", AliasName.CHAMPION, to_version=1, expected_version=None, by="t", reason="first"
+    )
+    run_register(
+        _register_input("demand-two"), contract=contract, registry=registry, git_commit="abc1234"
+    )
     second = registry.get_version("demand", 2)
     assert second.lineage.champion_at_training == 1
     assert second.lineage.git_commit == "abc1234"
