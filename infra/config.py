@@ -40,6 +40,8 @@ class EnvironmentConfig(BaseModel):
     # SageMaker scikit-learn framework image; training and inference use the same one.
     sklearn_framework_version: str = "1.4-2-py312"
     require_approval: bool = False
+    # How long a trained model waits for `modelrail registry approve|reject` before REJECTED.
+    approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 365)
     lambda_layers: tuple[str, ...] = ()
     lambda_reserved_concurrency: int = Field(default=5, ge=1, le=100)
 

@@ -47,10 +47,13 @@ def acknowledge_findings(stack: Stack) -> None:
     table = lid(stack.registry.table)
     functions = {
         "validate": pipeline.validate_fn,
+        "prepare": pipeline.prepare_fn,
         "gate": pipeline.gate_fn,
         "register": pipeline.register_fn,
         "starter": pipeline.starter_fn,
     }
+    if pipeline.approval_fn is not None:
+        functions["approval"] = pipeline.approval_fn
     for fn in functions.values():
         _ack(
             fn,
@@ -79,6 +82,20 @@ def acknowledge_findings(stack: Stack) -> None:
     }.items():
         _ack(validate_policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
+    prepare_policy = functions["prepare"].role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+    _ack_grants(
+        prepare_policy,
+        "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:Abort*",
+        "Action::s3:DeleteObject*",
+    )  # fmt: skip
+    for finding, reason in {
+        f"Resource::<{artifacts}.Arn>/training-output/*": "copies the champion's model.tar.gz (any past job)",
+        f"Resource::<{artifacts}.Arn>/datasets/*": "reads the validated snapshot, writes its baseline profile",
+        f"Resource::<{artifacts}.Arn>/runs/*": "writes this run's champion channel",
+        f"Resource::<{table}.Arn>/index/*": "CDK's table read grant covers the registry's secondary index",
+    }.items():
+        _ack(prepare_policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
     gate_policy = functions["gate"].role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
     _ack_grants(gate_policy, "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
     _ack(
@@ -92,6 +109,20 @@ def acknowledge_findings(stack: Stack) -> None:
         f"AwsSolutions-IAM5[Resource::<{table}.Arn>/index/*]",
         "CDK's table grant covers the registry's secondary index (versions by status)",
     )
+
+    if "approval" in functions:
+        approval_policy = functions["approval"].role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+        _ack_grants(approval_policy, "Action::s3:Abort*")
+        _ack(
+            approval_policy,
+            f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/approvals/*]",
+            "writes the task-token record of the version awaiting approval",
+        )
+        _ack(
+            approval_policy,
+            f"AwsSolutions-IAM5[Resource::<{table}.Arn>/index/*]",
+            "CDK's table grant covers the registry's secondary index",
+        )
 
     training = pipeline.training_role.node.find_child("DefaultPolicy")
     _ack_grants(
@@ -107,6 +138,7 @@ def acknowledge_findings(stack: Stack) -> None:
     )
     for finding, reason in {
         f"Resource::<{artifacts}.Arn>/datasets/*": "reads the validated snapshot of its own run",
+        f"Resource::<{artifacts}.Arn>/runs/*": "reads its run's champion channel",
         f"Resource::<{artifacts}.Arn>/training-output*": "writes its job's output under training-output/",
         f"Resource::<{artifacts}.Arn>/training-output/*": "writes its job's output under training-output/",
         f"Resource::arn:<AWS::Partition>:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*": "SageMaker writes one log stream per job in this group",
@@ -131,7 +163,10 @@ def acknowledge_findings(stack: Stack) -> None:
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>:training-job/*]",
         "createTrainingJob.sync: job names are the execution names, known only at run time",
     )
-    for fn_id in ("ValidateDataFn", "QualityGateFn", "RegisterFn"):
+    fn_ids = ["ValidateDataFn", "PrepareDataFn", "QualityGateFn", "RegisterFn"]
+    if pipeline.approval_fn is not None:
+        fn_ids.append("ApprovalFn")
+    for fn_id in fn_ids:
         logical = lid(pipeline.node.find_child(fn_id).node.find_child("Function"))
         _ack(
             sm_policy,

@@ -13,12 +13,13 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_HYPERPARAMETER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
 
 class ContractError(ValueError):
@@ -97,6 +98,81 @@ class MetricThreshold(_Frozen):
         return value >= self.threshold if self.greater_is_better else value <= self.threshold
 
 
+class QualityPolicy(_Frozen):
+    """The bar beyond the primary metric's threshold (the quality gate reads it)."""
+
+    min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Relative margin the challenger must beat the champion by on the primary metric."""
+    max_slice_regression: float = Field(default=0.10, ge=0.0)
+    """A slice's primary metric may be at most this much (relative) worse than the champion's."""
+    min_slice_rows: int = Field(default=20, ge=1)
+    """Slices with fewer holdout rows than this are reported, not judged."""
+    max_latency_ms: float | None = Field(default=None, gt=0)
+    """Budget for the p95 single-row prediction latency measured in the training job."""
+    max_model_mb: float | None = Field(default=None, gt=0)
+    """Budget for the serialized model's size."""
+
+
+class ParameterType(StrEnum):
+    INTEGER = "integer"
+    CONTINUOUS = "continuous"
+    CATEGORICAL = "categorical"
+
+
+class ParameterRange(_Frozen):
+    """One searched hyperparameter, as SageMaker's ParameterRanges describe it."""
+
+    type: ParameterType
+    min: float | None = None
+    max: float | None = None
+    scaling: Literal["Auto", "Linear", "Logarithmic"] = "Auto"
+    values: tuple[str | int | float | bool, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.type is ParameterType.CATEGORICAL:
+            if not self.values or self.min is not None or self.max is not None:
+                raise ValueError("a categorical range lists its values (and no min/max)")
+            if len(set(map(str, self.values))) != len(self.values):
+                raise ValueError("a categorical range lists a value twice")
+            return self
+        if self.min is None or self.max is None or self.values:
+            raise ValueError(f"an {self.type.value} range needs min and max (and no values)")
+        if self.min >= self.max:
+            raise ValueError(f"range min {self.min} must be below max {self.max}")
+        if self.type is ParameterType.INTEGER and not (
+            float(self.min).is_integer() and float(self.max).is_integer()
+        ):
+            raise ValueError("an integer range needs whole-number bounds")
+        if self.scaling == "Logarithmic" and self.min <= 0:
+            raise ValueError("logarithmic scaling needs min > 0")
+        return self
+
+
+class TuningPolicy(_Frozen):
+    """Hyperparameter search: a SageMaker tuning job in place of the single training job.
+
+    Trials are ranked on a validation split carved from the training rows, so the
+    holdout that the quality gate judges (and compares with the champion on) stays
+    unseen by the search.
+    """
+
+    strategy: Literal["Bayesian", "Random"] = "Bayesian"
+    max_jobs: int = Field(default=6, ge=1, le=100)
+    max_parallel_jobs: int = Field(default=2, ge=1, le=10)
+    validation_fraction: float = Field(default=0.2, gt=0.0, lt=0.5)
+    parameters: dict[str, ParameterRange] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ValueError("max_parallel_jobs cannot exceed max_jobs")
+        for name in self.parameters:
+            if not _HYPERPARAMETER.match(name):
+                raise ValueError(f"hyperparameter name {name!r} must be a Python identifier")
+        return self
+
+
 class ModelContract(_Frozen):
     name: str
     description: str = ""
@@ -112,6 +188,16 @@ class ModelContract(_Frozen):
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.5)
     seed: int = 42
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    slices: tuple[str, ...] = ()
+    """Categorical or boolean feature columns whose values are evaluated (and gated) apart."""
+    time_column: str | None = None
+    """A datetime column: when set, the holdout is the most recent rows, not a random draw."""
+    tolerances: dict[str, Any] = Field(default_factory=dict)
+    """Data-gate tolerances (modelrail.validation.ValidationLimits fields)."""
+    quality: QualityPolicy = QualityPolicy()
+    tuning: TuningPolicy | None = None
+    """When set, the pipeline searches hyperparameters instead of training once; searched
+    values override ``hyperparameters`` of the same name in each trial."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -142,6 +228,18 @@ class ModelContract(_Frozen):
             raise ValueError("a classification target must be categorical, boolean or integer")
         if not self.features:
             raise ValueError("a contract needs at least one feature column besides the target")
+        for name in self.slices:
+            if name not in names or name == self.target:
+                raise ValueError(f"slice column {name!r} is not a declared feature")
+            if self.column(name).type not in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN):
+                raise ValueError(f"slice column {name!r} must be categorical or boolean")
+        if self.time_column is not None and (
+            self.time_column not in names
+            or self.column(self.time_column).type is not ColumnType.DATETIME
+        ):
+            raise ValueError(f"time_column {self.time_column!r} must be a declared datetime column")
+        self.validation_limits()  # a bad tolerance fails here, at synth
+
         for metric in (self.primary_metric.name, *self.secondary_metrics):
             if metric not in METRICS:
                 raise ValueError(f"unknown metric {metric!r}; known: {sorted(METRICS)}")
@@ -156,6 +254,22 @@ class ModelContract(_Frozen):
     @property
     def features(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.name != self.target)
+
+    def validation_limits(self) -> Any:
+        """The tolerances as ``modelrail.validation.ValidationLimits``."""
+        from modelrail.validation import ValidationLimits  # validation imports this module
+
+        try:
+            limits = ValidationLimits.model_validate(self.tolerances)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ValueError(f"tolerances: {problems}") from None
+        unknown = sorted(set(limits.column_max_null_fraction) - {c.name for c in self.columns})
+        if unknown:
+            raise ValueError(f"tolerances name undeclared columns: {unknown}")
+        return limits
 
     def column(self, name: str) -> Column:
         for c in self.columns:

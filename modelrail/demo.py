@@ -10,6 +10,7 @@ import pandas as pd
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
 from modelrail.local.runner import registry_snapshot
 from modelrail.registry import AliasName, DynamoDBRegistry, StaleAlias, VersionStatus
+from modelrail.registry_cli import main as registry_main
 from modelrail.registry_cli import print_listing, promote, write_model_card
 from modelrail.sample import sample_command
 
@@ -123,5 +124,41 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         print(f"  a stale promotion is refused: {stale}")
         md, html = write_model_card(registry, MODEL, version, workdir / "cards")
         print(f"  model card: {md} and {html}")
+
+        weak = sample_command(MODEL, 220, 3, workdir / "demand-small.csv")
+        challenger = _run(cloud, weak, "a challenger trained on too little data")
+        print(f"  {challenger.status} at {challenger.failed_state}: {challenger.message}")
+        rejected_version = registry.list_versions(MODEL)[0]
+        print(f"  kept in the registry as v{rejected_version.version} {rejected_version.status.value}; "
+              f"the champion is still v{registry.get_alias(MODEL, AliasName.CHAMPION).version}")  # type: ignore[union-attr]  # fmt: skip
+
+    _approval_demo(workdir)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _approval_demo(workdir: Path) -> None:
+    """prod waits for a person: the run parks on a task token until `registry approve`."""
+    print("\n▶ prod requires approval: the same upload on a modelrail-prod stack")
+    data = sample_command(MODEL, 1500, 4, workdir / "demand-prod.csv")
+    with LocalCloud(environment="prod") as cloud:
+        key, version_id = cloud.upload(MODEL, data)
+        arn = cloud.execution_arn_for(key, version_id)
+        registry = DynamoDBRegistry(
+            cloud.output("RegistryTableName"), client=cloud.client("dynamodb")
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            versions = registry.list_versions(MODEL)
+            if versions and versions[0].status is VersionStatus.PENDING_APPROVAL:
+                break
+            time.sleep(0.1)
+        sfn = cloud.client("stepfunctions")
+        print(f"  v1 is {registry.get_version(MODEL, 1).status.value}; the run is "
+              f"{sfn.describe_execution(executionArn=arn)['status']} at RequestApproval")  # fmt: skip
+        print("  $ modelrail registry approve demand 1 --env prod --reason 'reviewed the card'")
+        registry_main(
+            ["registry", "approve", MODEL, "1", "--env", "prod", "--reason", "reviewed the card"]
+        )
+        run = cloud.wait(arn, timeout=60)
+        print(f"  run {run.status}; v1 is {registry.get_version(MODEL, 1).status.value}")

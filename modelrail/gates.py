@@ -310,6 +310,126 @@ def _champion(
     return check, best
 
 
+def _relative_worse(contract: ModelContract, value: float, reference: float) -> float:
+    """How much worse ``value`` is than ``reference`` on the primary metric, relative
+    (0.1 = 10% worse; negative when better)."""
+    scale = abs(reference) or 1e-12
+    delta = (
+        (reference - value) if contract.primary_metric.greater_is_better else (value - reference)
+    )
+    return delta / scale
+
+
+def _slices(
+    contract: ModelContract, evaluation: Mapping[str, Any], champion: Mapping[str, Any]
+) -> list[GateCheck]:
+    """No slice regresses beyond the contract's tolerance against the champion on the
+    same holdout. Small slices are reported in the passing message, not judged."""
+    quality = contract.quality
+    metric = contract.primary_metric.name
+    ours, theirs = evaluation.get("slices"), champion.get("slices")
+    if not contract.slices or not isinstance(ours, Mapping) or not isinstance(theirs, Mapping):
+        return []
+    failing: list[GateCheck] = []
+    judged = small = 0
+    for column in contract.slices:
+        for value, block in sorted((ours.get(column) or {}).items()):
+            other = (theirs.get(column) or {}).get(value)
+            if not isinstance(block, Mapping) or not isinstance(other, Mapping):
+                continue
+            rows = block.get("rows") or 0
+            mine = _number((block.get("metrics") or {}).get(metric))
+            best = _number((other.get("metrics") or {}).get(metric))
+            if mine is None or best is None:
+                continue
+            if rows < quality.min_slice_rows:
+                small += 1
+                continue
+            judged += 1
+            worse = _relative_worse(contract, mine, best)
+            if worse > quality.max_slice_regression:
+                failing.append(
+                    GateCheck(
+                        name=f"slice:{column}={value}",
+                        passed=False,
+                        value=mine,
+                        threshold=best,
+                        message=f"slice {column}={value} ({rows} rows): {metric} {_fmt(mine)} is "
+                        f"{worse:.1%} worse than the champion's {_fmt(best)} (tolerance "
+                        f"{quality.max_slice_regression:.0%})",
+                    )
+                )
+    if failing:
+        return failing
+    note = f"; {small} slice(s) under {quality.min_slice_rows} rows not judged" if small else ""
+    return [
+        GateCheck(
+            name="slices",
+            passed=True,
+            message=f"no slice regresses more than {quality.max_slice_regression:.0%} "
+            f"({judged} judged{note})",
+        )
+    ]
+
+
+def _budgets(contract: ModelContract, evaluation: Mapping[str, Any]) -> list[GateCheck]:
+    quality = contract.quality
+    checks: list[GateCheck] = []
+    if quality.max_latency_ms is not None:
+        latency = evaluation.get("latency_ms")
+        p95 = _number(latency.get("single_p95")) if isinstance(latency, Mapping) else None
+        if p95 is None:
+            checks.append(
+                GateCheck(name="latency", passed=False, message="latency_ms.single_p95 is missing")
+            )
+        else:
+            ok = p95 <= quality.max_latency_ms
+            checks.append(
+                GateCheck(
+                    name="latency",
+                    passed=ok,
+                    value=p95,
+                    threshold=quality.max_latency_ms,
+                    message=f"p95 single-row latency {_fmt(p95)} ms "
+                    f"{'within' if ok else 'over'} the {_fmt(quality.max_latency_ms)} ms budget",
+                )
+            )
+    if quality.max_model_mb is not None:
+        size = _number(evaluation.get("model_size_bytes"))
+        if size is None:
+            checks.append(
+                GateCheck(name="size", passed=False, message="model_size_bytes is missing")
+            )
+        else:
+            mb = size / 1e6
+            ok = mb <= quality.max_model_mb
+            checks.append(
+                GateCheck(
+                    name="size",
+                    passed=ok,
+                    value=mb,
+                    threshold=quality.max_model_mb,
+                    message=f"model size {mb:.3g} MB {'within' if ok else 'over'} the "
+                    f"{_fmt(quality.max_model_mb)} MB budget",
+                )
+            )
+    return checks
+
+
+def _same_holdout_champion(
+    evaluation: Mapping[str, Any],
+) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The champion evaluated by the training job on the challenger's holdout, if any."""
+    block = evaluation.get("champion")
+    if block is None:
+        return None, None
+    if not isinstance(block, Mapping):
+        return None, f"evaluation's 'champion' is not an object ({type(block).__name__})"
+    if "error" in block:
+        return None, f"the champion could not be evaluated on the holdout: {block['error']}"
+    return block, None
+
+
 def evaluate_gate(
     contract: ModelContract,
     evaluation: Mapping[str, Any],
@@ -317,8 +437,12 @@ def evaluate_gate(
     champion: Mapping[str, Any] | None = None,
     policy: GatePolicy | None = None,
 ) -> GateDecision:
-    """Judge a challenger's evaluation against its contract and, optionally, the champion."""
-    policy = policy or GatePolicy()
+    """Judge a challenger's evaluation against its contract and the champion.
+
+    The champion is ``champion`` when given, else the ``champion`` block the training job
+    wrote after scoring the champion's artifact on the same holdout. Slice and budget
+    checks come from the contract's ``quality`` policy."""
+    policy = policy or GatePolicy(min_improvement=contract.quality.min_improvement)
     if not isinstance(evaluation, Mapping):
         check = GateCheck(
             name="evaluation",
@@ -334,8 +458,14 @@ def evaluate_gate(
     if value is not None:
         checks.append(_threshold(contract, value))
     checks.extend(_secondary(contract, evaluation))
+    if champion is None:
+        champion, problem = _same_holdout_champion(evaluation)
+        if problem is not None:
+            checks.append(GateCheck(name="champion", passed=False, message=problem))
     if value is not None and champion is not None:
         check, champion_value = _champion(contract, value, champion, policy)
         if check is not None:
             checks.append(check)
+        checks.extend(_slices(contract, evaluation, champion))
+    checks.extend(_budgets(contract, evaluation))
     return GateDecision.from_checks(contract, checks, value=value, champion_value=champion_value)

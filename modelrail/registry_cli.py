@@ -102,6 +102,7 @@ from modelrail.registry.port import ModelRegistry
 
 RegistryFactory = Callable[[argparse.Namespace], ModelRegistry]
 
+ENV_ARTIFACTS = "MODELRAIL_ARTIFACTS_BUCKET"
 ENV_TABLE = "MODELRAIL_REGISTRY_TABLE"
 ENV_ACTOR = "MODELRAIL_ACTOR"
 TABLE_OUTPUT = "RegistryTableName"
@@ -814,11 +815,59 @@ def _transition(args: argparse.Namespace, registry: ModelRegistry, to: VersionSt
 
 
 def _cmd_approve(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    return _transition(args, registry, VersionStatus.APPROVED)
+    code = _transition(args, registry, VersionStatus.APPROVED)
+    return code or _answer_pipeline(args, approved=True)
 
 
 def _cmd_reject(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    return _transition(args, registry, VersionStatus.REJECTED)
+    code = _transition(args, registry, VersionStatus.REJECTED)
+    return code or _answer_pipeline(args, approved=False)
+
+
+def resolve_artifacts_bucket(args: argparse.Namespace) -> str | None:
+    """``--artifacts-bucket``, ``$MODELRAIL_ARTIFACTS_BUCKET`` or the stack output; None
+    when none is known (then no pipeline can be waiting on an approval)."""
+    explicit = getattr(args, "artifacts_bucket", None) or os.environ.get(ENV_ARTIFACTS)
+    if explicit:
+        return str(explicit)
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    stack = f"modelrail-{getattr(args, 'env', None) or DEFAULT_ENV}"
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    except (ClientError, BotoCoreError):
+        return None
+    for entry in stacks:
+        for output in entry.get("Outputs", []):
+            if output.get("OutputKey") == "ArtifactsBucketName":
+                return str(output["OutputValue"])
+    return None
+
+
+def _answer_pipeline(args: argparse.Namespace, *, approved: bool) -> int:
+    if not getattr(args, "answer_pipeline", False):
+        return 0
+    bucket = resolve_artifacts_bucket(args)
+    if bucket is None:
+        return 0
+    import boto3
+
+    from modelrail.steps.approval import answer_approval
+
+    execution = answer_approval(
+        args.model,
+        args.version,
+        approved=approved,
+        by=resolve_actor(args),
+        reason=args.reason,
+        s3=boto3.client("s3"),
+        sfn=boto3.client("stepfunctions"),
+        bucket=bucket,
+    )
+    if execution and not args.json:
+        print(f"  pipeline {execution.rsplit(':', 1)[-1]} {'resumed' if approved else 'stopped'}")
+    return 0
 
 
 def _cmd_card(args: argparse.Namespace, registry: ModelRegistry) -> int:
@@ -949,13 +998,19 @@ def add_registry_parser(
     p = command("rollback", _cmd_rollback, "point the champion back at previous", writes=True)
     p.add_argument("model")
 
-    p = command("approve", _cmd_approve, "approve a version", writes=True)
-    p.add_argument("model")
-    p.add_argument("version", type=_version_number)
-
-    p = command("reject", _cmd_reject, "reject a version", writes=True)
-    p.add_argument("model")
-    p.add_argument("version", type=_version_number)
+    for name, handler, help_ in (
+        ("approve", _cmd_approve, "approve a version (and resume its waiting pipeline)"),
+        ("reject", _cmd_reject, "reject a version (and stop its waiting pipeline)"),
+    ):
+        p = command(name, handler, help_, writes=True)
+        p.add_argument("model")
+        p.add_argument("version", type=_version_number)
+        p.add_argument(
+            "--artifacts-bucket",
+            help=f"where approval requests wait (default: ${ENV_ARTIFACTS}, else the stack output)",
+        )
+        # Only against a real store: an injected registry has no pipeline behind it.
+        p.set_defaults(answer_pipeline=factory is None)
 
     p = command("card", _cmd_card, "write a version's model card (Markdown and HTML)")
     p.add_argument("model")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -96,14 +97,15 @@ def feature_names(contract: dict[str, Any]) -> list[str]:
 
 
 def target_column(contract: dict[str, Any]) -> dict[str, Any]:
-    for column in contract["columns"]:
+    columns: list[dict[str, Any]] = contract["columns"]
+    for column in columns:
         if column["name"] == contract["target"]:
             return column
     raise ValueError(f"contract {contract.get('name')!r}: target is not a declared column")
 
 
 def is_classifier(contract: dict[str, Any]) -> bool:
-    return contract["problem_type"] != REGRESSION
+    return bool(contract["problem_type"] != REGRESSION)
 
 
 def metric_names(contract: dict[str, Any]) -> list[str]:
@@ -161,10 +163,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _to_days(series: pd.Series, name: str) -> pd.Series:
-    try:
-        stamps = pd.to_datetime(series, errors="raise", utc=True)
-    except (TypeError, ValueError) as exc:
-        raise ContractDataError(f"column {name!r}: expected dates: {exc}") from None
+    stamps = parse_times(series, name)
     epoch = pd.Timestamp("1970-01-01", tz="UTC")
     return ((stamps - epoch) / pd.Timedelta(days=1)).astype("float64")
 
@@ -318,7 +317,7 @@ def build_pipeline(contract: dict[str, Any], seed: int) -> Pipeline:
 
 def predict(pipeline: Pipeline, features: pd.DataFrame, contract: dict[str, Any]) -> np.ndarray:
     """Predictions as served: regression outputs clipped to the target's declared range."""
-    predictions = pipeline.predict(features)
+    predictions: np.ndarray = pipeline.predict(features)
     if not is_classifier(contract):
         column = target_column(contract)
         low = column.get("min")
@@ -354,6 +353,42 @@ def holdout_split(
         features, target, test_size=fraction, random_state=seed, stratify=labels
     )
     return x_train, x_holdout, y_train, y_holdout
+
+
+def holdout_size(rows: int, fraction: float) -> int:
+    """Holdout rows for a fraction, rounded up as train_test_split does."""
+    return min(rows - 1, max(1, math.ceil(rows * fraction)))
+
+
+def parse_times(series: pd.Series, name: str) -> pd.Series:
+    """A datetime column as UTC timestamps (NaT when missing)."""
+    try:
+        return pd.to_datetime(series, errors="raise", utc=True)
+    except (TypeError, ValueError) as exc:
+        raise ContractDataError(f"column {name!r}: expected dates: {exc}") from None
+
+
+def time_split(
+    features: pd.DataFrame,
+    target: pd.Series,
+    times: pd.Series,
+    fraction: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """The most recent ``fraction`` of rows (by ``times``) as the holdout.
+
+    Rows are ordered by time with a stable sort, so equal timestamps keep their order in
+    the data and the later rows of a tie go to the holdout; rows without a time count as
+    the oldest (they train, never judge).
+    """
+    order = times.sort_values(kind="mergesort", na_position="first").index
+    n_holdout = holdout_size(len(order), fraction)
+    train_index, holdout_index = order[:-n_holdout], order[-n_holdout:]
+    return (
+        features.loc[train_index],
+        features.loc[holdout_index],
+        target.loc[train_index],
+        target.loc[holdout_index],
+    )
 
 
 def compute_metric(
@@ -392,6 +427,64 @@ def compute_metric(
     raise ValueError(f"unknown metric {name!r}; known: {sorted(GREATER_IS_BETTER)}")
 
 
+class Scored:
+    """A model's predictions on some rows, as served (plus probabilities for classifiers)."""
+
+    def __init__(
+        self,
+        predictions: np.ndarray,
+        probabilities: np.ndarray | None = None,
+        classes: list[Any] | None = None,
+    ) -> None:
+        self.predictions = predictions
+        self.probabilities = probabilities
+        self.classes = classes
+
+    def subset(self, mask: np.ndarray) -> Scored:
+        probabilities = None if self.probabilities is None else self.probabilities[mask]
+        return Scored(self.predictions[mask], probabilities, self.classes)
+
+
+def score(pipeline: Pipeline, features: pd.DataFrame, contract: dict[str, Any]) -> Scored:
+    """Predict once; metrics, slices and calibration are all computed from the result."""
+    predictions = np.asarray(predict(pipeline, features, contract))
+    if not is_classifier(contract):
+        return Scored(predictions)
+    return Scored(
+        predictions, np.asarray(pipeline.predict_proba(features)), list(pipeline.classes_)
+    )
+
+
+def metrics_of(
+    scored: Scored, target: Any, names: Sequence[str], *, strict: bool = True
+) -> dict[str, float]:
+    """The named metrics of scored rows against their true values.
+
+    ``strict=False`` (slices) leaves out a metric that cannot be computed on the rows
+    (one class for roc_auc, r2 on fewer than two rows) or is not finite, instead of
+    raising: a small slice may not support every metric.
+    """
+    y_true = np.asarray(target)
+    out: dict[str, float] = {}
+    for name in names:
+        if strict:
+            out[name] = compute_metric(
+                name, y_true, scored.predictions, scored.probabilities, scored.classes
+            )
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = compute_metric(
+                    name, y_true, scored.predictions, scored.probabilities, scored.classes
+                )
+        except (ValueError, ZeroDivisionError):
+            continue
+        if math.isfinite(value):
+            out[name] = value
+    return out
+
+
 def evaluate(
     pipeline: Pipeline,
     features: pd.DataFrame,
@@ -399,13 +492,4 @@ def evaluate(
     contract: dict[str, Any],
 ) -> dict[str, float]:
     """Every contract metric (primary and secondary) on the given rows."""
-    predictions = predict(pipeline, features, contract)
-    probabilities = None
-    classes = None
-    if is_classifier(contract):
-        probabilities = pipeline.predict_proba(features)
-        classes = list(pipeline.classes_)
-    return {
-        name: compute_metric(name, target.to_numpy(), predictions, probabilities, classes)
-        for name in metric_names(contract)
-    }
+    return metrics_of(score(pipeline, features, contract), target, metric_names(contract))

@@ -5,10 +5,14 @@ standard library, numpy, pandas, scipy, scikit-learn and joblib. Paths come from
 SageMaker environment variables; ``/opt/ml/...`` are only their documented defaults.
 
 Inputs:  the train channel (one CSV or Parquet file; several are concatenated in sorted
-         name order) and the runtime contract JSON (``contracts/<model>.json`` beside this
-         file unless ``--contract`` says otherwise).
+         name order), the runtime contract JSON (``contracts/<model>.json`` beside this
+         file unless ``--contract`` says otherwise) and the optional champion channel
+         (SM_CHANNEL_CHAMPION: the champion's ``model.tar.gz`` and ``champion.json``, or a
+         ``NONE`` marker), scored on this run's holdout for the quality gate.
 Outputs: ``model.joblib``, ``contract.json`` and ``evaluation.json`` in SM_MODEL_DIR, and
-         ``evaluation.json`` in SM_OUTPUT_DATA_DIR. On failure the reason goes to
+         ``evaluation.json`` in SM_OUTPUT_DATA_DIR. Besides the metrics, evaluation.json
+         holds the split, per-slice metrics, calibration (classifiers), permutation
+         importance, model size, latency and the champion's scores (modelrail_evaluation). On failure the reason goes to
          ``<SM_OUTPUT_DIR>/failure`` (SageMaker reports it as the job's FailureReason), the
          traceback to stderr, and the exit code is 1.
 """
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import joblib
+import modelrail_evaluation as me
 import numpy as np
 import pandas as pd
 import sklearn
@@ -110,6 +115,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dest="output_dir",
         default=env.get("SM_OUTPUT_DIR", DEFAULT_OUTPUT_DIR),
     )
+    parser.add_argument(
+        "--champion",
+        default=env.get("SM_CHANNEL_CHAMPION"),
+        help="the optional champion channel: model.tar.gz (+ champion.json) or a NONE marker",
+    )
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         print(f"ignoring unknown arguments: {unknown}", file=sys.stderr)
@@ -180,6 +190,39 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def split_holdout(
+    frame: pd.DataFrame,
+    features: pd.DataFrame,
+    target: pd.Series,
+    contract: dict[str, Any],
+    fraction: float,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series, dict[str, Any]]:
+    """The train/holdout split and its description for evaluation.json.
+
+    With a ``time_column`` the holdout is the most recent rows (a model is judged on the
+    future it will face); otherwise a seeded random draw, stratified for classifiers.
+    """
+    time_column = contract.get("time_column")
+    if not time_column:
+        x_train, x_holdout, y_train, y_holdout = mf.holdout_split(
+            features, target, fraction, seed, stratify=mf.is_classifier(contract)
+        )
+        split = {"kind": "random", "column": None, "holdout_from": None}
+        return x_train, x_holdout, y_train, y_holdout, split
+    if time_column not in frame:
+        raise TrainingError(f"time_column {time_column!r} is not in the data")
+    times = mf.parse_times(frame[time_column], time_column)
+    x_train, x_holdout, y_train, y_holdout = mf.time_split(features, target, times, fraction)
+    first = times.loc[x_holdout.index].min()
+    split = {
+        "kind": "time",
+        "column": time_column,
+        "holdout_from": None if pd.isna(first) else first.isoformat(),
+    }
+    return x_train, x_holdout, y_train, y_holdout, split
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     path = resolve_contract_path(args.model_name, args.contract)
     if not path.is_file():
@@ -194,7 +237,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     seed = int(contract.get("seed", 42))
     fraction = float(contract.get("holdout_fraction", 0.2))
 
-    frame = read_channel(Path(args.train), contract)
+    # A unique 0..n-1 index: the holdout's raw rows are looked up by it.
+    frame = read_channel(Path(args.train), contract).reset_index(drop=True)
     min_rows = int(contract.get("min_rows", 10))
     if len(frame) < min_rows:
         raise TrainingError(
@@ -202,8 +246,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         )
     target = mf.build_target(frame, contract)
     features = mf.build_features(frame, contract)
-    x_train, x_holdout, y_train, y_holdout = mf.holdout_split(
-        features, target, fraction, seed, stratify=mf.is_classifier(contract)
+    x_train, x_holdout, y_train, y_holdout, split = split_holdout(
+        frame, features, target, contract, fraction, seed
     )
     if mf.is_classifier(contract) and y_train.nunique() < 2:
         raise TrainingError(
@@ -214,10 +258,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     pipeline = mf.build_pipeline(contract, seed)
     pipeline.fit(x_train, y_train)
     seconds = time.monotonic() - started
-    metrics = mf.evaluate(pipeline, x_holdout, y_holdout, contract)
+    scored = mf.score(pipeline, x_holdout, contract)
+    metrics = mf.metrics_of(scored, y_holdout, mf.metric_names(contract))
 
     primary = contract["primary_metric"]["name"]
-    evaluation = {
+    evaluation: dict[str, Any] = {
         "model": name,
         "problem_type": contract["problem_type"],
         "primary_metric": {
@@ -232,11 +277,30 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "hyperparameters": contract["hyperparameters"],
         "features": mf.feature_names(contract),
         "library_versions": library_versions(),
+        "split": split,
     }
 
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, model_dir / "model.joblib")
+
+    # Diagnostics on the same holdout rows, for the quality gate and the model card.
+    started = time.monotonic()
+    raw_holdout = frame.loc[x_holdout.index]
+    groups = me.slice_groups(x_holdout, contract)
+    evaluation["slices"] = me.slice_metrics(groups, scored, y_holdout, contract)
+    if mf.is_classifier(contract):
+        evaluation["calibration"] = me.calibration(scored, y_holdout, contract)
+    evaluation["feature_importance"] = me.feature_importance(
+        pipeline, x_holdout, y_holdout, contract, seed
+    )
+    evaluation["model_size_bytes"] = (model_dir / "model.joblib").stat().st_size
+    evaluation["latency_ms"] = me.latency(
+        pipeline, contract, me.serving_records(raw_holdout, contract)
+    )
+    evaluation["champion"] = me.champion(args.champion, raw_holdout, y_holdout, groups, contract)
+    diagnostics = time.monotonic() - started
+
     # The serving contract is the one trained with (overrides included).
     (model_dir / "contract.json").write_text(
         json.dumps(contract, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -248,6 +312,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     (output_data / "evaluation.json").write_text(body, encoding="utf-8")
 
     print(f"trained {name} on {len(x_train)} rows in {seconds:.2f}s")
+    print(f"evaluated slices, importance, latency and champion in {diagnostics:.2f}s")
+    if isinstance(evaluation["champion"], dict) and "error" in evaluation["champion"]:
+        print(f"champion not scored: {evaluation['champion']['error']}", file=sys.stderr)
     # One line per metric, for SageMaker metric definitions: "modelrail-metric (\S+)=(\S+)".
     for metric, value in metrics.items():
         print(f"modelrail-metric {metric}={value:.6g}")

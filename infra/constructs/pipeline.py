@@ -16,6 +16,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -78,6 +79,25 @@ class TrainingPipeline(Construct):
         res.data_bucket.grant_put(self.validate_fn, f"{QUARANTINE_PREFIX}*")
         res.artifacts_bucket.grant_put(self.validate_fn, "datasets/*")
 
+        self.prepare_fn = PipelineFunction(
+            self,
+            "PrepareDataFn",
+            name="prepare_data",
+            config=cfg,
+            key=res.key,
+            memory_mb=3008,
+            timeout=Duration.minutes(10),
+            description="modelrail: champion channel and baseline profile for a training run",
+            environment={
+                "ARTIFACTS_BUCKET": res.artifacts_bucket.bucket_name,
+                "REGISTRY_TABLE": res.registry_table.table_name,
+            },
+        ).function
+        res.registry_table.grant_read_data(self.prepare_fn)
+        res.artifacts_bucket.grant_read(self.prepare_fn, "training-output/*")
+        res.artifacts_bucket.grant_read_write(self.prepare_fn, "datasets/*")
+        res.artifacts_bucket.grant_put(self.prepare_fn, "runs/*")
+
         self.gate_fn = PipelineFunction(
             self,
             "QualityGateFn",
@@ -110,6 +130,29 @@ class TrainingPipeline(Construct):
         events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(
             self.register_fn
         )
+
+        self.approval_fn: lambda_.Function | None = None
+        if cfg.require_approval:
+            self.approval_fn = PipelineFunction(
+                self,
+                "ApprovalFn",
+                name="approval",
+                config=cfg,
+                key=res.key,
+                memory_mb=256,
+                timeout=Duration.seconds(30),
+                description="modelrail: park a trained model for manual approval",
+                environment={
+                    "ARTIFACTS_BUCKET": res.artifacts_bucket.bucket_name,
+                    "REGISTRY_TABLE": res.registry_table.table_name,
+                    "EVENT_BUS_NAME": "default",
+                },
+            ).function
+            res.registry_table.grant_read_write_data(self.approval_fn)
+            res.artifacts_bucket.grant_put(self.approval_fn, "approvals/*")
+            events.EventBus.from_event_bus_name(self, "ApprovalBus", "default").grant_put_events_to(
+                self.approval_fn
+            )
 
         # ---- state machine ----------------------------------------------------------
         self.state_machine_log_group = logs.LogGroup(
@@ -307,6 +350,25 @@ class TrainingPipeline(Construct):
         )
 
         image = sklearn_image_uri(cfg)
+        prepare = guarded(
+            tasks.LambdaInvoke(
+                self,
+                "PrepareData",
+                lambda_function=self.prepare_fn,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "model": sfn.JsonPath.string_at("$.model"),
+                        "executionName": sfn.JsonPath.string_at("$$.Execution.Name"),
+                        "validation": sfn.JsonPath.object_at("$.validation"),
+                    }
+                ),
+                payload_response_only=True,
+                retry_on_service_exceptions=False,
+                result_path="$.prepared",
+            ),
+            LAMBDA_TRANSIENT,
+        )
+
         code = self.training_code = s3_assets.Asset(
             self, "TrainingCode", path=str(stage_training_source())
         )
@@ -338,6 +400,17 @@ class TrainingPipeline(Construct):
                                 ),
                                 s3_data_type=tasks.S3DataType.S3_PREFIX,
                                 s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
+                            )
+                        ),
+                    ),
+                    tasks.Channel(
+                        channel_name="champion",
+                        data_source=tasks.DataSource(
+                            s3_data_source=tasks.S3DataSource(
+                                s3_location=tasks.S3Location.from_json_expression(
+                                    "$.prepared.championUri"
+                                ),
+                                s3_data_type=tasks.S3DataType.S3_PREFIX,
                             )
                         ),
                     ),
@@ -382,6 +455,7 @@ class TrainingPipeline(Construct):
         )
         # The output location and the code channel are granted by the task itself.
         res.artifacts_bucket.grant_read(self.training_role, "datasets/*")
+        res.artifacts_bucket.grant_read(self.training_role, "runs/*")
 
         gate = guarded(
             tasks.LambdaInvoke(
@@ -403,6 +477,7 @@ class TrainingPipeline(Construct):
                     {
                         "model": sfn.JsonPath.string_at("$.model"),
                         "validation": sfn.JsonPath.object_at("$.validation"),
+                        "prepared": sfn.JsonPath.object_at("$.prepared"),
                         "training": sfn.JsonPath.object_at("$.training"),
                         "gate": sfn.JsonPath.object_at("$.gate"),
                         "execution": sfn.JsonPath.execution_id,
@@ -448,12 +523,74 @@ class TrainingPipeline(Construct):
             result=sfn.Result.from_string("QualityGate"),
             result_path="$.failedState",
         )
+        # Every trained model is registered: REGISTERED when it passed, REJECTED (with the
+        # gate's reasons) when not. Then the verdict decides success or failure.
+        accepted: sfn.IChainable = notify_success.next(sfn.Succeed(self, "Registered"))
+        if self.approval_fn is not None:
+            accepted = self._approval(self.approval_fn, failure_chain).next(accepted)
         judged = (
             sfn.Choice(self, "Passed?")
-            .when(
-                sfn.Condition.boolean_equals("$.gate.passed", True),
-                register.next(notify_success).next(sfn.Succeed(self, "Registered")),
-            )
+            .when(sfn.Condition.boolean_equals("$.gate.passed", True), accepted)
             .otherwise(rejected.next(rejected_mark).next(failure_chain))
         )
-        return validate.next(train).next(gate).next(judged)
+        return validate.next(prepare).next(train).next(gate).next(register).next(judged)
+
+    def _approval(self, fn: lambda_.IFunction, failure_chain: sfn.IChainable) -> tasks.LambdaInvoke:
+        """Wait for a person: RequestApproval parks the run on a task token; a rejection,
+        a timeout or an error closes it (the version becomes REJECTED) and fails the run."""
+        cfg = self._res.config
+        common = {
+            "model": sfn.JsonPath.string_at("$.model"),
+            "version": sfn.JsonPath.number_at("$.registered.version"),
+            "execution": sfn.JsonPath.execution_id,
+        }
+        request = tasks.LambdaInvoke(
+            self,
+            "RequestApproval",
+            lambda_function=fn,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {"action": "request", "taskToken": sfn.JsonPath.task_token, **common}
+            ),
+            task_timeout=sfn.Timeout.duration(Duration.hours(cfg.approval_timeout_hours)),
+            retry_on_service_exceptions=False,
+            result_path="$.approval",
+        )
+        request.add_retry(
+            errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )  # fmt: skip
+        close = tasks.LambdaInvoke(
+            self,
+            "CloseApproval",
+            lambda_function=fn,
+            payload=sfn.TaskInput.from_object(
+                {"action": "close", "error": sfn.JsonPath.object_at("$.error"), **common}
+            ),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        close.add_retry(
+            errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )  # fmt: skip
+        mark = sfn.Pass(
+            self,
+            "RequestApprovalFailed",
+            result=sfn.Result.from_string("RequestApproval"),
+            result_path="$.failedState",
+        )
+        close_failed = sfn.Pass(
+            self,
+            "CloseApprovalFailed",
+            result=sfn.Result.from_string("CloseApproval"),
+            result_path="$.failedState",
+        )
+        close.add_catch(
+            close_failed.next(failure_chain), errors=["States.ALL"], result_path="$.closeError"
+        )
+        request.add_catch(
+            close.next(mark).next(failure_chain), errors=["States.ALL"], result_path="$.error"
+        )
+        return request

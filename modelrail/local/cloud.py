@@ -71,17 +71,19 @@ def synthesize(outdir: Path, *, environments: tuple[str, ...] = ("dev",)) -> Pat
 
 
 def cached_assembly(environment: str = "dev", *, cache_root: Path | None = None) -> Path:
+    """The cloud assembly for the current sources, synthesized once for every environment
+    in cdk.json (one synth is cheaper than one per environment) and reused until a source
+    file changes."""
     cache_root = cache_root or ROOT / ".modelrail" / "assemblies"
-    target = cache_root / f"{environment}-{source_fingerprint()}"
-    if (target / "manifest.json").exists():
+    target = cache_root / source_fingerprint()
+    if (target / f"modelrail-{environment}.template.json").exists():
         return target
-    tmp = Path(
-        tempfile.mkdtemp(
-            prefix="synth-", dir=cache_root.parent if cache_root.parent.exists() else None
-        )
-    )
-    synthesize(tmp, environments=(environment,))
     cache_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root))
+    environments = tuple(
+        json.loads((ROOT / "cdk.json").read_text())["context"]["modelrail:environments"]
+    )
+    synthesize(tmp, environments=environments)
     if target.exists():
         shutil.rmtree(target)
     shutil.move(str(tmp), target)

@@ -43,6 +43,19 @@ class ValidationOutput(_Payload):
     warnings: list[str] = []
 
 
+class PrepareInput(_Payload):
+    model: str
+    execution_name: str = Field(alias="executionName", pattern=r"^[A-Za-z0-9-]{1,80}$")
+    validation: ValidationOutput
+
+
+class PrepareOutput(_Payload):
+    champion_uri: str = Field(alias="championUri")
+    champion_version: int | None = Field(alias="championVersion")
+    profile_uri: str = Field(alias="profileUri")
+    fingerprint: str
+
+
 class TrainingOutput(_Payload):
     """The Train state's result selector (a subset of DescribeTrainingJob)."""
 
@@ -69,6 +82,7 @@ class GateOutput(_Payload):
 class RegisterInput(_Payload):
     model: str
     validation: ValidationOutput
+    prepared: PrepareOutput | None = None
     training: TrainingOutput
     gate: GateOutput
     execution: str

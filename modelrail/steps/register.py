@@ -1,5 +1,8 @@
 """Register: write the trained version with its full lineage to the registry.
 
+Runs for every trained model: one that passed its gates is REGISTERED, one that failed is
+kept as REJECTED with the gate's reasons.
+
 Idempotent by training job: a retried Lambda invocation returns the version the first
 attempt registered and writes nothing.
 """
@@ -50,6 +53,7 @@ def run_register(
             rows=dataset.rows,
             size_bytes=dataset.size_bytes,
         ),
+        baseline_profile_uri=request.prepared.profile_uri if request.prepared else None,
         code_version=code_version(request, code_fallback),
         git_commit=git_commit or None,
         champion_at_training=champion.version if champion else None,
@@ -76,6 +80,7 @@ def run_register(
             ),
         ],
         created_by=request.requested_by,
-        status=VersionStatus.REGISTERED,
+        # A rejected model is kept, with its reasons, as REJECTED: nothing is lost.
+        status=VersionStatus.REGISTERED if request.gate.passed else VersionStatus.REJECTED,
     )
     return RegisterOutput(model=version.model, version=version.version, status=version.status.value)

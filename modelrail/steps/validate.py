@@ -54,7 +54,9 @@ def run_validation(
         version["Range"] = f"bytes=0-{contract.max_bytes}"
     data = s3.get_object(Bucket=request.bucket, Key=request.key, **version)["Body"].read()
     filename = posixpath.basename(request.key)
-    report = validate_dataset(data, filename=filename, contract=contract)
+    report = validate_dataset(
+        data, filename=filename, contract=contract, limits=contract.validation_limits()
+    )
     if not report.ok:
         _quarantine(request, report, s3=s3, prefix=quarantine)
         raise DataValidationError(report)

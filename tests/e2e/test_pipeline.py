@@ -70,11 +70,12 @@ def test_a_good_upload_is_trained_gated_and_registered_with_lineage(
     cloud: LocalCloud, good_run: PipelineRun
 ) -> None:
     assert good_run.status == "SUCCEEDED", good_run.message
-    assert [s.state for s in good_run.steps][:4] == [
+    assert [s.state for s in good_run.steps][:5] == [
         "ValidateData",
+        "PrepareData",
         "Train",
         "QualityGate",
-        "Passed?",
+        "Register",
     ]
     assert good_run.registered_version == 1
     version = _registry(cloud).get_version(MODEL, 1)
@@ -198,7 +199,7 @@ def test_handlers_ran_from_the_synthesized_assets(
 ) -> None:
     lam = cloud.client("lambda")
     invoked = {i.function_name for i in cloud.lambdas.invocations}
-    assert len(invoked) == 4  # starter, validate, gate, register
+    assert len(invoked) == 5  # starter, validate, prepare, gate, register
     for name in invoked:
         code = lam.get_function(FunctionName=name)
         config = code["Configuration"]

@@ -17,7 +17,7 @@ def states(dev_template: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def test_the_happy_path_is_validate_train_gate_register(states: dict[str, Any]) -> None:
+def test_the_happy_path_is_validate_prepare_train_gate_register(states: dict[str, Any]) -> None:
     path, state = [], "ValidateData"
     while state:
         path.append(state)
@@ -28,10 +28,11 @@ def test_the_happy_path_is_validate_train_gate_register(states: dict[str, Any]) 
             state = spec.get("Next")
     assert path == [
         "ValidateData",
+        "PrepareData",
         "Train",
         "QualityGate",
-        "Passed?",
         "Register",
+        "Passed?",
         "NotifyRegistered",
         "Registered",
     ]
@@ -53,7 +54,7 @@ def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_executio
         "sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
     )
     channels = {c["ChannelName"] for c in params["InputDataConfig"]}
-    assert channels == {"train", "code"}
+    assert channels == {"train", "champion", "code"}
     hps = params["HyperParameters"]
     assert hps["sagemaker_program"] == '"train.py"'
     assert hps["sagemaker_submit_directory"].startswith('"/opt/ml/input/data/code/')
@@ -67,7 +68,7 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter(
     states: dict[str, Any],
 ) -> None:
     tasks = _tasks(states)
-    assert len(tasks) == 6
+    assert len(tasks) == 7
     for name, task in tasks.items():
         assert task["Retry"], name
         for retry in task["Retry"]:
@@ -103,10 +104,11 @@ def test_every_task_catch_records_the_state_notifies_then_fails(states: dict[str
     assert fail == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
 
 
-def test_a_rejected_model_notifies_and_fails_with_the_gate_summary(states: dict[str, Any]) -> None:
+def test_a_rejected_model_is_registered_then_notifies_and_fails(states: dict[str, Any]) -> None:
+    assert states["QualityGate"]["Next"] == "Register" and states["Register"]["Next"] == "Passed?"
     choice = states["Passed?"]
     assert choice["Choices"] == [
-        {"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "Register"}
+        {"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "NotifyRegistered"}
     ]
     assert states[choice["Default"]]["Parameters"] == {
         "Error": "QualityGateRejected",

@@ -137,6 +137,9 @@ def _evaluation(rmse: float, model: str = "demand") -> dict[str, Any]:
         },
         "metrics": {"rmse": rmse, "mae": rmse / 2, "r2": 0.8},
         "rows": {"train": 800, "holdout": 200},
+        "latency_ms": {"single_p50": 1.0, "single_p95": 2.0},
+        "model_size_bytes": 300_000,
+        "champion": None,
     }
 
 
@@ -242,3 +245,69 @@ def test_register_records_the_champion_at_training_and_the_commit() -> None:
 
 def test_contracts_dir_is_the_repository_folder() -> None:
     assert Path(CONTRACTS_DIR, "demand.yaml").is_file()
+
+
+# ---- prepare ---------------------------------------------------------------------------------
+
+
+def _prepare_input(s3: Any) -> Any:
+    from modelrail.steps.models import PrepareInput
+
+    body = _csv(generate(load_contract("demand"), rows=300, seed=8))
+    validation = _validate(s3, _upload(s3, body))
+    return PrepareInput.model_validate(
+        {
+            "model": "demand",
+            "executionName": "demand-exec1",
+            "validation": validation.model_dump(by_alias=True),
+        }
+    )
+
+
+def test_prepare_without_a_champion_writes_a_marker_and_the_profile(s3: Any) -> None:
+    from modelrail.steps.prepare import run_prepare
+
+    result = run_prepare(
+        _prepare_input(s3), contract=load_contract("demand"), registry=InMemoryRegistry(), s3=s3,
+        artifacts_bucket=ARTIFACTS,
+    )  # fmt: skip
+    assert result.champion_version is None
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=ARTIFACTS, Prefix="runs/")["Contents"]]
+    assert keys == ["runs/demand/demand-exec1/champion/NONE"]
+    bucket, key = result.profile_uri[5:].split("/", 1)
+    profile = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert profile["rows"] == 300 and profile["fingerprint"] == result.fingerprint
+
+
+def test_prepare_copies_the_champion_artifact_into_the_run(s3: Any) -> None:
+    from modelrail.registry import AliasName, VersionStatus
+    from modelrail.steps.prepare import run_prepare
+
+    registry = InMemoryRegistry()
+    contract = load_contract("demand")
+    s3.put_object(
+        Bucket=ARTIFACTS,
+        Key="training-output/demand-old/output/model.tar.gz",
+        Body=b"champion-bytes",
+    )
+    request = _register_input("demand-old")
+    run_register(request, contract=contract, registry=registry)
+    registry.transition("demand", 1, VersionStatus.APPROVED, by="t", reason="ok")
+    registry.move_alias(
+        "demand", AliasName.CHAMPION, to_version=1, expected_version=None, by="t", reason="x"
+    )
+    result = run_prepare(
+        _prepare_input(s3), contract=contract, registry=registry, s3=s3, artifacts_bucket=ARTIFACTS
+    )
+    assert result.champion_version == 1
+    prefix = "runs/demand/demand-exec1/champion/"
+    assert (
+        s3.get_object(Bucket=ARTIFACTS, Key=prefix + "model.tar.gz")["Body"].read()
+        == b"champion-bytes"
+    )
+    assert (
+        json.loads(s3.get_object(Bucket=ARTIFACTS, Key=prefix + "champion.json")["Body"].read())[
+            "version"
+        ]
+        == 1
+    )

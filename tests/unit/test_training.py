@@ -30,7 +30,7 @@ from modelrail.contract import METRICS, ModelContract, load_contract, parse_cont
 from modelrail.sample import generate, write_sample
 
 TRAINING_DIR = Path(__file__).resolve().parents[2] / "training"
-TRAINING_MODULES = ("modelrail_features", "train", "inference")
+TRAINING_MODULES = ("modelrail_features", "modelrail_evaluation", "train", "inference")
 
 
 @dataclass
@@ -148,6 +148,13 @@ def test_demand_trains_and_beats_its_threshold_and_the_mean(
         "hyperparameters",
         "features",
         "library_versions",
+        # added by the evaluation diagnostics (see test_training_evaluation.py)
+        "split",
+        "slices",
+        "feature_importance",
+        "model_size_bytes",
+        "latency_ms",
+        "champion",
     }
     assert evaluation["model"] == "demand"
     assert evaluation["problem_type"] == "regression"

@@ -1,0 +1,765 @@
+"""Baseline profile: a compact statistical summary of the validated training data.
+
+The profile is computed once, at training time, from the frame that passed validation
+and stored as JSON next to the model. Drift checks later compare live traffic to it
+without the raw training set, so it holds bins and counts, never rows. Pure: pandas
+and numpy only, no AWS.
+
+Per column (:class:`FeatureProfile`), by the contract's declared type:
+
+* **numeric / integer** (``kind="numeric"``): ``min``, ``max``, ``mean``, ``std``
+  (population, ``ddof=0``), ``quantiles`` (``p01`` ... ``p99``, linear interpolation as
+  numpy's default), ``unique`` (distinct values, reported up to :data:`UNIQUE_CAP`) and
+  a histogram: ``bin_edges`` and ``bin_counts``.
+* **categorical / boolean**: ``categories``, the count per value. Values are keyed by
+  their canonical string (see below); every declared category (both ``"false"`` and
+  ``"true"`` for a boolean) is present, with a zero count when unseen.
+* **datetime**: ``earliest``, ``latest`` (UTC) and ``months``, the count per observed
+  ``"YYYY-MM"`` month (UTC); months without rows are left out.
+
+Bins (numeric columns)
+----------------------
+Edges come from quantiles of the reference. The interior edges are the reference values
+at ranks ``n * k // bins`` (``k = 1 .. bins-1``) of the sorted non-null values, with
+repeats and any edge equal to the minimum removed; the outer edges are ``-inf`` and
+``+inf``. So there are at most ``bins + 1`` edges, and
+
+* bins are half-open, ``[edges[i], edges[i+1])``: a value ``x`` is in bin
+  ``searchsorted(edges, x, side="right") - 1``, and *any* future finite value falls in
+  exactly one bin, however far outside the reference range;
+* every interior edge is a reference value, so no bin is empty in the reference (the
+  first bin holds at least the minimum): a drift statistic such as PSI never divides by
+  a zero reference share, and a discrete column (``day_of_week``) gets one bin per value
+  rather than empty bins between integers;
+* ties (a column with few distinct values) give fewer, uneven bins; a constant column
+  has the single bin ``(-inf, +inf)``.
+
+Canonical values
+----------------
+A categorical value is keyed as the model sees it (``training/modelrail_features.py``):
+text stripped, an integral float ``3.0`` as ``"3"``, a boolean as ``"true"``/``"false"``;
+empty text is null. Booleans accept true/t/yes/y/1 and false/f/no/n/0 (any case) as in
+training. Live values must be canonicalised the same way; a live value that is not a key
+of ``categories`` is counted in an ``"__other__"`` bucket (:data:`OTHER_CATEGORY`), which
+the reference never needs for declared categories. An undeclared categorical column (no
+``categories`` in the contract) keeps its :data:`MAX_CATEGORIES` most frequent values;
+the rest of the reference is then summed under ``"__other__"`` too.
+
+Fingerprint
+-----------
+``fingerprint`` identifies the *content* of the data, independent of its encoding and of
+row order: it is the SHA-256 of a canonical JSON description holding the contract's
+column names and types in contract order, the row count, a per-column content hash
+(order-invariant: the sorted values, or the value counts) and the SHA-256 of the sorted
+64-bit per-row hashes (each row hash mixes the canonical values of all contract columns
+in contract order). So a reshuffled copy of the same rows has the same fingerprint, as
+does the same data read from CSV or Parquet ("1" and ``True`` in a boolean column are
+the same value); changing any value, moving a value to another row, adding, removing or
+duplicating a row changes it. Numbers are compared as float64 (``3`` and ``3.0`` are one
+value; ``-0.0`` is ``0.0``), datetimes as UTC microseconds. Columns outside the contract
+are ignored. ``created_from`` is the uploaded file's own SHA-256, which does depend on
+the encoding. The row hash is 64 bits: it detects accidental change, it is not meant to
+withstand a crafted collision (the per-column hashes are full SHA-256).
+
+Inputs
+------
+The frame is the validated training data (validation runs first). Problems validation
+rejects reaching this step are bugs and raise ``ValueError`` naming the column: a
+missing required column, ``±inf`` in a numeric column, a value that does not parse as
+the declared type. A missing optional column (``required: false``) is profiled as all
+null, as training treats it. ``NaN``/``None``/``NaT`` count as nulls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Any, Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FieldSerializationInfo,
+    field_serializer,
+    model_validator,
+)
+
+from modelrail.contract import Column, ColumnType, ModelContract
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+UIntArray = npt.NDArray[np.uint64]
+
+Kind = Literal["numeric", "categorical", "boolean", "datetime"]
+
+PROFILE_VERSION = 1
+DEFAULT_BINS = 10
+MAX_BINS = 1000
+UNIQUE_CAP = 10_000
+"""``unique`` reports the distinct count up to this; ``unique == UNIQUE_CAP`` means "at
+least this many" (a continuous column), which is all a drift check needs to know."""
+MAX_CATEGORIES = 1000
+"""Undeclared categorical columns keep this many most frequent values (ties by value)."""
+OTHER_CATEGORY = "__other__"
+"""Bucket for values outside a profile's ``categories`` (unseen live values)."""
+QUANTILES: dict[str, float] = {
+    "p01": 0.01,
+    "p05": 0.05,
+    "p25": 0.25,
+    "p50": 0.50,
+    "p75": 0.75,
+    "p95": 0.95,
+    "p99": 0.99,
+}
+
+_KIND: dict[ColumnType, Kind] = {
+    ColumnType.NUMERIC: "numeric",
+    ColumnType.INTEGER: "numeric",
+    ColumnType.CATEGORICAL: "categorical",
+    ColumnType.BOOLEAN: "boolean",
+    ColumnType.DATETIME: "datetime",
+}
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+_SHA256_HEX = r"^[0-9a-f]{64}$"
+_NAN_TEXT = frozenset({"", "nan"})
+
+
+# ---------------------------------------------------------------------------
+# models
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureProfile(_Frozen):
+    """One column of the reference data. Fields that do not apply to a kind are None."""
+
+    name: str
+    column_type: ColumnType
+    """The contract's declared type (``kind`` merges numeric and integer)."""
+    kind: Kind
+    count: int = Field(ge=0)
+    """Rows, nulls included."""
+    nulls: int = Field(ge=0)
+    content_sha256: str = Field(pattern=_SHA256_HEX)
+    """Order-invariant hash of the column's canonical values (part of the fingerprint)."""
+    # numeric / integer
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    quantiles: dict[str, float] | None = None
+    bin_edges: tuple[float, ...] | None = None
+    bin_counts: tuple[int, ...] | None = None
+    unique: int | None = Field(default=None, ge=0)
+    # categorical / boolean
+    categories: dict[str, int] | None = None
+    # datetime
+    earliest: datetime | None = None
+    latest: datetime | None = None
+    months: dict[str, int] | None = None
+
+    @property
+    def present(self) -> int:
+        """Non-null values."""
+        return self.count - self.nulls
+
+    @field_serializer("bin_edges")
+    def _edges_json(
+        self, edges: tuple[float, ...] | None, info: FieldSerializationInfo
+    ) -> list[float | str] | None:
+        # JSON has no infinity; the outer edges travel as "-Infinity"/"Infinity", which
+        # pydantic parses back to floats.
+        if edges is None:
+            return None
+        if info.mode != "json":
+            return list(edges)
+        return [e if math.isfinite(e) else ("Infinity" if e > 0 else "-Infinity") for e in edges]
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if _KIND[self.column_type] != self.kind:
+            raise ValueError(f"{self.name}: kind {self.kind!r} does not fit {self.column_type}")
+        if self.nulls > self.count:
+            raise ValueError(f"{self.name}: more nulls than rows")
+        if self.kind == "numeric":
+            if self.bin_edges is None or self.bin_counts is None:
+                raise ValueError(f"{self.name}: a numeric profile needs bin_edges and bin_counts")
+            edges = self.bin_edges
+            if len(edges) < 2 or edges[0] != -math.inf or edges[-1] != math.inf:
+                raise ValueError(f"{self.name}: bin_edges must run from -inf to +inf")
+            if any(not a < b for a, b in pairwise(edges)):
+                raise ValueError(f"{self.name}: bin_edges must increase strictly")
+            if len(self.bin_counts) != len(edges) - 1:
+                raise ValueError(f"{self.name}: one bin count per pair of edges")
+            if sum(self.bin_counts) != self.present:
+                raise ValueError(f"{self.name}: bin counts do not add up to the non-null count")
+        if self.categories is not None and sum(self.categories.values()) != self.present:
+            raise ValueError(f"{self.name}: category counts do not add up to the non-null count")
+        if self.months is not None and sum(self.months.values()) != self.present:
+            raise ValueError(f"{self.name}: month counts do not add up to the non-null count")
+        return self
+
+
+class BaselineProfile(_Frozen):
+    """The reference for drift checks: one :class:`FeatureProfile` per contract column."""
+
+    version: int = PROFILE_VERSION
+    model: str
+    rows: int = Field(ge=1)
+    bins: int = Field(ge=1, le=MAX_BINS)
+    """Bins asked for; a column may have fewer (see the module doc)."""
+    created_from: str | None = Field(default=None, pattern=_SHA256_HEX)
+    """SHA-256 of the dataset file the frame was read from, when known."""
+    fingerprint: str = Field(pattern=_SHA256_HEX)
+    column_order: tuple[str, ...]
+    """Every column in contract order, the target included (JSON keys are sorted, so the
+    order is kept here: Model Monitor maps headerless CSV columns by position)."""
+    features: dict[str, FeatureProfile]
+    target: FeatureProfile
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.version != PROFILE_VERSION:
+            raise ValueError(f"unsupported profile version {self.version}")
+        for key, feature in self.features.items():
+            if key != feature.name:
+                raise ValueError(f"feature {key!r} holds the profile of {feature.name!r}")
+        if self.target.name in self.features:
+            raise ValueError(f"the target {self.target.name!r} is listed among the features")
+        if sorted(self.column_order) != sorted([*self.features, self.target.name]):
+            raise ValueError("column_order must list every feature and the target once")
+        wrong = sorted(
+            f.name for f in (*self.features.values(), self.target) if f.count != self.rows
+        )
+        if wrong:
+            raise ValueError(f"columns {wrong} do not count {self.rows} rows")
+        return self
+
+    def ordered(self, *, include_target: bool = True) -> tuple[FeatureProfile, ...]:
+        """Column profiles in contract order."""
+        every = {**self.features, self.target.name: self.target}
+        return tuple(every[n] for n in self.column_order if include_target or n != self.target.name)
+
+
+# ---------------------------------------------------------------------------
+# building
+
+
+def build_profile(
+    df: pd.DataFrame,
+    contract: ModelContract,
+    *,
+    bins: int = DEFAULT_BINS,
+    dataset_sha256: str | None = None,
+) -> BaselineProfile:
+    """Profile ``df`` (validated training data) against ``contract``.
+
+    One pass per contract column; extra columns are ignored. Raises ``ValueError`` for
+    an empty frame, missing required columns, non-finite or unparseable values.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
+        raise ValueError(f"bins must be an integer from 1 to {MAX_BINS}, got {bins!r}")
+    if len(df) == 0:
+        raise ValueError(f"cannot profile an empty frame: no rows for model {contract.name!r}")
+    missing = [c.name for c in contract.columns if c.required and c.name not in df.columns]
+    if missing:
+        raise ValueError(f"columns missing from the frame: {missing}")
+    repeated = sorted({c.name for c in contract.columns if list(df.columns).count(c.name) > 1})
+    if repeated:
+        raise ValueError(f"columns appear more than once in the frame: {repeated}")
+
+    rows = len(df)
+    profiles: dict[str, FeatureProfile] = {}
+    row_hash = np.full(rows, np.uint64(0x6D6F64656C7261), dtype=np.uint64)  # "modelra"
+    for position, column in enumerate(contract.columns):
+        if column.name in df.columns:
+            series = df[column.name]
+        else:  # an optional column left out of the file: all null, as training reads it
+            series = pd.Series(np.full(rows, np.nan), dtype=object)
+        profile, value_hash = _profile_column(series, column, bins)
+        profiles[column.name] = profile
+        salt = np.uint64(((position + 1) * _GOLDEN) & _MASK64)  # the column's place in the row
+        row_hash = _mix(row_hash ^ _mix(value_hash + salt))
+
+    description = {
+        "version": PROFILE_VERSION,
+        "columns": [[c.name, c.type.value] for c in contract.columns],
+        "rows": rows,
+        "content": [profiles[c.name].content_sha256 for c in contract.columns],
+        "row_multiset": hashlib.sha256(np.sort(row_hash).astype("<u8").tobytes()).hexdigest(),
+    }
+    fingerprint = hashlib.sha256(_canonical(description)).hexdigest()
+    target = profiles.pop(contract.target)
+    return BaselineProfile(
+        model=contract.name,
+        rows=rows,
+        bins=bins,
+        created_from=dataset_sha256,
+        fingerprint=fingerprint,
+        column_order=tuple(c.name for c in contract.columns),
+        features=profiles,
+        target=target,
+    )
+
+
+def _profile_column(
+    series: pd.Series, column: Column, bins: int
+) -> tuple[FeatureProfile, UIntArray]:
+    """The column's profile and one 64-bit hash per row of its canonical value."""
+    if column.type in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        return _profile_numeric(series, column, bins)
+    if column.type is ColumnType.DATETIME:
+        return _profile_datetime(series, column)
+    if column.type is ColumnType.BOOLEAN:
+        labels = _boolean_labels(series, column.name)
+        return _profile_labels(labels, column, ("false", "true"))
+    labels = _categorical_labels(series)
+    return _profile_labels(labels, column, column.categories or ())
+
+
+# --- numeric
+
+
+def _numbers(series: pd.Series, name: str) -> FloatArray:
+    """float64 values, NaN for nulls; ValueError for anything else that is not finite."""
+    dtype = series.dtype
+    if dtype.kind in "iuf" and not isinstance(dtype, pd.CategoricalDtype):
+        values: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif dtype.kind == "b" or dtype.kind in "mM" or isinstance(dtype, pd.DatetimeTZDtype):
+        raise ValueError(f"column {name!r} is numeric but holds {dtype} values")
+    else:  # text or objects: parse; blank text and "nan" are nulls
+        raw = series.astype(object)
+        parsed = pd.to_numeric(raw, errors="coerce")
+        values = pd.Series(parsed).to_numpy(dtype=np.float64, na_value=np.nan)
+        unparsed = np.isnan(values) & ~raw.isna().to_numpy(dtype=np.bool_)
+        if unparsed.any():
+            texts = [str(v).strip().lower() for v in raw[unparsed]]
+            bad = [str(v) for v, t in zip(raw[unparsed], texts, strict=True) if t not in _NAN_TEXT]
+            if bad:
+                raise ValueError(
+                    f"column {name!r}: {len(bad)} values are not numbers, e.g. {bad[:3]}"
+                )
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise ValueError(
+            f"column {name!r} has {int(infinite.sum())} infinite values; validation rejects "
+            "non-finite numbers, so reaching the profile with them is a bug"
+        )
+    return values
+
+
+def _profile_numeric(
+    series: pd.Series, column: Column, bins: int
+) -> tuple[FeatureProfile, UIntArray]:
+    values = _numbers(series, column.name) + 0.0  # -0.0 -> 0.0: one canonical zero
+    null = np.isnan(values)
+    nulls = int(null.sum())
+    present = np.sort(values[~null]) if nulls else np.sort(values)
+    n = len(present)
+
+    digest = hashlib.sha256(b"numeric\0")
+    digest.update(nulls.to_bytes(8, "little"))
+    digest.update(present.astype("<f8").tobytes())
+    bits = values.view(np.uint64).copy()
+    bits[null] = _NULL_NUMBER
+
+    fields: dict[str, Any] = {"bin_edges": (-math.inf, math.inf), "bin_counts": (0,), "unique": 0}
+    if n:
+        lo, hi = float(present[0]), float(present[-1])
+        mean, std = _moments(present, max(abs(lo), abs(hi)))
+        ranks = (n * np.arange(1, bins, dtype=np.int64)) // bins
+        interior = np.unique(present[ranks]) if bins > 1 else np.empty(0)
+        interior = interior[interior > lo]
+        edges = np.concatenate(([-np.inf], interior, [np.inf]))
+        below = np.searchsorted(present, interior, side="left")
+        counts = np.diff(np.concatenate(([0], below, [n])))
+        distinct = 1 + int(np.count_nonzero(present[1:] != present[:-1]))
+        fields = {
+            "min": lo,
+            "max": hi,
+            "mean": mean,
+            "std": std,
+            "quantiles": {key: _quantile(present, q) for key, q in QUANTILES.items()},
+            "bin_edges": tuple(float(e) for e in edges),
+            "bin_counts": tuple(int(c) for c in counts),
+            "unique": min(distinct, UNIQUE_CAP),
+        }
+    profile = FeatureProfile(
+        name=column.name,
+        column_type=column.type,
+        kind="numeric",
+        count=len(values),
+        nulls=nulls,
+        content_sha256=digest.hexdigest(),
+        **fields,
+    )
+    return profile, bits
+
+
+def _moments(sorted_values: FloatArray, magnitude: float) -> tuple[float, float]:
+    """Mean and population std, scaled by a power of two when the values are huge so
+    the sums cannot overflow."""
+    scale = 1.0
+    if magnitude > 2.0**500:
+        scale = math.ldexp(1.0, math.frexp(magnitude)[1] - 1)  # values / scale in (-2, 2)
+    scaled = sorted_values / scale if scale != 1.0 else sorted_values
+    mean = float(np.mean(scaled))
+    std = float(np.sqrt(np.mean(np.square(scaled - mean))))
+    # the mean of values sorted ascending can round a hair outside [min, max]
+    mean = min(max(mean * scale, float(sorted_values[0])), float(sorted_values[-1]))
+    return mean, std * scale
+
+
+def _quantile(sorted_values: FloatArray, q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    h = (len(sorted_values) - 1) * q
+    below = math.floor(h)
+    above = min(below + 1, len(sorted_values) - 1)
+    a, b = float(sorted_values[below]), float(sorted_values[above])
+    t = h - below
+    if a == b:
+        return a
+    span = b - a
+    value = a + t * span if math.isfinite(span) else (1.0 - t) * a + t * b  # no overflow
+    return min(max(value, a), b)
+
+
+# --- categorical and boolean
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """A column as codes into canonical labels (-1 for null)."""
+
+    codes: IntArray
+    labels: tuple[str, ...]
+
+
+def _canonical_category(value: Any) -> str | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        if float(value).is_integer():
+            return str(int(value))  # 3.0 from a CSV column with gaps means "3"
+    text = str(value).strip()
+    return text or None
+
+
+def _relabel(codes: IntArray, canon: list[str | None]) -> _Labels:
+    """Merge uniques with the same canonical label (" a" and "a"), null ones to -1."""
+    labels: dict[str, int] = {}
+    remap = np.empty(len(canon) + 1, dtype=np.int64)
+    for i, label in enumerate(canon):
+        remap[i] = -1 if label is None else labels.setdefault(label, len(labels))
+    remap[-1] = -1  # code -1 (pandas' null) indexes the last slot
+    return _Labels(remap[codes], tuple(labels))
+
+
+def _categorical_labels(series: pd.Series) -> _Labels:
+    codes, uniques = pd.factorize(series.astype(object))
+    canon = [_canonical_category(u) for u in uniques]
+    return _relabel(codes.astype(np.int64), canon)
+
+
+def _boolean_labels(series: pd.Series, name: str) -> _Labels:
+    if series.dtype.kind == "b":  # bool or pandas' nullable boolean: no parsing
+        flags = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        codes = np.where(np.isnan(flags), -1, flags).astype(np.int64)
+        return _Labels(codes, ("false", "true"))
+    codes, uniques = pd.factorize(series.astype(object))
+    canon: list[str | None] = []
+    bad: list[str] = []
+    for value in uniques:
+        label = _canonical_category(value)
+        if label is not None:
+            low = label.lower()
+            if low in _TRUE:
+                label = "true"
+            elif low in _FALSE:
+                label = "false"
+            else:
+                bad.append(repr(value))
+        canon.append(label)
+    if bad:
+        raise ValueError(f"column {name!r}: values that are not booleans: {', '.join(bad[:3])}")
+    return _relabel(codes.astype(np.int64), canon)
+
+
+def _profile_labels(
+    labels: _Labels, column: Column, declared: tuple[str, ...]
+) -> tuple[FeatureProfile, UIntArray]:
+    rows = len(labels.codes)
+    null = labels.codes < 0
+    nulls = int(null.sum())
+    counts = np.bincount(labels.codes[~null], minlength=len(labels.labels))
+    observed = {label: int(c) for label, c in zip(labels.labels, counts, strict=True) if c}
+
+    digest = hashlib.sha256(b"labels\0")
+    digest.update(_canonical({"nulls": nulls, "counts": observed}))
+    label_hash = np.array([_hash_text(label) for label in labels.labels] + [_NULL_LABEL])
+    value_hash: UIntArray = label_hash.astype(np.uint64)[labels.codes]
+
+    # declared values first (zero when unseen), then the others by count: tolerated
+    # unknown values of a declared column, or every value of an undeclared one
+    categories = {label: observed.get(label, 0) for label in declared}
+    extra = sorted((k for k in observed if k not in categories), key=lambda k: (-observed[k], k))
+    categories.update({k: observed[k] for k in extra[:MAX_CATEGORIES]})
+    if len(extra) > MAX_CATEGORIES:
+        categories[OTHER_CATEGORY] = sum(observed[k] for k in extra[MAX_CATEGORIES:])
+    profile = FeatureProfile(
+        name=column.name,
+        column_type=column.type,
+        kind=_KIND[column.type],
+        count=rows,
+        nulls=nulls,
+        content_sha256=digest.hexdigest(),
+        categories=categories,
+    )
+    return profile, value_hash
+
+
+# --- datetime
+
+
+def _timestamps(series: pd.Series, name: str) -> IntArray:
+    """UTC microseconds since 1970, ``_NAT`` for nulls. Naive values are taken as UTC."""
+    dtype = series.dtype
+    if dtype.kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+        return _micros(pd.DatetimeIndex(series))
+    codes, uniques = pd.factorize(series.astype(object))
+    values = [(u.strip() or None) if isinstance(u, str) else u for u in uniques]
+    try:
+        parsed = _parse_datetimes(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"column {name!r}: values that are not dates/times: {exc}") from None
+    return np.append(_micros(parsed), np.int64(_NAT))[codes]
+
+
+def _micros(stamps: pd.DatetimeIndex) -> IntArray:
+    if stamps.tz is None:
+        stamps = stamps.tz_localize("UTC")
+    naive = stamps.tz_convert("UTC").tz_localize(None)
+    micros: IntArray = naive.to_numpy().astype("datetime64[us]").view(np.int64)
+    return micros
+
+
+def _parse_datetimes(values: list[Any]) -> pd.DatetimeIndex:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+        try:
+            return pd.DatetimeIndex(pd.to_datetime(values, utc=True, errors="raise"))
+        except (TypeError, ValueError):  # formats differ from value to value
+            return pd.DatetimeIndex(
+                pd.to_datetime(values, utc=True, errors="raise", format="mixed")
+            )
+
+
+def _profile_datetime(series: pd.Series, column: Column) -> tuple[FeatureProfile, UIntArray]:
+    micros = _timestamps(series, column.name)
+    null = micros == _NAT
+    nulls = int(null.sum())
+    present = np.sort(micros[~null])
+
+    digest = hashlib.sha256(b"datetime\0")
+    digest.update(nulls.to_bytes(8, "little"))
+    digest.update(present.astype("<i8").tobytes())
+    value_hash = micros.view(np.uint64).copy()
+
+    fields: dict[str, Any] = {"months": {}}
+    if len(present):
+        month_index = present.view("datetime64[us]").astype("datetime64[M]").view(np.int64)
+        first = int(month_index[0])
+        counts = np.bincount(month_index - first)
+        fields = {
+            "earliest": _to_datetime(int(present[0])),
+            "latest": _to_datetime(int(present[-1])),
+            "months": {
+                str(np.datetime64(first + i, "M")): int(c) for i, c in enumerate(counts) if c
+            },
+        }
+    profile = FeatureProfile(
+        name=column.name,
+        column_type=column.type,
+        kind="datetime",
+        count=len(micros),
+        nulls=nulls,
+        content_sha256=digest.hexdigest(),
+        **fields,
+    )
+    return profile, value_hash
+
+
+def _to_datetime(micros: int) -> datetime:
+    return pd.Timestamp(micros, unit="us", tz="UTC").to_pydatetime()
+
+
+# --- hashing
+
+
+_GOLDEN = 0x9E3779B97F4A7C15
+_MASK64 = (1 << 64) - 1
+_NULL_NUMBER = np.uint64(0x7FF8000000000000)  # the canonical NaN: no finite value has it
+_NULL_LABEL = np.uint64(0x6E756C6C6E756C6C)  # "nullnull"
+_NAT = np.iinfo(np.int64).min  # pandas' NaT, outside any real timestamp
+
+
+def _mix(x: UIntArray) -> UIntArray:
+    """splitmix64's finalizer: a bijective avalanche of 64-bit words (wrapping)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _hash_text(text: str) -> np.uint64:
+    digest = hashlib.sha256(b"label\0" + text.encode("utf-8")).digest()
+    return np.uint64(int.from_bytes(digest[:8], "little"))
+
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------
+# serialisation
+
+
+def profile_json(profile: BaselineProfile) -> bytes:
+    """Canonical JSON (sorted keys, no spaces, UTF-8): equal profiles give equal bytes.
+
+    Standard JSON: the outer bin edges are written ``"-Infinity"`` and ``"Infinity"``.
+    """
+    return _canonical(profile.model_dump(mode="json"))
+
+
+def load_profile(data: bytes) -> BaselineProfile:
+    """Parse :func:`profile_json` output; ``ValueError`` when it is not a valid profile."""
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a profile: invalid JSON: {exc}") from None
+    return BaselineProfile.model_validate(parsed)  # pydantic's ValidationError is a ValueError
+
+
+# ---------------------------------------------------------------------------
+# SageMaker Model Monitor interchange
+#
+# The shapes of Model Monitor's data-quality ``statistics.json`` and ``constraints.json``
+# as publicly documented, from memory; fields marked "uncertain" may differ in detail
+# from what the Model Monitor container writes. Booleans and categoricals are String
+# features; datetimes are String features without a distribution (Model Monitor has no
+# datetime type). Model Monitor reads headerless captured CSV as columns _c0, _c1...:
+# rename the features to match when handing these files to it.
+
+
+def _inferred_type(feature: FeatureProfile) -> str:
+    if feature.column_type is ColumnType.INTEGER:
+        return "Integral"
+    if feature.column_type is ColumnType.NUMERIC:
+        return "Fractional"
+    return "String"
+
+
+def to_statistics_json(profile: BaselineProfile, *, include_target: bool = False) -> dict[str, Any]:
+    """The profile as Model Monitor's ``statistics.json``.
+
+    Live captures hold features only, so the target is left out unless asked for.
+    """
+    features: list[dict[str, Any]] = []
+    for f in profile.ordered(include_target=include_target):
+        common = {"num_present": f.present, "num_missing": f.nulls}
+        entry: dict[str, Any] = {"name": f.name, "inferred_type": _inferred_type(f)}
+        if f.kind == "numeric":
+            stats: dict[str, Any] = {"common": common}
+            if f.present:
+                assert f.mean is not None and f.bin_edges is not None and f.bin_counts is not None
+                stats.update(
+                    mean=f.mean, sum=f.mean * f.present, std_dev=f.std, min=f.min, max=f.max
+                )
+                # Model Monitor's buckets span [min, max] (KLL sketch): the infinite outer
+                # edges become the reference min and max. The "sketch" member Model
+                # Monitor also writes is left out (uncertain: we keep no KLL sketch).
+                bounds = (f.min, *f.bin_edges[1:-1], f.max)
+                stats["distribution"] = {
+                    "kll": {
+                        "buckets": [
+                            {"lower_bound": lo, "upper_bound": hi, "count": float(c)}
+                            for (lo, hi), c in zip(pairwise(bounds), f.bin_counts, strict=True)
+                        ]
+                    }
+                }
+            entry["numerical_statistics"] = stats
+        else:
+            stats = {"common": common}
+            if f.categories is not None:
+                stats["distinct_count"] = float(sum(1 for c in f.categories.values() if c))
+                stats["distribution"] = {
+                    "categorical": {
+                        "buckets": [
+                            {"value": value, "count": count}
+                            for value, count in sorted(f.categories.items())
+                            if count and value != OTHER_CATEGORY
+                        ]
+                    }
+                }
+            # datetime: only the counts; months are no Model Monitor distribution and the
+            # profile keeps no distinct count (uncertain: Model Monitor may expect one)
+            entry["string_statistics"] = stats
+        features.append(entry)
+    return {"version": 0.0, "dataset": {"item_count": profile.rows}, "features": features}
+
+
+def to_constraints_json(
+    profile: BaselineProfile, *, include_target: bool = False
+) -> dict[str, Any]:
+    """Suggested constraints as Model Monitor's ``constraints.json``: completeness per
+    feature, non-negativity for numbers, the domain for categoricals and booleans."""
+    features: list[dict[str, Any]] = []
+    for f in profile.ordered(include_target=include_target):
+        entry: dict[str, Any] = {
+            "name": f.name,
+            "inferred_type": _inferred_type(f),
+            "completeness": f.present / f.count,
+        }
+        if f.kind == "numeric" and f.min is not None:
+            entry["num_constraints"] = {"is_non_negative": f.min >= 0}
+        if f.categories is not None:
+            entry["string_constraints"] = {
+                "domains": sorted(v for v in f.categories if v != OTHER_CATEGORY)
+            }
+        features.append(entry)
+    return {
+        "version": 0.0,
+        "features": features,
+        # Model Monitor's defaults as documented (uncertain: thresholds and method names).
+        "monitoring_config": {
+            "evaluate_constraints": "Enabled",
+            "emit_metrics": "Enabled",
+            "datatype_check_threshold": 1.0,
+            "domain_content_threshold": 1.0,
+            "distribution_constraints": {
+                "perform_comparison": "Enabled",
+                "comparison_threshold": 0.1,
+                "comparison_method": "Robust",
+            },
+        },
+    }

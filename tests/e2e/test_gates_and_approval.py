@@ -1,0 +1,178 @@
+"""Champion vs challenger on the same holdout, rejected versions kept, manual approval."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelrail.local.cloud import LocalCloud, PipelineRun
+from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
+from modelrail.registry_cli import main as registry_main
+from modelrail.sample import sample_command
+
+pytestmark = pytest.mark.e2e
+MODEL = "demand"
+
+
+def _registry(cloud: LocalCloud) -> DynamoDBRegistry:
+    return DynamoDBRegistry(cloud.output("RegistryTableName"), client=cloud.client("dynamodb"))
+
+
+def _crown(cloud: LocalCloud, version: int) -> None:
+    registry = _registry(cloud)
+    registry.transition(MODEL, version, VersionStatus.APPROVED, by="test", reason="reviewed")
+    current = registry.get_alias(MODEL, AliasName.CHAMPION)
+    registry.move_alias(
+        MODEL, AliasName.CHAMPION, to_version=version, expected_version=current.version if current else None,
+        by="test", reason="promote",
+    )  # fmt: skip
+
+
+def _evaluation(cloud: LocalCloud, run: PipelineRun) -> dict[str, object]:
+    s3 = cloud.client("s3")
+    uri = run.output["gate"]["evaluationUri"] if run.output else None
+    if uri is None:  # a failed run has no output: read the job's archive directly
+        job = run.execution_arn.rsplit(":", 1)[-1]
+        described = cloud.client("sagemaker").describe_training_job(TrainingJobName=job)
+        uri = described["ModelArtifacts"]["S3ModelArtifacts"].replace(
+            "model.tar.gz", "output.tar.gz"
+        )
+    from modelrail.steps.gate import read_evaluation
+
+    return read_evaluation(uri, s3=s3)
+
+
+@pytest.fixture(scope="module")
+def dev(
+    assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LocalCloud, Path]]:
+    data = tmp_path_factory.mktemp("champion-data")
+    with LocalCloud(assembly=assembly, work_dir=tmp_path_factory.mktemp("champion-cloud")) as cloud:
+        yield cloud, data
+
+
+def test_champion_vs_challenger_on_the_same_holdout(dev: tuple[LocalCloud, Path]) -> None:
+    cloud, data = dev
+    small = cloud.upload_and_wait(MODEL, sample_command(MODEL, 300, 1, data / "small.csv"))
+    assert small.status == "SUCCEEDED", small.message
+    _crown(cloud, 1)
+
+    # More data from the same process: a better model, judged against v1 on its own holdout.
+    big = cloud.upload_and_wait(MODEL, sample_command(MODEL, 3000, 2, data / "big.csv"))
+    assert big.status == "SUCCEEDED", big.message
+    evaluation = _evaluation(cloud, big)
+    champion = evaluation["champion"]
+    assert isinstance(champion, dict) and champion["version"] == 1
+    assert champion["metrics"]["rmse"] > evaluation["metrics"]["rmse"]  # type: ignore[index,operator]
+    v2 = _registry(cloud).get_version(MODEL, 2)
+    assert v2.status is VersionStatus.REGISTERED and v2.lineage.champion_at_training == 1
+    assert v2.lineage.baseline_profile_uri and v2.lineage.baseline_profile_uri.endswith(
+        "/profile.json"
+    )
+    _crown(cloud, 2)
+
+    # Too little data: worse than the champion on the same rows -> rejected, and kept.
+    weak = cloud.upload_and_wait(MODEL, sample_command(MODEL, 220, 3, data / "weak.csv"))
+    assert weak.status == "FAILED" and weak.failed_state == "QualityGate"
+    assert weak.error == "QualityGateRejected"
+    assert weak.message is not None and "does not beat the champion's" in weak.message
+    v3 = _registry(cloud).get_version(MODEL, 3)
+    assert v3.status is VersionStatus.REJECTED
+    quality = next(g for g in v3.gates if g.name == "quality")
+    assert not quality.passed and any("champion" in r for r in quality.reasons)
+    assert _registry(cloud).get_alias(MODEL, AliasName.CHAMPION).version == 2  # type: ignore[union-attr]
+
+
+def test_the_baseline_profile_is_stored_beside_the_snapshot(dev: tuple[LocalCloud, Path]) -> None:
+    cloud, _ = dev
+    version = _registry(cloud).get_version(MODEL, 1)
+    uri = version.lineage.baseline_profile_uri
+    assert uri is not None
+    bucket, key = uri[5:].split("/", 1)
+    s3 = cloud.client("s3")
+    profile = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert profile["rows"] == 300 and set(profile["features"]) >= {"price", "store_id"}
+    folder = key.rsplit("/", 1)[0]
+    statistics = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"{folder}/statistics.json")["Body"].read()
+    )
+    assert statistics["dataset"]["item_count"] == 300
+
+
+# ---- manual approval (prod configuration) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prod(
+    assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LocalCloud, Path]]:
+    data = tmp_path_factory.mktemp("approval-data")
+    with LocalCloud(
+        environment="prod", assembly=assembly, work_dir=tmp_path_factory.mktemp("prod-cloud")
+    ) as cloud:
+        yield cloud, data
+
+
+def _wait_for_status(
+    cloud: LocalCloud, version: int, status: VersionStatus, timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if _registry(cloud).get_version(MODEL, version).status is status:
+                return
+        except Exception:  # not registered yet
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"v{version} never reached {status}")
+
+
+def test_prod_waits_for_approval_and_approve_resumes_it(
+    prod: tuple[LocalCloud, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud, data = prod
+    monkeypatch.setenv("MODELRAIL_ACTOR", "reviewer")
+    key, version_id = cloud.upload(MODEL, sample_command(MODEL, 1500, 4, data / "one.csv"))
+    arn = cloud.execution_arn_for(key, version_id)
+    _wait_for_status(cloud, 1, VersionStatus.PENDING_APPROVAL)
+    sfn = cloud.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    assert (
+        registry_main(
+            ["registry", "approve", MODEL, "1", "--reason", "looks right", "--env", "prod"]
+        )
+        == 0
+    )
+    run = cloud.wait(arn, timeout=60)
+    assert run.status == "SUCCEEDED"
+    version = _registry(cloud).get_version(MODEL, 1)
+    assert version.status is VersionStatus.APPROVED
+    assert [c.to_status for c in version.status_history][-2:] == [
+        VersionStatus.PENDING_APPROVAL,
+        VersionStatus.APPROVED,
+    ]
+    assert version.status_history[-1].by == "reviewer"
+
+
+def test_reject_stops_the_waiting_run(
+    prod: tuple[LocalCloud, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud, data = prod
+    monkeypatch.setenv("MODELRAIL_ACTOR", "reviewer")
+    key, version_id = cloud.upload(MODEL, sample_command(MODEL, 1500, 5, data / "two.csv"))
+    arn = cloud.execution_arn_for(key, version_id)
+    _wait_for_status(cloud, 2, VersionStatus.PENDING_APPROVAL)
+    assert (
+        registry_main(
+            ["registry", "reject", MODEL, "2", "--reason", "not this week", "--env", "prod"]
+        )
+        == 0
+    )
+    run = cloud.wait(arn, timeout=60)
+    assert run.status == "FAILED" and run.failed_state == "RequestApproval"
+    assert run.error == "ApprovalRejected"
+    assert _registry(cloud).get_version(MODEL, 2).status is VersionStatus.REJECTED
