@@ -163,6 +163,11 @@ def acknowledge_findings(stack: Stack) -> None:
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>:training-job/*]",
         "createTrainingJob.sync: job names are the execution names, known only at run time",
     )
+    _ack(
+        pipeline.search_policy,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>:hyper-parameter-tuning-job/*]",
+        "createHyperParameterTuningJob.sync: job names derive from the execution name at run time",
+    )
     fn_ids = ["ValidateDataFn", "PrepareDataFn", "QualityGateFn", "RegisterFn"]
     if pipeline.approval_fn is not None:
         fn_ids.append("ApprovalFn")

@@ -31,12 +31,12 @@ def _step_printer(t0: float) -> object:
     return on_step
 
 
-def _run(cloud: LocalCloud, path: Path, label: str) -> PipelineRun:
+def _run(cloud: LocalCloud, path: Path, label: str, model: str = MODEL) -> PipelineRun:
     print(
-        f"\n▶ {label}: upload {path.name} to s3://{cloud.data_bucket}/incoming/{MODEL}/", flush=True
+        f"\n▶ {label}: upload {path.name} to s3://{cloud.data_bucket}/incoming/{model}/", flush=True
     )
     t0 = time.monotonic()
-    run = cloud.upload_and_wait(MODEL, path, on_step=_step_printer(t0))  # type: ignore[arg-type]
+    run = cloud.upload_and_wait(model, path, on_step=_step_printer(t0))  # type: ignore[arg-type]
     print(f"  execution {run.execution_arn.rsplit(':', 1)[-1]}: {run.status} in {run.seconds:.1f}s")
     return run
 
@@ -132,9 +132,47 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         print(f"  kept in the registry as v{rejected_version.version} {rejected_version.status.value}; "
               f"the champion is still v{registry.get_alias(MODEL, AliasName.CHAMPION).version}")  # type: ignore[union-attr]  # fmt: skip
 
+        if not _search_demo(cloud, registry, workdir):
+            return 1
+
     _approval_demo(workdir)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _search_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -> bool:
+    """churn's contract asks for a hyperparameter search: a tuning job replaces Train."""
+    data = sample_command("churn", 1500, 5, workdir / "churn.csv")
+    run = _run(
+        cloud, data, "churn asks for a hyperparameter search (contracts/churn.yaml)", "churn"
+    )
+    if run.status != "SUCCEEDED":
+        print(f"  unexpected failure at {run.failed_state}: {run.error}: {run.message}")
+        return False
+    sm = cloud.client("sagemaker")
+    (summary,) = sm.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+    tuning = sm.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=summary["HyperParameterTuningJobName"]
+    )
+    best = tuning["BestTrainingJob"]["TrainingJobName"]
+    metric = tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    print(f"  tuning job {tuning['HyperParameterTuningJobName']}: {metric['Type'].lower()} "
+          f"{metric['MetricName']} (ranked on a validation split; the gate's holdout stays unseen)")  # fmt: skip
+    trials = [
+        r for r in cloud.training.runs if r.name.startswith(summary["HyperParameterTuningJobName"])
+    ]
+    for trial in sorted(trials, key=lambda r: r.name):
+        hps = sm.describe_training_job(TrainingJobName=trial.name)["HyperParameters"]
+        drawn = ", ".join(
+            f"{k}={hps[k]}" for k in ("max_depth", "min_samples_leaf", "learning_rate")
+        )
+        score = trial.metrics.get(metric["MetricName"])
+        print(f"    {'★' if trial.name == best else ' '} {trial.name}  {drawn}  "
+              f"{metric['MetricName']}={'-' if score is None else f'{score:.4f}'}")  # fmt: skip
+    version = registry.get_version("churn", run.registered_version or 0)
+    print(f"  registered churn v{version.version} {version.status.value} from the best trial; "
+          f"holdout roc_auc={version.metrics['roc_auc']:.4f}")  # fmt: skip
+    return True
 
 
 def _approval_demo(workdir: Path) -> None:

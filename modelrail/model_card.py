@@ -381,6 +381,7 @@ def _lineage(card: ModelCard) -> _Section:
         _facts(
             ("Training job", lin.training_job_name),
             ("Training job ARN", _opt(lin.training_job_arn)),
+            ("Tuning job ARN", _opt(lin.tuning_job_arn)),
             ("Pipeline execution", _opt(lin.pipeline_execution_arn)),
             ("Training image", lin.training_image),
             ("Code version", lin.code_version),

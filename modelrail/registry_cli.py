@@ -670,6 +670,7 @@ def _cmd_show(args: argparse.Namespace, registry: ModelRegistry) -> int:
         ("data", f"s3://{data.bucket}/{data.key} @ {data.version_id or 'unversioned'}"),
         ("", f"sha256 {data.sha256}, {data.rows:,} rows, {data.size_bytes:,} bytes"),
         ("training job", lin.training_job_name),
+        *([("tuning job", lin.tuning_job_arn)] if lin.tuning_job_arn else []),
         ("image", lin.training_image),
         ("code", f"{lin.code_version} (git {lin.git_commit or '-'})"),
         ("hyperparams", f"{hyper or '-'} (seed {'-' if lin.seed is None else lin.seed})"),

@@ -286,6 +286,60 @@ def demand_generator(
     )
 
 
+@register_generator("churn")
+def churn_generator(
+    contract: ModelContract, rows: int, rng: np.random.Generator, variant: str
+) -> pd.DataFrame:
+    """Subscribers whose cancellation risk follows contract terms, price and friction.
+
+    Month-to-month contracts, high charges, support tickets and late payments raise the
+    risk; tenure and the mobile app lower it; the premium plan buffers price. Drifted
+    data has more month-to-month customers and higher charges.
+    """
+    drifted = variant == "drifted"
+    plans = _categories(contract.column("plan"))
+    terms = _categories(contract.column("contract_type"))
+    regions = _categories(contract.column("region"))
+    plan_idx = rng.choice(len(plans), size=rows, p=_category_weights(len(plans), variant))
+    term_shares = np.array([0.7, 0.2, 0.1] if drifted else [0.5, 0.3, 0.2])[: len(terms)]
+    term_idx = rng.choice(len(terms), size=rows, p=term_shares / term_shares.sum())
+    region_idx = rng.integers(0, len(regions), size=rows)
+    tenure = np.clip(np.round(rng.exponential(30.0, size=rows)), 0, 120).astype(np.int64)
+    plan_price = np.array([25.0, 55.0, 95.0, 70.0, 70.0])[plan_idx]
+    charges = plan_price * rng.lognormal(0.25 if drifted else 0.0, 0.2, size=rows)
+    charges = _clip(contract, "monthly_charges", np.round(charges, 2))
+    tickets = np.clip(rng.poisson(1.2, size=rows), 0, 50).astype(np.int64)
+    late = np.clip(rng.poisson(0.6, size=rows), 0, 24).astype(np.int64)
+    app = rng.random(rows) < 0.55
+
+    premium = np.array([p == "premium" for p in plans])[plan_idx]
+    term_effect = np.array([1.4, -0.4, -1.3, 0.0, 0.0])[term_idx]
+    logit = (
+        -1.6
+        + term_effect
+        - 0.035 * tenure
+        + np.where(premium, 0.004, 0.015) * (charges - 50.0)
+        + 0.45 * tickets
+        + 0.6 * late
+        - 0.5 * app
+        + 0.3 * np.sin(1.7 * tickets) * (late > 0)  # an interaction trees can find
+    )
+    churned = rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))
+    return pd.DataFrame(
+        {
+            "plan": pd.Series(np.array(plans, dtype=object)[plan_idx], dtype=object),
+            "contract_type": pd.Series(np.array(terms, dtype=object)[term_idx], dtype=object),
+            "region": pd.Series(np.array(regions, dtype=object)[region_idx], dtype=object),
+            "tenure_months": tenure,
+            "monthly_charges": charges,
+            "support_tickets": tickets,
+            "late_payments": late,
+            "uses_mobile_app": app,
+            "churned": churned,
+        }
+    )
+
+
 # ---------------------------------------------------------------------------
 # generic fallback: any contract
 

@@ -79,6 +79,15 @@ def _float_arg(value: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
 
 
+def _bool_arg(value: str) -> bool:
+    text = _unquote(value).lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise TrainingError(f"invalid arguments: {message}")
@@ -86,7 +95,10 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
-    parser = _Parser(description="Train a modelrail model (SageMaker script mode).")
+    # No abbreviations: a searched hyperparameter such as --c must not become --contract.
+    parser = _Parser(
+        description="Train a modelrail model (SageMaker script mode).", allow_abbrev=False
+    )
     parser.add_argument("--model-name", "--model_name", dest="model_name", type=_unquote)
     parser.add_argument("--contract", type=_unquote, help="runtime contract JSON")
     parser.add_argument("--seed", type=_int_arg, help="overrides the contract's seed")
@@ -120,10 +132,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=env.get("SM_CHANNEL_CHAMPION"),
         help="the optional champion channel: model.tar.gz (+ champion.json) or a NONE marker",
     )
+    parser.add_argument(
+        "--tuning-trial",
+        "--tuning_trial",
+        dest="tuning_trial",
+        type=_bool_arg,
+        default=False,
+        help="a trial of a tuning job: report the objective on a validation split",
+    )
     args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        print(f"ignoring unknown arguments: {unknown}", file=sys.stderr)
+    args.overrides, ignored = _hyperparameter_overrides(unknown)
+    if ignored:
+        print(f"ignoring unknown arguments: {ignored}", file=sys.stderr)
     return args
+
+
+def _scalar(text: str) -> int | float | str | bool:
+    """A searched hyperparameter's value as SageMaker sends it (always a string)."""
+    value = _unquote(text)
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+def _hyperparameter_overrides(
+    unknown: list[str],
+) -> tuple[dict[str, int | float | str | bool], list[str]]:
+    """``--name value`` pairs that are not this script's own options.
+
+    A tuning job passes each searched hyperparameter this way; the estimator rejects a
+    name it does not know, so a typo in a contract fails the trial with its name.
+    SageMaker's own ``sagemaker_*`` settings (and anything unpaired) are ignored.
+    """
+    overrides: dict[str, int | float | str | bool] = {}
+    ignored: list[str] = []
+    i = 0
+    while i < len(unknown):
+        token = unknown[i]
+        paired = i + 1 < len(unknown) and not unknown[i + 1].startswith("--")
+        name = token[2:].replace("-", "_") if token.startswith("--") else ""
+        if not name or not paired or name.startswith("sagemaker_"):
+            ignored += unknown[i : i + 2] if paired else [token]
+            i += 2 if paired else 1
+            continue
+        overrides[name] = _scalar(unknown[i + 1])
+        i += 2
+    return overrides, ignored
 
 
 def resolve_contract_path(model_name: str | None, contract: str | None) -> Path:
@@ -177,6 +237,7 @@ def effective_contract(contract: dict[str, Any], args: argparse.Namespace) -> di
         value = getattr(args, key)
         if value is not None:
             hyperparameters[key] = value
+    hyperparameters.update(getattr(args, "overrides", {}))
     contract["hyperparameters"] = hyperparameters
     return contract
 
@@ -254,12 +315,28 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             f"target {contract['target']!r} has a single class in the training rows"
         )
 
+    validation: dict[str, Any] | None = None
+    x_valid = y_valid = None
+    if args.tuning_trial:
+        # A search ranks trials on rows carved from the training split, so the holdout
+        # the quality gate judges (and compares with the champion on) stays unseen.
+        vfraction = float((contract.get("tuning") or {}).get("validation_fraction", 0.2))
+        x_train, x_valid, y_train, y_valid, vsplit = split_holdout(
+            frame.loc[x_train.index], x_train, y_train, contract, vfraction, seed + 1
+        )
+        validation = {"rows": len(x_valid), "split": vsplit["kind"]}
+
     started = time.monotonic()
     pipeline = mf.build_pipeline(contract, seed)
     pipeline.fit(x_train, y_train)
     seconds = time.monotonic() - started
     scored = mf.score(pipeline, x_holdout, contract)
     metrics = mf.metrics_of(scored, y_holdout, mf.metric_names(contract))
+    if validation is not None:
+        assert x_valid is not None and y_valid is not None
+        validation["metrics"] = mf.metrics_of(
+            mf.score(pipeline, x_valid, contract), y_valid, mf.metric_names(contract)
+        )
 
     primary = contract["primary_metric"]["name"]
     evaluation: dict[str, Any] = {
@@ -279,6 +356,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "library_versions": library_versions(),
         "split": split,
     }
+    if validation is not None:
+        evaluation["validation"] = validation
 
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -318,6 +397,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     # One line per metric, for SageMaker metric definitions: "modelrail-metric (\S+)=(\S+)".
     for metric, value in metrics.items():
         print(f"modelrail-metric {metric}={value:.6g}")
+    for metric, value in (validation or {}).get("metrics", {}).items():
+        print(f"modelrail-metric validation:{metric}={value:.6g}")
     return evaluation
 
 

@@ -8,6 +8,7 @@ Catch that records the failed state, notifies and fails the execution.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -32,6 +33,8 @@ from infra.config import EnvironmentConfig
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.storage import INCOMING_PREFIX, QUARANTINE_PREFIX
 from infra.images import sklearn_image_uri
+
+_Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
 
 # Errors worth retrying on a Lambda task: the service's, never the handler's own.
 LAMBDA_TRANSIENT = [
@@ -181,6 +184,7 @@ class TrainingPipeline(Construct):
             ),
         )
         res.key.grant_encrypt_decrypt(self.state_machine)
+        self.search_policy.attach_to_role(self.state_machine.role)
 
         # ---- S3 -> EventBridge -> starter ------------------------------------------------
         self.dead_letters = sqs.Queue(
@@ -320,7 +324,7 @@ class TrainingPipeline(Construct):
         notify_failure.add_catch(failed, errors=["States.ALL"], result_path="$.notifyError")
         failure_chain = notify_failure.next(failed)
 
-        def guarded(task: sfn.TaskStateBase, transient: list[str]) -> sfn.TaskStateBase:
+        def guarded(task: _Guardable, transient: list[str]) -> _Guardable:
             task.add_retry(
                 errors=transient,
                 interval=Duration.seconds(2),
@@ -456,6 +460,7 @@ class TrainingPipeline(Construct):
         # The output location and the code channel are granted by the task itself.
         res.artifacts_bucket.grant_read(self.training_role, "datasets/*")
         res.artifacts_bucket.grant_read(self.training_role, "runs/*")
+        search = self._search(train, guarded)
 
         gate = guarded(
             tasks.LambdaInvoke(
@@ -533,7 +538,119 @@ class TrainingPipeline(Construct):
             .when(sfn.Condition.boolean_equals("$.gate.passed", True), accepted)
             .otherwise(rejected.next(rejected_mark).next(failure_chain))
         )
-        return validate.next(prepare).next(train).next(gate).next(register).next(judged)
+        fit = (
+            sfn.Choice(self, "Search?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.prepared.tuning"),
+                    sfn.Condition.is_not_null("$.prepared.tuning"),
+                ),
+                search,
+            )
+            .otherwise(train)
+            .afterwards()
+        )
+        return validate.next(prepare).next(fit).next(gate).next(register).next(judged)
+
+    def _search(self, train: sfn.TaskStateBase, guarded: Any) -> sfn.IChainable:
+        """Tune, then describe the best trial into the shape Train produces.
+
+        The tuning job's TrainingJobDefinition is the Train state's own request (one
+        definition of image, role, channels, encryption, limits); the contract supplies
+        the ranges, objective and budget through PrepareData. CDK has no construct for
+        createHyperParameterTuningJob.sync, hence the custom state and its grants.
+        """
+        state = train.to_state_json()
+        params = dict(state["Parameters"])
+        params.pop("TrainingJobName.$")
+        static = dict(params.pop("HyperParameters"))
+        static["tuning-trial"] = '"true"'
+        algorithm = dict(params["AlgorithmSpecification"])
+        algorithm["MetricDefinitions.$"] = "$.prepared.tuning.metricDefinitions"
+        definition = {
+            **params,
+            "AlgorithmSpecification": algorithm,
+            "StaticHyperParameters": static,
+        }
+        tune = guarded(
+            sfn.CustomState(
+                self,
+                "Tune",
+                state_json={
+                    "Type": "Task",
+                    "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createHyperParameterTuningJob.sync",
+                    "Parameters": {
+                        "HyperParameterTuningJobName.$": "$.prepared.tuning.jobName",
+                        "HyperParameterTuningJobConfig.$": "$.prepared.tuning.config",
+                        "TrainingJobDefinition": definition,
+                    },
+                    "ResultSelector": {
+                        "jobName.$": "$.HyperParameterTuningJobName",
+                        "jobArn.$": "$.HyperParameterTuningJobArn",
+                        "best.$": "$.BestTrainingJob.TrainingJobName",
+                        "objective.$": "$.BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric",
+                        "trials.$": "$.TrainingJobStatusCounters",
+                    },
+                    "ResultPath": "$.tuning",
+                },
+            ),
+            SAGEMAKER_TRANSIENT,
+        )
+        stack = Stack.of(self)
+        tuning_jobs = stack.format_arn(
+            service="sagemaker", resource="hyper-parameter-tuning-job", resource_name="*"
+        )
+        training_jobs = stack.format_arn(
+            service="sagemaker", resource="training-job", resource_name="*"
+        )
+        self.search_policy = iam.Policy(
+            self,
+            "SearchPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "sagemaker:CreateHyperParameterTuningJob",
+                        "sagemaker:DescribeHyperParameterTuningJob",
+                        "sagemaker:StopHyperParameterTuningJob",
+                        "sagemaker:AddTags",
+                        "sagemaker:ListTags",
+                    ],
+                    resources=[tuning_jobs],
+                ),
+                iam.PolicyStatement(
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[
+                        stack.format_arn(
+                            service="events",
+                            resource="rule",
+                            resource_name="StepFunctionsGetEventsForSageMakerTuningJobsRule",
+                        )
+                    ],
+                ),
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.training_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+            ],
+        )
+        selector = dict(state["ResultSelector"])
+        best = guarded(
+            tasks.CallAwsService(
+                self,
+                "DescribeBestTrial",
+                service="sagemaker",
+                action="describeTrainingJob",
+                parameters={"TrainingJobName": sfn.JsonPath.string_at("$.tuning.best")},
+                iam_resources=[training_jobs],
+                iam_action="sagemaker:DescribeTrainingJob",
+                result_selector={**selector, "tuningJobArn.$": "$.TuningJobArn"},
+                result_path="$.training",
+            ),
+            SAGEMAKER_TRANSIENT,
+        )
+        chain: sfn.Chain = tune.next(best)
+        return chain
 
     def _approval(self, fn: lambda_.IFunction, failure_chain: sfn.IChainable) -> tasks.LambdaInvoke:
         """Wait for a person: RequestApproval parks the run on a task token; a rejection,

@@ -30,7 +30,14 @@ from typing import Any
 
 import boto3
 
-from modelrail.local import events_delivery, lambda_runtime, provision, training_runtime
+from modelrail.local import (
+    events_delivery,
+    interpreter,
+    lambda_runtime,
+    provision,
+    training_runtime,
+    tuning_runtime,
+)
 from modelrail.steps.start import plan_start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,6 +188,7 @@ class LocalCloud:
             self.work_dir / "lambda", log_level=lambda_log_level
         )
         self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
+        self.tuning = tuning_runtime.TuningRuntime(self.training)
         self.events = events_delivery.EventsDelivery()
         self._undo: list[Callable[[], None]] = []
         self._mock: Any = None
@@ -228,8 +236,9 @@ class LocalCloud:
         self._mock.start()
         self._undo = [
             lambda_runtime.install(self.lambdas),
-            training_runtime.install(self.training, account_id=ACCOUNT),
+            training_runtime.install(self.training, account_id=ACCOUNT, tuning=self.tuning),
             events_delivery.install(self.events),
+            interpreter.install(),
         ]
 
     def stop(self) -> None:

@@ -31,9 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+if TYPE_CHECKING:
+    from modelrail.local.tuning_runtime import TuningRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,23 @@ class JobRun:
     seconds: float
     model_artifacts: str
     stdout_tail: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Values of the job's MetricDefinitions, scraped from its logs as SageMaker does."""
+
+
+def scrape_metrics(definitions: list[dict[str, str]] | None, logs: str) -> dict[str, float]:
+    """The last match of each metric definition's regex (its first group) in the logs."""
+    found: dict[str, float] = {}
+    for definition in definitions or []:
+        matches = re.findall(definition["Regex"], logs)
+        for match in reversed(matches):
+            text = match[0] if isinstance(match, tuple) else match
+            try:
+                found[definition["Name"]] = float(text)
+            except ValueError:
+                continue
+            break
+    return found
 
 
 def _decode(value: str) -> str:
@@ -98,17 +118,31 @@ class TrainingRuntime:
     runs: list[JobRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def run(self, job: dict[str, Any], *, s3: Any) -> JobRun:
-        """Run one job described as by ``DescribeTrainingJob``; upload its outputs."""
+    def run(
+        self,
+        job: dict[str, Any],
+        *,
+        s3: Any,
+        metric_definitions: list[dict[str, str]] | None = None,
+    ) -> JobRun:
+        """Run one job described as by ``DescribeTrainingJob``; upload its outputs.
+
+        ``metric_definitions`` are the request's (moto's record drops them).
+        """
         name = job["TrainingJobName"]
         started = time.perf_counter()
         root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.work_dir))
         output_path = s3_uri(job["OutputDataConfig"]["S3OutputPath"]).rstrip("/")
         model_uri = f"{output_path}/{name}/output/model.tar.gz"
         try:
-            tail, failure = self._execute(job, root, s3=s3)
+            logs, failure = self._execute(job, root, s3=s3)
         except Exception as exc:  # a platform failure (bad channel, bad source), not the script's
-            tail, failure = "", f"ClientError: {exc}"
+            logs, failure = "", f"ClientError: {exc}"
+        definitions = metric_definitions or (job.get("AlgorithmSpecification") or {}).get(
+            "MetricDefinitions"
+        )
+        metrics = scrape_metrics(definitions, logs)
+        tail = logs[-6000:]
         status = "Failed" if failure else "Completed"
         if not failure:
             bucket, key = _split(model_uri)
@@ -118,7 +152,7 @@ class TrainingRuntime:
                 Bucket=out_bucket, Key=out_key, Body=_tar_folder(root / "output" / "data")
             )
         shutil.rmtree(root, ignore_errors=True)
-        run = JobRun(name, status, failure, time.perf_counter() - started, model_uri, tail)
+        run = JobRun(name, status, failure, time.perf_counter() - started, model_uri, tail, metrics)
         with self._lock:
             self.runs.append(run)
         return run
@@ -207,15 +241,15 @@ class TrainingRuntime:
             )
         except subprocess.TimeoutExpired:
             return "", f"MaxRuntimeExceeded: the job ran longer than {max_runtime} seconds"
-        tail = (proc.stdout[-2000:] + proc.stderr[-4000:]).strip()
+        logs = (proc.stdout + proc.stderr).strip()
         if proc.returncode == 0:
-            return tail, None
+            return logs, None
         failure_file = root / "output" / "failure"
         reason = failure_file.read_text(errors="replace").strip() if failure_file.exists() else ""
         if not reason:
             last = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
             reason = f"AlgorithmError: {last[0]}"
-        return tail, reason[:_FAILURE_LIMIT]
+        return logs, reason[:_FAILURE_LIMIT]
 
     @staticmethod
     def _download_prefix(uri: str, target: Path, *, s3: Any) -> None:
@@ -261,7 +295,10 @@ def record_outcome(backend_job: Any, run: JobRun, definitions: list[Any] | None)
         {"S3ModelArtifacts": run.model_artifacts} if run.status == "Completed" else None
     )
     backend_job.algorithm_specification["MetricDefinitions"] = definitions or []
-    backend_job.final_metric_data_list = []
+    backend_job.final_metric_data_list = [
+        {"MetricName": name, "Value": value, "Timestamp": now}
+        for name, value in sorted(run.metrics.items())
+    ]
     backend_job.secondary_status_transitions = [
         {"Status": "Training", "StartTime": backend_job.creation_time, "EndTime": now,
          "StatusMessage": "Training job completed" if run.status == "Completed" else (run.failure_reason or "")},
@@ -273,16 +310,29 @@ def record_outcome(backend_job: Any, run: JobRun, definitions: list[Any] | None)
 # --------------------------------------------------------------------------------------
 
 
-def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
-    """Register ``arn:aws:states:::sagemaker:*`` with moto's interpreter."""
+def install(
+    runtime: TrainingRuntime, *, account_id: str, tuning: TuningRuntime | None = None
+) -> Callable[[], None]:
+    """Register ``arn:aws:states:::sagemaker:*`` with moto's interpreter: training jobs
+    and, with a tuning runtime, hyperparameter tuning jobs (both ``.sync``)."""
+    from modelrail.local.tuning_runtime import TuningRuntime, describe_json
+
+    tuner = tuning or TuningRuntime(runtime)
+    actions = {
+        "createtrainingjob": "CreateTrainingJob",
+        "createhyperparametertuningjob": "CreateHyperParameterTuningJob",
+    }
     from moto.sagemaker.models import sagemaker_backends
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
-        CustomErrorName,
-    )
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
         FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
@@ -304,10 +354,11 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
             return "sagemaker"
 
         def _get_supported_parameters(self) -> set[str] | None:
-            if self.resource.api_action.lower() != "createtrainingjob":
+            operation = actions.get(self.resource.api_action.lower())
+            if operation is None:
                 return None
             model: Any = boto3.client("sagemaker", region_name="us-east-1").meta.service_model
-            return set(model.operation_model("CreateTrainingJob").input_shape.members)
+            return set(model.operation_model(operation).input_shape.members)
 
         def _eval_service_task(
             self,
@@ -317,11 +368,24 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
             state_credentials: Any,
         ) -> None:
             action = self._get_boto_service_action()
-            if action != "create_training_job":
-                raise ValueError(f"the local cloud runs sagemaker:createTrainingJob, not {action}")
             region = resource_runtime_part.region
             sm: Any = boto3.client("sagemaker", region_name=region)
             s3: Any = boto3.client("s3", region_name=region)
+            if action == "create_hyper_parameter_tuning_job":
+                response = sm.create_hyper_parameter_tuning_job(**normalised_parameters)
+                tuner.run(
+                    normalised_parameters,
+                    sagemaker=sm,
+                    s3=s3,
+                    backend=sagemaker_backends[account_id][region],
+                )
+                env.stack.append(response)
+                return
+            if action != "create_training_job":
+                raise ValueError(
+                    "the local cloud runs sagemaker:createTrainingJob and "
+                    f"createHyperParameterTuningJob, not {action}"
+                )
             response = sm.create_training_job(**normalised_parameters)
             name = normalised_parameters["TrainingJobName"]
             backend_job = sagemaker_backends[account_id][region].training_jobs[name]
@@ -330,7 +394,7 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
             )
             backend_job.training_job_status = "InProgress"
             described = sm.describe_training_job(TrainingJobName=name)
-            run = runtime.run(described, s3=s3)
+            run = runtime.run(described, s3=s3, metric_definitions=definitions)
             record_outcome(backend_job, run, definitions)
             env.stack.append({"TrainingJobArn": response["TrainingJobArn"]})
 
@@ -342,23 +406,13 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
             state_credentials: Any,
         ) -> Callable[[], Any]:
             region = resource_runtime_part.region
-            name = normalised_parameters["TrainingJobName"]
             env.stack.pop()
 
-            def resolve() -> Any:
-                client: Any = boto3.client("sagemaker", region_name=region)
-                raw = client.describe_training_job(TrainingJobName=name)
-                raw.pop("ResponseMetadata", None)
-                described: dict[str, Any] = json.loads(json.dumps(raw, default=str))
-                status = described["TrainingJobStatus"]
-                if status in ("InProgress", "Stopping"):
-                    return None
-                if status == "Completed":
-                    return described
-                raise FailureEventException(
+            def failed(described: dict[str, Any]) -> Exception:
+                return FailureEventException(
                     FailureEvent(
                         env=env,
-                        error_name=CustomErrorName("States.TaskFailed"),
+                        error_name=StatesErrorName(StatesErrorNameType.StatesTaskFailed),
                         event_type=HistoryEventType.TaskFailed,
                         event_details=EventDetails(  # type: ignore[typeddict-item]
                             taskFailedEventDetails=TaskFailedEventDetails(
@@ -370,6 +424,34 @@ def install(runtime: TrainingRuntime, *, account_id: str) -> Callable[[], None]:
                         ),
                     )
                 )
+
+            if "HyperParameterTuningJobName" in normalised_parameters:
+                tuning_name = normalised_parameters["HyperParameterTuningJobName"]
+
+                def resolve_tuning() -> Any:
+                    client: Any = boto3.client("sagemaker", region_name=region)
+                    described = describe_json(client, tuning_name)
+                    status = described["HyperParameterTuningJobStatus"]
+                    if status in ("InProgress", "Stopping"):
+                        return None
+                    if status == "Completed":
+                        return described
+                    raise failed(described)
+
+                return resolve_tuning
+            name = normalised_parameters["TrainingJobName"]
+
+            def resolve() -> Any:
+                client: Any = boto3.client("sagemaker", region_name=region)
+                raw = client.describe_training_job(TrainingJobName=name)
+                raw.pop("ResponseMetadata", None)
+                described: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+                status = described["TrainingJobStatus"]
+                if status in ("InProgress", "Stopping"):
+                    return None
+                if status == "Completed":
+                    return described
+                raise failed(described)
 
             return resolve
 

@@ -129,6 +129,8 @@ class Lineage(_Frozen):
     seed: int | None = None
     training_job_name: str = Field(min_length=1, max_length=256)
     training_job_arn: str | None = None
+    tuning_job_arn: str | None = None
+    """The hyperparameter search this model won, when it came from one."""
     pipeline_execution_arn: str | None = None
     champion_at_training: int | None = Field(default=None, ge=1)
     model_artifact_uri: str = Field(min_length=1)

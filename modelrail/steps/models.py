@@ -49,11 +49,21 @@ class PrepareInput(_Payload):
     validation: ValidationOutput
 
 
+class TuningRequest(_Payload):
+    """The model's half of CreateHyperParameterTuningJob (modelrail.tuning)."""
+
+    job_name: str = Field(alias="jobName", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
+    config: dict[str, Any]
+    metric_definitions: list[dict[str, str]] = Field(alias="metricDefinitions", min_length=1)
+
+
 class PrepareOutput(_Payload):
     champion_uri: str = Field(alias="championUri")
     champion_version: int | None = Field(alias="championVersion")
     profile_uri: str = Field(alias="profileUri")
     fingerprint: str
+    tuning: TuningRequest | None = None
+    """Present when the contract asks for a hyperparameter search."""
 
 
 class TrainingOutput(_Payload):
@@ -64,6 +74,8 @@ class TrainingOutput(_Payload):
     model_artifacts: str = Field(alias="modelArtifacts")
     image: str
     hyperparameters: dict[str, str] = {}
+    tuning_job_arn: str | None = Field(default=None, alias="tuningJobArn")
+    """Set when the model is the best trial of a hyperparameter search."""
 
 
 class GateInput(_Payload):

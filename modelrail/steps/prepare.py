@@ -7,6 +7,7 @@
 * The baseline profile of the validated snapshot (quantile bins and category counts for
   later drift checks, plus Model Monitor-shaped ``statistics.json``/``constraints.json``),
   stored beside the snapshot and recorded in the version's lineage.
+* The hyperparameter search request when the contract asks for one (modelrail.tuning).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from modelrail.profile import build_profile, profile_json, to_constraints_json, 
 from modelrail.registry import AliasName, ModelRegistry
 from modelrail.steps.gate import split_s3_uri
 from modelrail.steps.models import PrepareInput, PrepareOutput
+from modelrail.tuning import tuning_request
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -84,5 +86,6 @@ def run_prepare(
             "championVersion": champion.version if champion else None,
             "profileUri": f"s3://{train_bucket}/{folder}profile.json",
             "fingerprint": profile.fingerprint,
+            "tuning": tuning_request(contract, request.execution_name),
         }
     )

@@ -62,6 +62,7 @@ def run_register(
         seed=contract.seed,
         training_job_name=request.training.job_name,
         training_job_arn=request.training.job_arn,
+        tuning_job_arn=request.training.tuning_job_arn,
         pipeline_execution_arn=request.execution,
         model_artifact_uri=request.training.model_artifacts,
     )

@@ -22,13 +22,16 @@ def test_the_happy_path_is_validate_prepare_train_gate_register(states: dict[str
     while state:
         path.append(state)
         spec = states[state]
-        if spec["Type"] == "Choice":
+        if spec["Type"] == "Choice" and state == "Search?":
+            state = spec["Default"]  # a contract without a tuning block trains once
+        elif spec["Type"] == "Choice":
             state = next(c["Next"] for c in spec["Choices"] if c.get("BooleanEquals") is True)
         else:
             state = spec.get("Next")
     assert path == [
         "ValidateData",
         "PrepareData",
+        "Search?",
         "Train",
         "QualityGate",
         "Register",
@@ -68,7 +71,7 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter(
     states: dict[str, Any],
 ) -> None:
     tasks = _tasks(states)
-    assert len(tasks) == 7
+    assert len(tasks) == 9
     for name, task in tasks.items():
         assert task["Retry"], name
         for retry in task["Retry"]:
@@ -115,3 +118,44 @@ def test_a_rejected_model_is_registered_then_notifies_and_fails(states: dict[str
         "Cause.$": "$.gate.summary",
     }
     assert "NotifyFailure" in _reaches(states, choice["Default"], "PipelineFailed")
+
+
+def test_a_contract_that_asks_for_a_search_tunes_then_describes_the_best_trial(
+    states: dict[str, Any],
+) -> None:
+    choice = states["Search?"]
+    (rule,) = choice["Choices"]
+    assert rule["Next"] == "Tune" and choice["Default"] == "Train"
+    assert {"Variable": "$.prepared.tuning", "IsPresent": True} in rule["And"]
+    tune = states["Tune"]
+    assert tune["Resource"] == "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync"
+    assert tune["Next"] == "DescribeBestTrial"
+    best = states["DescribeBestTrial"]
+    assert best["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob"
+    assert best["Parameters"] == {"TrainingJobName.$": "$.tuning.best"}
+    assert best["Next"] == states["Train"]["Next"] == "QualityGate"
+    # the best trial enters the gate in the same shape as a single training job
+    assert best["ResultPath"] == states["Train"]["ResultPath"] == "$.training"
+    assert best["ResultSelector"] == {
+        **states["Train"]["ResultSelector"],
+        "tuningJobArn.$": "$.TuningJobArn",
+    }
+
+
+def test_the_search_trains_exactly_what_train_would(states: dict[str, Any]) -> None:
+    """One training definition: the tuning job's is the Train state's request."""
+    params = states["Tune"]["Parameters"]
+    assert params["HyperParameterTuningJobName.$"] == "$.prepared.tuning.jobName"
+    assert params["HyperParameterTuningJobConfig.$"] == "$.prepared.tuning.config"
+    definition = dict(params["TrainingJobDefinition"])
+    train = dict(states["Train"]["Parameters"])
+    train.pop("TrainingJobName.$")
+    static = definition.pop("StaticHyperParameters")
+    assert static == {**train.pop("HyperParameters"), "tuning-trial": '"true"'}
+    algorithm = definition.pop("AlgorithmSpecification")
+    assert algorithm == {
+        **train.pop("AlgorithmSpecification"),
+        "MetricDefinitions.$": "$.prepared.tuning.metricDefinitions",
+    }
+    assert definition == train
+    assert definition["EnableNetworkIsolation"] is True

@@ -258,3 +258,28 @@ def test_state_machine_is_standard_with_full_logging_and_tracing(dev: Template) 
             "KmsKeyId": Match.any_value(),
         },
     )
+
+
+def test_the_state_machine_may_tune_and_pass_only_the_training_role(
+    dev_template: dict[str, Any],
+) -> None:
+    policies = _resources(dev_template, "AWS::IAM::Policy")
+    (search,) = [p for k, p in policies.items() if "SearchPolicy" in k]
+    statements = search["Properties"]["PolicyDocument"]["Statement"]
+    by_action = {
+        a: s
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    tuning = by_action["sagemaker:CreateHyperParameterTuningJob"]
+    assert "hyper-parameter-tuning-job/*" in json.dumps(tuning["Resource"])
+    assert "training-job" not in json.dumps(tuning["Resource"])
+    rule = by_action["events:PutRule"]
+    assert "StepFunctionsGetEventsForSageMakerTuningJobsRule" in json.dumps(rule["Resource"])
+    passing = by_action["iam:PassRole"]
+    assert "TrainingRole" in json.dumps(passing["Resource"])
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    roles = search["Properties"]["Roles"]
+    assert len(roles) == 1 and "StateMachineRole" in json.dumps(roles)

@@ -70,3 +70,27 @@ def test_https_s3_urls_are_understood() -> None:
     )
     assert training_runtime.s3_uri("https://bkt.s3.eu-west-1.amazonaws.com/x") == "s3://bkt/x"
     assert training_runtime.s3_uri("s3://bkt/k") == "s3://bkt/k"
+
+
+def test_tuning_job_records_have_the_fields_the_executor_sets() -> None:
+    from moto.sagemaker.models import HyperParameterTuningJob
+
+    source = inspect.getsource(HyperParameterTuningJob)
+    for attribute in (
+        "hyper_parameter_tuning_job_status",
+        "training_job_status_counters",
+        "objective_status_counters",
+        "best_training_job",
+        "OverallBestTrainingJob",
+        "failure_reason",
+        "hyper_parameter_tuning_end_time",
+        "consumed_resources",
+        "tuning_job_completion_details",
+    ):
+        assert f"self.{attribute}" in source, attribute
+
+
+def test_fail_states_build_their_error_through_custom_error_name() -> None:
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+
+    assert "CustomErrorName(error_value)" in inspect.getsource(state_fail)

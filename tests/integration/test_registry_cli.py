@@ -526,9 +526,9 @@ def test_card_files_are_written(registry: InMemoryRegistry, cli: Run, tmp_path: 
 
 
 def test_card_without_a_contract(registry: InMemoryRegistry, cli: Run, tmp_path: Path) -> None:
-    register(registry, 1, model="churn", metrics={"accuracy": 0.9})
-    assert cli("card", "churn", "1", "--out", str(tmp_path)).code == 0
-    assert "No contract was found" in (tmp_path / "churn-v1.md").read_text()
+    register(registry, 1, model="fraud", metrics={"accuracy": 0.9})
+    assert cli("card", "fraud", "1", "--out", str(tmp_path)).code == 0
+    assert "No contract was found" in (tmp_path / "fraud-v1.md").read_text()
 
 
 def test_card_with_a_broken_contract_exits_2(

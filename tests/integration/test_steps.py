@@ -116,9 +116,11 @@ def test_a_bad_upload_is_quarantined_and_the_original_kept(s3: Any) -> None:
 
 def test_an_upload_for_an_undeclared_model_names_the_known_ones(s3: Any) -> None:
     request = PipelineInput.model_validate(
-        {"model": "churn", "bucket": DATA, "key": "incoming/churn/x.csv", "versionId": None}
+        {"model": "fraud", "bucket": DATA, "key": "incoming/fraud/x.csv", "versionId": None}
     )
-    with pytest.raises(UnknownModel, match=r"no contract named 'churn'.*known: \['demand'\]"):
+    with pytest.raises(
+        UnknownModel, match=r"no contract named 'fraud'.*known: \['churn', 'demand'\]"
+    ):
         _validate(s3, request)
 
 

@@ -555,7 +555,7 @@ def test_bad_values_and_accept_types(served: tuple[ModuleType, Any]) -> None:
 def _churn() -> ModelContract:
     return parse_contract(
         {
-            "name": "churn",
+            "name": "attrition",
             "problem_type": "binary",
             "target": "churned",
             "columns": [
@@ -673,3 +673,67 @@ def test_holdout_split_is_seeded_and_stratified(training: Training) -> None:
     assert first[1].index.tolist() == again[1].index.tolist()
     assert first[1].index.tolist() != other[1].index.tolist()
     assert first[3].sum() == 2  # 10% of the 20 holdout rows, exactly
+
+
+# ---------------------------------------------------------------------------
+# tuning trials
+
+
+def test_a_tuning_trial_reports_its_objective_on_rows_the_gate_never_sees(
+    training: Training,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    churn = load_contract("churn")
+    layout = _opt_ml(tmp_path, monkeypatch, churn)
+    write_sample(generate(churn, rows=1000, seed=3), layout.channel / "data.csv")
+    # as a tuning job passes them: static ones JSON-encoded, searched ones raw
+    argv = layout.args(
+        "--tuning-trial", '"true"', "--max_depth", "3", "--min_samples_leaf", "25",
+        "--learning_rate", "0.0731", "--sagemaker_program", '"train.py"',
+    )  # fmt: skip
+    assert training.train.main(argv) == 0
+    evaluation = layout.evaluation()
+    # the holdout is the same 200 rows as a plain run; validation comes out of the 800
+    assert evaluation["rows"] == {"train": 640, "holdout": 200}
+    assert evaluation["validation"]["rows"] == 160
+    assert evaluation["validation"]["split"] == "random"
+    assert set(evaluation["validation"]["metrics"]) == {"roc_auc", "accuracy", "log_loss"}
+    assert evaluation["hyperparameters"] == {
+        "n_estimators": 100,
+        "max_depth": 3,
+        "min_samples_leaf": 25,
+        "learning_rate": 0.0731,
+    }
+    model = joblib.load(layout.model / "model.joblib").named_steps["model"]
+    assert (model.max_depth, model.min_samples_leaf, model.learning_rate) == (3, 25, 0.0731)
+    out = capsys.readouterr().out
+    auc = evaluation["validation"]["metrics"]["roc_auc"]
+    assert f"modelrail-metric validation:roc_auc={auc:.6g}" in out
+    assert f"modelrail-metric roc_auc={evaluation['metrics']['roc_auc']:.6g}" in out
+
+    # the same holdout rows as a run without --tuning-trial
+    plain = _opt_ml(tmp_path / "plain", monkeypatch, churn)
+    write_sample(generate(churn, rows=1000, seed=3), plain.channel / "data.csv")
+    assert training.train.main(plain.args()) == 0
+    assert plain.evaluation()["rows"] == {"train": 800, "holdout": 200}
+    assert "validation" not in plain.evaluation()
+    assert plain.evaluation()["slices"]["plan"].keys() == evaluation["slices"]["plan"].keys()
+    for plan, block in plain.evaluation()["slices"]["plan"].items():
+        assert block["rows"] == evaluation["slices"]["plan"][plan]["rows"]
+
+
+def test_a_misspelt_searched_hyperparameter_fails_the_trial_by_name(
+    training: Training, opt_ml: OptMl, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_sample(generate(opt_ml.contract, rows=300, seed=1), opt_ml.channel / "data.csv")
+    reason = _fails(training, opt_ml, capsys, *opt_ml.args("--min_sample_leaf", "5"))
+    assert reason.startswith("ValueError: unknown hyperparameters ['min_sample_leaf']")
+
+
+def test_searched_values_arrive_as_strings_and_are_typed(training: Training) -> None:
+    args = training.train.parse_args(
+        ["--a", "3", "--b", "0.5", "--c", '"text"', "--d", "true", "--flag", "--e", "1e-3"]
+    )
+    assert args.overrides == {"a": 3, "b": 0.5, "c": "text", "d": True, "e": 0.001}

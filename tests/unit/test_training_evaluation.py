@@ -267,7 +267,7 @@ def _classifier(problem_type: str) -> ModelContract:
     )
     return parse_contract(
         {
-            "name": "churn",
+            "name": "attrition",
             "problem_type": problem_type,
             "target": target["name"],
             "columns": [

@@ -108,7 +108,7 @@ def churn_contract(problem: str = "binary", target_type: str = "boolean") -> Mod
         target["categories"] = ["a", "b", "c"]
     return parse_contract(
         {
-            "name": "churn",
+            "name": "attrition",
             "problem_type": problem,
             "target": "churned",
             "columns": [
