@@ -44,6 +44,22 @@ class EnvironmentConfig(BaseModel):
     approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 365)
     lambda_layers: tuple[str, ...] = ()
     lambda_reserved_concurrency: int = Field(default=5, ge=1, le=100)
+    # ---- serving: one SageMaker endpoint per model, updated blue/green with a canary ----
+    endpoint_instance_type: str = "ml.m5.large"
+    # At least 2: a canary may be at most half of the fleet (SageMaker's guardrail).
+    endpoint_instance_count: int = Field(default=2, ge=2, le=100)
+    canary_instances: int = Field(default=1, ge=1)
+    # Canary bake and the final bake after the full shift, both watched by the alarms.
+    bake_seconds: int = Field(default=600, ge=0, le=3600)
+    termination_wait_seconds: int = Field(default=300, ge=0, le=3600)
+    deployment_max_seconds: int = Field(default=3600, ge=600, le=28800)
+    capture_percent: int = Field(default=100, ge=0, le=100)
+    keep_endpoint_configs: int = Field(default=3, ge=1, le=50)
+    # p99 model latency that trips the rollback alarm when the contract sets no budget.
+    default_latency_budget_ms: float = Field(default=1000.0, gt=0)
+    # Let `modelrail deploy --inject-errors/--inject-latency-ms` make a version misbehave.
+    allow_fault_injection: bool = False
+    deploy_after_training: bool = True
 
     @field_validator("region")
     @classmethod
@@ -61,7 +77,7 @@ class EnvironmentConfig(BaseModel):
             )
         return value
 
-    @field_validator("training_instance_type")
+    @field_validator("training_instance_type", "endpoint_instance_type")
     @classmethod
     def _instance(cls, value: str) -> str:
         if not value.startswith("ml."):
@@ -80,6 +96,18 @@ class EnvironmentConfig(BaseModel):
     def _prod_rules(self) -> Self:
         if self.name == "prod" and not self.retain_data:
             raise ValueError("prod must retain its data (retain_data: true)")
+        if self.name == "prod" and self.allow_fault_injection:
+            raise ValueError("prod must not allow fault injection")
+        if 2 * self.canary_instances > self.endpoint_instance_count:
+            raise ValueError(
+                f"canary_instances {self.canary_instances} is more than half of "
+                f"endpoint_instance_count {self.endpoint_instance_count} (SageMaker allows 50%)"
+            )
+        if self.deployment_max_seconds < self.bake_seconds + self.termination_wait_seconds + 600:
+            raise ValueError(
+                "deployment_max_seconds must exceed bake_seconds + termination_wait_seconds "
+                "by at least 600 s (time to start the new fleet)"
+            )
         return self
 
     def layer_arns(self) -> list[str]:

@@ -7,6 +7,8 @@ offending resource or action) on the construct that raised it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
@@ -81,6 +83,16 @@ def acknowledge_findings(stack: Stack) -> None:
         f"Resource::<{artifacts}.Arn>/datasets/*": "writes validated dataset snapshots under datasets/",
     }.items():
         _ack(validate_policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+    starter_policy = functions["starter"].role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+    _ack_grants(
+        starter_policy, "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*"
+    )
+    _ack(
+        starter_policy,
+        f"AwsSolutions-IAM5[Resource::<{data}.Arn>/incoming/*]",
+        "HeadObject on the upload that started it (fault-injection metadata), any key under incoming/",
+    )
 
     prepare_policy = functions["prepare"].role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
     _ack_grants(
@@ -183,3 +195,95 @@ def acknowledge_findings(stack: Stack) -> None:
         "AwsSolutions-SQS3",
         "this queue is itself the dead-letter queue of the upload rule and the starter function",
     )
+
+    _acknowledge_deployment(stack, lid)
+
+
+def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], str]) -> None:
+    deployment = stack.deployment
+    region = stack.region
+    env = stack.config.name
+    table = lid(stack.registry.table)
+    artifacts = lid(stack.storage.artifacts)
+    sagemaker = f"arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>"
+    endpoints = f"Resource::{sagemaker}:endpoint/modelrail-{env}-*"
+    configs = f"Resource::{sagemaker}:endpoint-config/*"
+    for fn in (deployment.plan_fn, deployment.finish_fn):
+        _ack(
+            fn,
+            "AwsSolutions-L1",
+            "python3.13 is the newest runtime with both managed layers (Powertools, AWS SDK for "
+            "pandas) published; moving to 3.14 is tracked in docs/decisions.md",
+        )
+        policy = fn.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+        _ack_grants(policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
+        _ack(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{table}.Arn>/index/*]",
+            "CDK's table grant covers the registry's secondary index (versions by status)",
+        )
+        _ack(
+            policy,
+            f"AwsSolutions-IAM5[{endpoints}]",
+            "DescribeEndpoint on this environment's endpoints (one per model, named at run time)",
+        )
+    _ack(
+        deployment.plan_fn.role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
+        "AwsSolutions-IAM5[Resource::*]",
+        "xray:PutTraceSegments/PutTelemetryRecords cannot be scoped to a resource (active tracing)",
+    )
+    finish = deployment.finish_fn.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+    _ack(
+        finish,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray tracing and sagemaker:ListEndpointConfigs take no resource",
+    )
+    _ack(
+        finish,
+        f"AwsSolutions-IAM5[{configs}]",
+        "deletes old endpoint configs; their names are made per deployment at run time",
+    )
+    _ack(
+        finish,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:{region}:<AWS::AccountId>:alarm:modelrail-{env}-*]",
+        "reads the history of this environment's rollback alarms to name the one that fired",
+    )
+
+    hosting = deployment.hosting_role.node.find_child("DefaultPolicy")
+    _ack_grants(hosting, "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
+    _ack(
+        hosting,
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken has no resource; cloudwatch:PutMetricData is limited by a "
+        "namespace condition to /aws/sagemaker/*",
+    )
+    _ack(
+        hosting,
+        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/training-output/*]",
+        "reads the model.tar.gz of the version it serves (any training job's output)",
+    )
+    _ack(
+        hosting,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*]",
+        "SageMaker writes one log group per endpoint under /aws/sagemaker/Endpoints",
+    )
+
+    sm_policy = deployment.state_machine.role.node.find_child("DefaultPolicy")
+    _ack_grants(sm_policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
+    _ack(
+        sm_policy,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery, ...) take no resource",
+    )
+    for finding, reason in {
+        f"Resource::{sagemaker}:model/*": "CreateModel: model names are made per deployment at run time",
+        configs: "CreateEndpointConfig/UpdateEndpoint: config names are made per deployment",
+        endpoints: "Create/Update/DescribeEndpoint on this environment's endpoints (one per model)",
+    }.items():
+        _ack(sm_policy, f"AwsSolutions-IAM5[{finding}]", reason)
+    for fn in (deployment.plan_fn, deployment.finish_fn):
+        _ack(
+            sm_policy,
+            f"AwsSolutions-IAM5[Resource::<{lid(fn)}.Arn>:*]",
+            "lambda:InvokeFunction on the function's versions and aliases (CDK's invoke grant)",
+        )

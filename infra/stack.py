@@ -9,6 +9,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.deployment import Deployment, DeploymentResources
 from infra.constructs.pipeline import PipelineResources, TrainingPipeline
 from infra.constructs.storage import RegistryTable, Storage
 
@@ -18,6 +19,7 @@ class ModelrailStack(Stack):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.config = config
         self.storage = Storage(self, "Storage", retain=config.retain_data)
         self.registry = RegistryTable(
             self, "Registry", key=self.storage.key, retain=config.retain_data
@@ -29,6 +31,17 @@ class ModelrailStack(Stack):
             master_key=self.storage.key,
             enforce_ssl=True,
         )
+        self.deployment = Deployment(
+            self,
+            "Deploy",
+            res=DeploymentResources(
+                config=config,
+                key=self.storage.key,
+                artifacts_bucket=self.storage.artifacts,
+                registry_table=self.registry.table,
+                topic=self.topic,
+            ),
+        )
         self.pipeline = TrainingPipeline(
             self,
             "Training",
@@ -39,6 +52,7 @@ class ModelrailStack(Stack):
                 artifacts_bucket=self.storage.artifacts,
                 registry_table=self.registry.table,
                 topic=self.topic,
+                deployment=self.deployment.state_machine if config.deploy_after_training else None,
             ),
         )
 
@@ -49,6 +63,7 @@ class ModelrailStack(Stack):
             "RegistryTableName": self.registry.table.table_name,
             "NotificationsTopicArn": self.topic.topic_arn,
             "TrainingStateMachineArn": self.pipeline.state_machine.state_machine_arn,
+            "DeploymentStateMachineArn": self.deployment.state_machine.state_machine_arn,
             "DeadLetterQueueUrl": self.pipeline.dead_letters.queue_url,
         }.items():
             CfnOutput(self, name, value=value)

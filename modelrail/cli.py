@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_registry_parser(sub)
 
+    from modelrail.deploy_cli import add_parsers as add_deploy_parsers
+
+    add_deploy_parsers(sub)
+
     demo = sub.add_parser("demo", help="the whole loop on the local cloud, narrated")
     demo.add_argument("--workdir", default="out/demo")
     demo.add_argument("--rows", type=int, default=2000)

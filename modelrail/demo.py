@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from modelrail.cli import main as cli_main
+from modelrail.deploy.naming import endpoint_name
+from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
 from modelrail.local.runner import registry_snapshot
 from modelrail.registry import AliasName, DynamoDBRegistry, StaleAlias, VersionStatus
 from modelrail.registry_cli import main as registry_main
-from modelrail.registry_cli import print_listing, promote, write_model_card
+from modelrail.registry_cli import print_listing, write_model_card
 from modelrail.sample import sample_command
 
 MODEL = "demand"
@@ -95,20 +100,14 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
 
         version = accepted.registered_version
         assert version is not None
-        print(
-            f"\napprove v{version} and make it the champion (compare-and-swap on the champion alias):"
-        )
-        registry.transition(
-            MODEL,
-            version,
-            VersionStatus.APPROVED,
-            by="demo",
-            reason="passed every gate in the demo",
-        )
-        promotion = promote(registry, MODEL, version, by="demo", reason="first model for demand")
-        moved = promotion.to_json()["champion"]
-        print(f"  champion: {'none' if moved['from'] is None else 'v' + str(moved['from'])} → v{moved['to']} "
-              f"(alias revision {moved['revision']}, recorded with who, when and why)")  # fmt: skip
+        first = _deployment(cloud, accepted, "the pipeline deployed v1: the endpoint is created")
+        if first.outcome != "PRODUCTION":
+            return 1
+        champion = registry.get_alias(MODEL, AliasName.CHAMPION)
+        assert champion is not None
+        print(f"  champion: v{champion.version} (moved by compare-and-swap when the endpoint "
+              f"served v{version}; alias revision {champion.revision})")  # fmt: skip
+        _predict(good, workdir)
         stale = None
         try:
             registry.move_alias(
@@ -132,12 +131,142 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         print(f"  kept in the registry as v{rejected_version.version} {rejected_version.status.value}; "
               f"the champion is still v{registry.get_alias(MODEL, AliasName.CHAMPION).version}")  # type: ignore[union-attr]  # fmt: skip
 
+        if not _canary_demo(cloud, registry, workdir):
+            return 1
         if not _search_demo(cloud, registry, workdir):
             return 1
 
     _approval_demo(workdir)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _deployment(cloud: LocalCloud, run: PipelineRun, label: str) -> DeploymentRun:
+    """Follow the deployment the training run started, step by step."""
+    arn = cloud.deployment_arn_for(run.execution_arn)
+    print(f"\n▶ {label}", flush=True)
+    t0 = time.monotonic()
+    cloud.wait(arn, on_step=_step_printer(t0), timeout=600)  # type: ignore[arg-type]
+    deployed = wait_for(arn, sfn=cloud.client("stepfunctions"))
+    result = deployed.result or {}
+    print(f"  deployment {arn.rsplit(':', 1)[-1]}: {deployed.outcome} "
+          f"in {time.monotonic() - t0:.1f}s")  # fmt: skip
+    if result.get("message"):
+        print(f"  {result['message']}")
+    return deployed
+
+
+class _Traffic:
+    """Requests to the endpoint while a deployment runs, as production traffic would."""
+
+    def __init__(self, cloud: LocalCloud, rows: Path) -> None:
+        frame = pd.read_csv(rows).drop(columns=["units_sold"]).head(5)
+        self.body = frame.to_csv(index=False, header=False).encode()
+        self.runtime = cloud.client("sagemaker-runtime")
+        self.stop = threading.Event()
+        self.sent = self.failed = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.runtime.invoke_endpoint(
+                    EndpointName=endpoint_name("dev", MODEL), Body=self.body, ContentType="text/csv"
+                )
+            except Exception:  # the faulty canary answers 5XX: boto3 raises ModelError
+                self.failed += 1
+            self.sent += 1
+            self.stop.wait(0.05)
+
+    def __enter__(self) -> _Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def _predict(rows: Path, workdir: Path) -> None:
+    features = workdir / "rows.csv"
+    pd.read_csv(rows).drop(columns=["units_sold"]).head(2).to_csv(features, index=False)
+    print(f"  $ modelrail predict {MODEL} --data {features.name}", flush=True)
+    cli_main(["predict", MODEL, "--data", str(features)])
+
+
+def _canary_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -> bool:
+    """v2 goes out through a canary under traffic; v3 misbehaves and is rolled back."""
+    better = sample_command(MODEL, 4000, 11, workdir / "demand-more.csv")
+    v2 = _run(cloud, better, "more data: a better challenger")
+    if v2.status != "SUCCEEDED":
+        print(f"  unexpected failure at {v2.failed_state}: {v2.error}: {v2.message}")
+        return False
+    with _Traffic(cloud, better) as traffic:
+        deployed = _deployment(
+            cloud, v2, f"canary: {_canary_words(cloud)}, alarms watching, traffic flowing"
+        )
+    print(f"  {traffic.sent} requests during the rollout, {traffic.failed} failed")
+    if deployed.outcome != "PRODUCTION":
+        return False
+    champion = registry.get_alias(MODEL, AliasName.CHAMPION)
+    assert champion is not None
+    print(f"  champion: v{champion.version}; v1 is {registry.get_version(MODEL, 1).status.value}")
+    if v2.registered_version is None:
+        return False
+
+    faulty = workdir / "demand-faulty.csv"
+    faulty.write_bytes(better.read_bytes())
+    print("\n▶ a version that misbehaves: the same data uploaded with "
+          "--metadata modelrail-fault-error-rate=1 (fault injection, dev only)")  # fmt: skip
+    v3 = cloud.upload_and_wait(MODEL, faulty, metadata={"modelrail-fault-error-rate": "1"})
+    print(f"  training run {v3.status}: v{v3.registered_version} registered")
+    if v3.registered_version is None:
+        return False
+    with _Traffic(cloud, better) as traffic:
+        rolled = _deployment(cloud, v3, "its canary: errors → alarm → automatic rollback")
+    print(f"  {traffic.sent} requests during the rollout, {traffic.failed} failed (on the canary)")
+    result = rolled.result or {}
+    live = cloud.client("sagemaker").describe_endpoint(EndpointName=endpoint_name("dev", MODEL))
+    champion = registry.get_alias(MODEL, AliasName.CHAMPION)
+    assert champion is not None
+    print(f"  alarm: {', '.join(result.get('trippedAlarms') or ['?'])}")
+    print(f"  v{v3.registered_version} is "
+          f"{registry.get_version(MODEL, v3.registered_version).status.value}; the champion is still "
+          f"v{champion.version}; the endpoint serves {live['EndpointConfigName']} "
+          f"({live['EndpointStatus']})")  # fmt: skip
+    events = [n.get("event") for n in cloud.notifications()[-1:]]
+    print(f"  notification: {events[0] if events else '-'}")
+    if rolled.outcome != "ROLLED_BACK":
+        return False
+
+    print("\n▶ one command rolls the champion back: it redeploys the previous champion "
+          "through the same canary", flush=True)  # fmt: skip
+    print(f"  $ modelrail registry rollback {MODEL} --reason 'drill'")
+    code = registry_main(["registry", "rollback", MODEL, "--reason", "drill"])
+    champion = registry.get_alias(MODEL, AliasName.CHAMPION)
+    assert champion is not None
+    live = cloud.client("sagemaker").describe_endpoint(EndpointName=endpoint_name("dev", MODEL))
+    print(f"  champion: v{champion.version}; the endpoint serves {live['EndpointConfigName']}")
+    return code == 0
+
+
+def _canary_words(cloud: LocalCloud) -> str:
+    """The rollout policy as the deployed state machine carries it."""
+    definition = json.loads(
+        cloud.client("stepfunctions").describe_state_machine(
+            stateMachineArn=cloud.output("DeploymentStateMachineArn")
+        )["definition"]
+    )
+    states = definition["States"]
+    policy = states["UpdateEndpoint"]["Parameters"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    routing = policy["TrafficRoutingConfiguration"]
+    fleet = states["CreateEndpointConfig"]["Parameters"]["ProductionVariants"][0]
+    bake = int(routing["WaitIntervalInSeconds"])
+    return (
+        f"{routing['CanarySize']['Value']} of {fleet['InitialInstanceCount']} instances on the "
+        f"new model, baked {bake} s ({cloud.clock.real_seconds(bake):.0f} s on the local clock), "
+        "then the rest"
+    )
 
 
 def _search_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -> bool:
@@ -200,3 +329,5 @@ def _approval_demo(workdir: Path) -> None:
         )
         run = cloud.wait(arn, timeout=60)
         print(f"  run {run.status}; v1 is {registry.get_version(MODEL, 1).status.value}")
+        deployed = _deployment(cloud, run, "approved, so the pipeline deployed v1 to prod")
+        print(f"  v1 is {registry.get_version(MODEL, 1).status.value} in prod ({deployed.outcome})")

@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelrail.contract import CONTRACTS_DIR, METRICS, ContractError, ModelContract, load_contract
+from modelrail.deploy_cli import DeploymentNotConfigured
 from modelrail.model_card import build_card, parse_slice_key, write_card
 from modelrail.registry.errors import (
     ConcurrencyConflict,
@@ -108,7 +109,10 @@ ENV_ACTOR = "MODELRAIL_ACTOR"
 TABLE_OUTPUT = "RegistryTableName"
 DEFAULT_ENV = "dev"
 DEFAULT_CARD_DIR = Path("out/cards")
-DEPLOY_NOTE = "the endpoint is not redeployed by this command; deployment is wired in a later issue"
+DEPLOY_NOTE = (
+    "the endpoint is not redeployed by this command; `modelrail deploy MODEL VERSION` or "
+    "`modelrail registry rollback MODEL` (without --pointer-only) redeploys it"
+)
 
 CHAMPION = AliasName.CHAMPION
 PREVIOUS = AliasName.PREVIOUS
@@ -162,6 +166,7 @@ OUTCOMES: dict[type[Exception], Outcome] = {
     InvalidRequest: Outcome(2, "invalid request"),
     NothingToRollBack: Outcome(2, "nothing to roll back"),
     RegistryNotConfigured: Outcome(2, "registry not configured"),
+    DeploymentNotConfigured: Outcome(2, "deployment not configured"),
     ContractError: Outcome(2, "invalid contract"),
     ConcurrencyConflict: Outcome(1, "concurrency conflict"),
     StoreError: Outcome(1, "store error"),
@@ -573,10 +578,8 @@ class Rollback:
         }
 
 
-def rollback(registry: ModelRegistry, model: str, *, by: str, reason: str) -> Rollback:
-    """Compare-and-swap ``champion`` back to ``previous``; ``previous`` stays (see the
-    module docstring for why)."""
-    check_text("reason", reason)
+def rollback_target(registry: ModelRegistry, model: str) -> tuple[int, int]:
+    """(champion, previous) when a rollback is possible, else NothingToRollBack."""
     if registry.latest_version(model) is None:
         raise ModelNotFound(model)
     champion = registry.get_alias(model, CHAMPION)
@@ -591,15 +594,23 @@ def rollback(registry: ModelRegistry, model: str, *, by: str, reason: str) -> Ro
             f"previous is v{previous.version}, which already is the champion "
             "(a rollback does not set previous); promote a specific version instead",
         )
+    return champion.version, previous.version
+
+
+def rollback(registry: ModelRegistry, model: str, *, by: str, reason: str) -> Rollback:
+    """Compare-and-swap ``champion`` back to ``previous``; ``previous`` stays (see the
+    module docstring for why)."""
+    check_text("reason", reason)
+    champion, previous = rollback_target(registry, model)
     moved = registry.move_alias(
         model,
         CHAMPION,
-        to_version=previous.version,
-        expected_version=champion.version,
+        to_version=previous,
+        expected_version=champion,
         by=by,
-        reason=f"rollback from v{champion.version} to v{previous.version}: {reason}",
+        reason=f"rollback from v{champion} to v{previous}: {reason}",
     )
-    return Rollback(model, champion.version, moved)
+    return Rollback(model, champion, moved)
 
 
 def find_contract(model: str, contracts_dir: Path = CONTRACTS_DIR) -> ModelContract | None:
@@ -775,6 +786,8 @@ def _cmd_promote(args: argparse.Namespace, registry: ModelRegistry) -> int:
 
 
 def _cmd_rollback(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    if getattr(args, "redeploy", False):
+        return _redeploy_previous(args, registry)
     result = rollback(registry, args.model, by=resolve_actor(args), reason=args.reason)
     if args.json:
         _emit({**result.to_json(), "deploy_note": DEPLOY_NOTE})
@@ -790,6 +803,25 @@ def _cmd_rollback(args: argparse.Namespace, registry: ModelRegistry) -> int:
     )
     print(f"note: {DEPLOY_NOTE}")
     return 0
+
+
+def _redeploy_previous(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    """Redeploy ``previous`` through the deployment state machine; the champion moves (by
+    compare-and-swap) only when the endpoint really serves it."""
+    from modelrail.deploy_cli import report, start_deployment, wait_for
+
+    check_text("reason", args.reason)
+    champion, previous = rollback_target(registry, args.model)
+    arn = start_deployment(
+        args.model,
+        previous,
+        env=args.env or DEFAULT_ENV,
+        reason=f"rollback from v{champion} to v{previous}: {args.reason}",
+        requested_by=resolve_actor(args),
+    )
+    if not args.json:
+        print(f"rolling {args.model} back from v{champion} to v{previous}: redeploying v{previous}")
+    return report(wait_for(arn), as_json=args.json)
 
 
 def _transition(args: argparse.Namespace, registry: ModelRegistry, to: VersionStatus) -> int:
@@ -996,8 +1028,19 @@ def add_registry_parser(
         help="the champion you expect now, or 'none' (default: read it)",
     )
 
-    p = command("rollback", _cmd_rollback, "point the champion back at previous", writes=True)
+    p = command(
+        "rollback", _cmd_rollback, "redeploy the previous champion and point the champion back",
+        writes=True,
+    )  # fmt: skip
     p.add_argument("model")
+    p.add_argument(
+        "--pointer-only",
+        dest="redeploy",
+        action="store_false",
+        help="only move the champion alias back; do not redeploy the endpoint",
+    )
+    # Only against a real store: an injected registry has no deployment behind it.
+    p.set_defaults(redeploy=factory is None)
 
     for name, handler, help_ in (
         ("approve", _cmd_approve, "approve a version (and resume its waiting pipeline)"),

@@ -9,6 +9,12 @@ Requests:
 * ``text/csv``: one row per line with the feature values in contract order and no
   header; a first row whose cells are exactly the feature names is taken as a header.
 
+Fault injection (for canary and rollback drills, never in production environments):
+the model's container environment may set ``MODELRAIL_FAULT_ERROR_RATE`` (0..1, the
+share of requests that fail with a server error) and ``MODELRAIL_FAULT_LATENCY_MS``
+(added to every prediction). The deployment state machine sets them only when a
+deployment asks for a fault and the environment allows it.
+
 Responses: ``application/json`` ``{"predictions": [...]}`` (classifiers add
 ``"probabilities"`` and their column order, ``"classes"``) or ``text/csv`` (one row per
 prediction; classifiers append the class probabilities).
@@ -19,6 +25,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +41,35 @@ JSON = "application/json"
 CSV = "text/csv"
 
 
+class InjectedFault(RuntimeError):
+    """A failure asked for by MODELRAIL_FAULT_ERROR_RATE."""
+
+
+class Fault:
+    """Misbehaviour injected through the container environment (see the module doc)."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.error_rate = min(1.0, max(0.0, float(env.get("MODELRAIL_FAULT_ERROR_RATE") or 0)))
+        self.latency_s = max(0.0, float(env.get("MODELRAIL_FAULT_LATENCY_MS") or 0)) / 1000
+        self._random = random.Random(env.get("MODELRAIL_VERSION", "0"))
+
+    def apply(self) -> None:
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if self.error_rate and self._random.random() < self.error_rate:
+            raise InjectedFault("injected fault (MODELRAIL_FAULT_ERROR_RATE)")
+
+
 class Model:
     """What ``model_fn`` loads: the fitted pipeline and the contract it was trained with."""
 
-    def __init__(self, pipeline: Any, contract: dict[str, Any]) -> None:
+    def __init__(self, pipeline: Any, contract: dict[str, Any], fault: Fault | None = None) -> None:
         self.pipeline = pipeline
         self.contract = contract
         self.features = mf.feature_names(contract)
         self.classifier = mf.is_classifier(contract)
+        self.fault = fault or Fault({})
 
 
 class Request:
@@ -91,7 +121,7 @@ def model_fn(model_dir: str) -> Model:
     folder = Path(model_dir)
     contract = mf.load_runtime_contract(folder / "contract.json")
     pipeline = joblib.load(folder / "model.joblib")
-    return Model(pipeline, contract)
+    return Model(pipeline, contract, Fault())
 
 
 def input_fn(request_body: str | bytes, content_type: str) -> Request:
@@ -123,6 +153,7 @@ def input_fn(request_body: str | bytes, content_type: str) -> Request:
 
 
 def predict_fn(input_data: Request, model: Model) -> Prediction:
+    model.fault.apply()
     frame = input_data.frame(model.features)
     if frame.empty:
         raise ValueError("the request has no rows to predict")

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 import traceback
@@ -38,6 +39,7 @@ import sklearn
 import modelrail_features as mf
 
 HERE = Path(__file__).resolve().parent
+SERVING_MODULES = ("inference.py", "modelrail_features.py")
 DEFAULT_OUTPUT_DIR = "/opt/ml/output"
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
@@ -362,6 +364,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, model_dir / "model.joblib")
+    # The serving code travels inside model.tar.gz (code/, as the framework container
+    # expects with SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code): the endpoint runs
+    # network-isolated, so it cannot fetch a source archive, and a model is always served
+    # by the code it was trained with.
+    code_dir = model_dir / "code"
+    code_dir.mkdir(exist_ok=True)
+    for module in SERVING_MODULES:
+        shutil.copy2(HERE / module, code_dir / module)
 
     # Diagnostics on the same holdout rows, for the quality gate and the model card.
     started = time.monotonic()

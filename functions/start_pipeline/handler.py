@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -11,10 +12,18 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
-from modelrail.steps.start import NotAPipelineObject, plan_start, start_pipeline
+from modelrail.steps.start import (
+    InvalidFault,
+    NotAPipelineObject,
+    fault_from_metadata,
+    plan_start,
+    start_pipeline,
+)
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger()
@@ -24,6 +33,29 @@ tracer = Tracer()
 @cache
 def _sfn() -> SFNClient:
     return boto3.client("stepfunctions")
+
+
+@cache
+def _s3() -> S3Client:
+    return boto3.client("s3")
+
+
+def _fault(bucket: str, key: str, version_id: str | None) -> dict[str, float] | None:
+    """Fault-injection metadata on the upload, if any. An unreadable object still starts
+    the pipeline (validation reports it); bad metadata is ignored with a warning."""
+    try:
+        if version_id:
+            head = _s3().head_object(Bucket=bucket, Key=key, VersionId=version_id)
+        else:
+            head = _s3().head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("cannot read the upload's metadata", extra={"error": str(exc)})
+        return None
+    try:
+        return fault_from_metadata(head.get("Metadata", {}))
+    except InvalidFault as exc:
+        logger.warning("fault-injection metadata ignored", extra={"reason": str(exc)})
+        return None
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -39,6 +71,12 @@ def lambda_handler(
         # Not an error to retry: nothing can make this object start a pipeline.
         logger.warning("upload ignored", extra={"reason": str(exc)})
         return {"status": "ignored", "reason": str(exc)}
+    fault = _fault(detail.bucket.name, detail.object.key, detail.object.version_id)
+    if fault is not None:
+        # The execution name stays (bucket, key, versionId)'s: a repeated event is still
+        # a duplicate.
+        plan = replace(plan, input=plan.input.model_copy(update={"fault": fault}))
+        logger.info("fault injection requested for this upload", extra={"fault": fault})
     result = start_pipeline(plan, state_machine_arn=os.environ["STATE_MACHINE_ARN"], sfn=_sfn())
     logger.info(
         "pipeline started" if result.started else "duplicate event: execution already exists",

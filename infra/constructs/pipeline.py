@@ -45,6 +45,7 @@ LAMBDA_TRANSIENT = [
 ]
 SAGEMAKER_TRANSIENT = ["SageMaker.ThrottlingException", "SageMaker.InternalFailure"]
 SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException"]
+SFN_TRANSIENT = ["StepFunctions.ThrottlingException", "StepFunctions.ServiceUnavailableException"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class PipelineResources:
     artifacts_bucket: s3.IBucket
     registry_table: dynamodb.ITable
     topic: sns.ITopic
+    # Started (not awaited) once a version is registered and, where required, approved.
+    deployment: sfn.IStateMachine | None = None
 
 
 class TrainingPipeline(Construct):
@@ -213,6 +216,8 @@ class TrainingPipeline(Construct):
             on_failure=destinations.SqsDestination(self.dead_letters),
         )
         self.state_machine.grant_start_execution(self.starter_fn)
+        # HeadObject on the upload: its fault-injection metadata, if any.
+        res.data_bucket.grant_read(self.starter_fn, f"{INCOMING_PREFIX}*")
         self.upload_rule = events.Rule(
             self,
             "UploadRule",
@@ -530,7 +535,39 @@ class TrainingPipeline(Construct):
         )
         # Every trained model is registered: REGISTERED when it passed, REJECTED (with the
         # gate's reasons) when not. Then the verdict decides success or failure.
-        accepted: sfn.IChainable = notify_success.next(sfn.Succeed(self, "Registered"))
+        done = sfn.Succeed(self, "Registered")
+        accepted: sfn.IChainable
+        if res.deployment is None:
+            accepted = notify_success.next(done)
+        else:
+            # Fire and forget: the deployment has its own execution, notifications and
+            # outcome; a rollback there does not make this training run a failure.
+            deploy = guarded(
+                tasks.StepFunctionsStartExecution(
+                    self,
+                    "StartDeployment",
+                    state_machine=res.deployment,
+                    integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+                    name=sfn.JsonPath.format(
+                        "{}-deploy", sfn.JsonPath.string_at("$$.Execution.Name")
+                    ),
+                    input=sfn.TaskInput.from_object(
+                        {
+                            "model": sfn.JsonPath.string_at("$.model"),
+                            "version": sfn.JsonPath.number_at("$.registered.version"),
+                            "reason": sfn.JsonPath.format(
+                                "trained by {}", sfn.JsonPath.string_at("$$.Execution.Name")
+                            ),
+                            "requestedBy": "pipeline",
+                            "fault": sfn.JsonPath.object_at("$.fault"),
+                        }
+                    ),
+                    result_selector={"executionArn.$": "$.ExecutionArn"},
+                    result_path="$.deployment",
+                ),
+                SFN_TRANSIENT,
+            )
+            accepted = notify_success.next(deploy).next(done)
         if self.approval_fn is not None:
             accepted = self._approval(self.approval_fn, failure_chain).next(accepted)
         judged = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -31,7 +32,9 @@ from typing import Any
 import boto3
 
 from modelrail.local import (
+    clock,
     events_delivery,
+    hosting_runtime,
     interpreter,
     lambda_runtime,
     provision,
@@ -41,6 +44,7 @@ from modelrail.local import (
 from modelrail.steps.start import plan_start
 
 ROOT = Path(__file__).resolve().parents[2]
+logger = logging.getLogger(__name__)
 ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 _SYNTH_INPUTS = ("infra", "functions", "training", "contracts", "modelrail", "cdk.json")
@@ -177,6 +181,7 @@ class LocalCloud:
         region: str = DEFAULT_REGION,
         work_dir: Path | None = None,
         lambda_log_level: str = "WARNING",
+        clock_speed: float = 60.0,
     ) -> None:
         self.environment = environment
         self.region = region
@@ -189,6 +194,12 @@ class LocalCloud:
         )
         self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
         self.tuning = tuning_runtime.TuningRuntime(self.training)
+        # One local clock: endpoint bakes, alarm periods and Wait states run `clock_speed`
+        # times faster than on AWS (a 5-minute canary bake takes 5 s at 60x).
+        self.clock = clock.LocalClock(speed=clock_speed)
+        self.hosting = hosting_runtime.HostingRuntime(
+            self.work_dir / "hosting", self.clock, account_id=ACCOUNT, region=region
+        )
         self.events = events_delivery.EventsDelivery()
         self._undo: list[Callable[[], None]] = []
         self._mock: Any = None
@@ -232,6 +243,7 @@ class LocalCloud:
         os.environ.pop("AWS_PROFILE", None)
         (self.work_dir / "lambda").mkdir(parents=True, exist_ok=True)
         (self.work_dir / "training").mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "hosting").mkdir(parents=True, exist_ok=True)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._undo = [
@@ -239,9 +251,15 @@ class LocalCloud:
             training_runtime.install(self.training, account_id=ACCOUNT, tuning=self.tuning),
             events_delivery.install(self.events),
             interpreter.install(),
+            clock.install_wait_scaling(self.clock),
+            hosting_runtime.install(self.hosting),
         ]
 
     def stop(self) -> None:
+        if self._mock is not None:
+            self.events.drain()
+            self._stop_running_executions()
+            self.hosting.shutdown()
         for undo in reversed(self._undo):
             undo()
         self._undo = []
@@ -256,6 +274,25 @@ class LocalCloud:
         self._saved_env = {}
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _stop_running_executions(self) -> None:
+        """Deployments run on after the training run that started them; stop what is
+        still running so no interpreter thread outlives the mock."""
+        if self.stack is None:
+            return
+        sfn = self.client("stepfunctions")
+        try:
+            machines = sfn.list_state_machines()["stateMachines"]
+            for machine in machines:
+                running = sfn.list_executions(
+                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+                )["executions"]
+                for execution in running:
+                    sfn.stop_execution(
+                        executionArn=execution["executionArn"], cause="local cloud stopped"
+                    )
+        except Exception:  # best effort while tearing down
+            logger.debug("could not stop running executions", exc_info=True)
 
     def deploy(self) -> provision.DeployedStack:
         preset = os.environ.get("MODELRAIL_ASSEMBLY")
@@ -298,17 +335,33 @@ class LocalCloud:
         return self.output("TrainingStateMachineArn")
 
     # ---- the loop ---------------------------------------------------------------------
-    def upload(self, model: str, path: Path, *, key: str | None = None) -> tuple[str, str | None]:
-        """Put a file under incoming/<model>/ (S3 -> EventBridge -> starter -> pipeline)."""
+    def upload(
+        self,
+        model: str,
+        path: Path,
+        *,
+        key: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> tuple[str, str | None]:
+        """Put a file under incoming/<model>/ (S3 -> EventBridge -> starter -> pipeline).
+
+        ``metadata`` is S3 user metadata, e.g. ``{"modelrail-fault-error-rate": "1"}``.
+        """
         key = key or f"incoming/{model}/{path.name}"
         response = self.client("s3").put_object(
-            Bucket=self.data_bucket, Key=key, Body=path.read_bytes()
+            Bucket=self.data_bucket, Key=key, Body=path.read_bytes(), Metadata=metadata or {}
         )
         return key, response.get("VersionId")
 
     def execution_arn_for(self, key: str, version_id: str | None) -> str:
         plan = plan_start(self.data_bucket, key, version_id)
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{plan.name}"
+
+    def deployment_arn_for(self, training_execution_arn: str) -> str:
+        """The deployment the training run starts once its version is registered."""
+        name = training_execution_arn.rsplit(":", 1)[-1]
+        machine = self.output("DeploymentStateMachineArn")
+        return machine.replace(":stateMachine:", ":execution:") + f":{name}-deploy"
 
     def wait(
         self,
@@ -345,8 +398,9 @@ class LocalCloud:
         *,
         on_step: Callable[[StepTiming], None] | None = None,
         timeout: float = 600.0,
+        metadata: dict[str, str] | None = None,
     ) -> PipelineRun:
-        key, version_id = self.upload(model, path)
+        key, version_id = self.upload(model, path, metadata=metadata)
         arn = self.execution_arn_for(key, version_id)
         run = self.wait(arn, on_step=on_step, timeout=timeout)
         run.key, run.version_id = key, version_id
@@ -410,15 +464,19 @@ class LocalCloud:
         return None
 
     def notifications(self) -> list[dict[str, Any]]:
-        """Messages published to the notifications topic (moto keeps them)."""
+        """Messages published to the notifications topic, oldest first, parsed when JSON
+        (moto keeps them on the topic)."""
         from moto.sns.models import sns_backends
 
-        topic = self.output("NotificationsTopicArn")
-        backend = sns_backends[ACCOUNT][self.region]
-        messages = getattr(backend, "published_messages", None)
-        if messages is None:
-            return []
-        return [m for m in messages if getattr(m, "topic_arn", topic) == topic]
+        topic = sns_backends[ACCOUNT][self.region].topics[self.output("NotificationsTopicArn")]
+        messages: list[dict[str, Any]] = []
+        for sent in topic.sent_notifications:
+            try:
+                body = json.loads(sent[1])
+            except ValueError:
+                body = {"message": sent[1]}
+            messages.append(body if isinstance(body, dict) else {"message": body})
+        return messages
 
 
 def iter_runs(cloud: LocalCloud, uploads: list[tuple[str, Path]]) -> Iterator[PipelineRun]:

@@ -3,15 +3,21 @@
 moto matches rules (including S3's EventBridge notifications) but its rules cannot
 target Lambda or Step Functions. This wraps ``Rule.send_to_targets``: for those two
 target types it applies the target's Input / InputPath / InputTransformer and
-delivers the event; other targets go to moto as before. Lambda targets are invoked
-asynchronously as AWS does: retried on error up to the function's
-``MaximumRetryAttempts`` (default 2), then sent to its on-failure destination.
+delivers the event; other targets go to moto as before.
+
+Delivery is asynchronous, as on AWS: events are queued and delivered in order by one
+worker thread, after the API call that emitted them has returned. (moto emits an S3
+"Object Created" event from inside PutObject, before the object's user metadata is
+set; a synchronous delivery let the starter read an object without its metadata.)
+Lambda targets are invoked as an asynchronous invoke is: retried on error up to the
+function's ``MaximumRetryAttempts`` (default 2), then sent to its on-failure destination.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,10 +36,57 @@ class Delivery:
     detail: str
 
 
+@dataclass(frozen=True)
+class _Pending:
+    rule: str
+    target: dict[str, Any]
+    event: dict[str, Any]
+    region: str
+
+
 @dataclass
 class EventsDelivery:
     deliveries: list[Delivery] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _queue: queue.Queue[_Pending | None] = field(default_factory=queue.Queue)
+    _worker: threading.Thread | None = None
+
+    def submit(
+        self, rule_name: str, target: dict[str, Any], event: dict[str, Any], region: str
+    ) -> None:
+        """Queue one delivery; the worker delivers it after the emitting call returns."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._run, name="local-eventbridge", daemon=True
+                )
+                self._worker.start()
+        self._queue.put(_Pending(rule_name, dict(target), event, region))
+
+    def _run(self) -> None:
+        while True:
+            pending = self._queue.get()
+            try:
+                if pending is None:
+                    return
+                try:
+                    self.deliver(pending.rule, pending.target, pending.event, pending.region)
+                except Exception as exc:  # one failed delivery must not stop the others
+                    logger.exception("event delivery to %s failed", pending.target["Arn"])
+                    self._record(Delivery(pending.rule, pending.target["Arn"], False, repr(exc)))
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> None:
+        """Block until every queued event has been delivered."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            self._queue.put(None)
+            worker.join(30)
 
     def _record(self, delivery: Delivery) -> None:
         with self._lock:
@@ -127,11 +180,7 @@ def install(delivery: EventsDelivery) -> Callable[[], None]:
         ours = [t for t in self.targets if ":lambda:" in t["Arn"] or ":states:" in t["Arn"]]
         others = [t for t in self.targets if t not in ours]
         for target in ours:
-            try:
-                delivery.deliver(self.name, target, original_event, self.region_name)
-            except Exception as exc:  # delivery failures must not fail the API call that emitted
-                logger.exception("event delivery to %s failed", target["Arn"])
-                delivery._record(Delivery(self.name, target["Arn"], False, repr(exc)))
+            delivery.submit(self.name, target, original_event, self.region_name)
         if others:
             saved = self.targets
             self.targets = others
@@ -144,5 +193,6 @@ def install(delivery: EventsDelivery) -> Callable[[], None]:
 
     def undo() -> None:
         rule_class.send_to_targets = original
+        delivery.stop()
 
     return undo

@@ -5,14 +5,122 @@
   job and re-raises it through ``ErrorPath`` ends FAILED with ``States.TaskFailed`` on
   AWS. moto's ``StateFail`` wraps the name in ``CustomErrorName``, which refuses the
   ``States.`` prefix and turns the execution's error into an interpreter crash.
+* The optimized Step Functions integration (``states:startExecution``, used by the
+  training pipeline's ``StartDeployment``) takes ``StateMachineArn``/``Name``/``Input``
+  and answers ``ExecutionArn``/``StartDate``, as the service documents. moto's vendored
+  interpreter skips the translation to and from boto's camelCase shapes (its base
+  ``_normalise_parameters``/``_normalise_response`` are empty), so the call crashed with
+  ``KeyError: 'StateMachineArn'``. The translation is restored from the botocore model,
+  for that integration only.
+* Task results are JSON on AWS (timestamps become strings). moto keeps boto's
+  ``datetime`` objects in the state (``DescribeEndpoint``'s ``CreationTime``,
+  ``StartExecution``'s ``StartDate``), and its ``DescribeExecution`` then fails to
+  serialize the execution's output. The SDK and Step Functions integrations' results
+  are passed through JSON, as the service does.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
+
+from botocore import xform_name
 
 
 def install() -> Callable[[], None]:
+    undo_fail = _install_fail_names()
+    undo_sfn = _install_sfn_shapes()
+    undo_json = _install_json_results()
+
+    def undo() -> None:
+        undo_json()
+        undo_sfn()
+        undo_fail()
+
+    return undo
+
+
+def _install_sfn_shapes() -> Callable[[], None]:
+    from botocore.session import get_session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sfn,
+    )
+
+    service = state_task_service_sfn.StateTaskServiceSfn
+    model = get_session().get_service_model("stepfunctions")
+    operations = {xform_name(name): name for name in model.operation_names}
+    original_params = service._normalise_parameters
+    original_response = service._normalise_response
+
+    def operation(task: Any, action: str | None) -> Any:
+        return model.operation_model(operations[task._get_boto_service_action(action)])
+
+    def normalise_parameters(
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original_params(self, parameters, boto_service_name, service_action_name)
+        shape = operation(self, service_action_name).input_shape
+        if shape is not None:
+            self._to_boto_request(parameters, shape)
+
+    def normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original_response(self, response, boto_service_name, service_action_name)
+        shape = operation(self, service_action_name).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)
+
+    service._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+    service._normalise_response = normalise_response  # type: ignore[method-assign]
+
+    def undo() -> None:
+        service._normalise_parameters = original_params  # type: ignore[method-assign]
+        service._normalise_response = original_response  # type: ignore[method-assign]
+
+    return undo
+
+
+def _install_json_results() -> Callable[[], None]:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
+        state_task_service_sfn,
+    )
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    services = [
+        state_task_service_aws_sdk.StateTaskServiceAwsSdk,
+        state_task_service_sfn.StateTaskServiceSfn,
+    ]
+    originals = [service._eval_service_task for service in services]
+
+    def as_json(original: Callable[..., Any]) -> Callable[..., Any]:
+        def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, env, *args, **kwargs)
+            if env.stack:
+                env.stack[-1] = json.loads(to_json_str(env.stack[-1]))
+            return result
+
+        return eval_service_task
+
+    for service, original in zip(services, originals, strict=True):
+        service._eval_service_task = as_json(original)  # type: ignore[method-assign]
+
+    def undo() -> None:
+        for service, original in zip(services, originals, strict=True):
+            service._eval_service_task = original  # type: ignore[method-assign]
+
+    return undo
+
+
+def _install_fail_names() -> Callable[[], None]:
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
         ILLEGAL_CUSTOM_ERROR_PREFIX,
         CustomErrorName,

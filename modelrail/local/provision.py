@@ -210,6 +210,8 @@ def reconcile(
                 s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
         elif kind == "AWS::Lambda::EventInvokeConfig":
             _reconcile_invoke_config(props, deployed, region)
+        elif kind == "AWS::CloudWatch::Alarm":
+            _reconcile_alarm(props, deployed, region)
     if execute_state_machines:
         _rehome_state_machines(deployed, region)
 
@@ -240,6 +242,36 @@ def _reconcile_invoke_config(props: dict[str, Any], deployed: DeployedStack, reg
     if on_failure is not None:
         kwargs["DestinationConfig"] = {"OnFailure": {"Destination": _resolve(on_failure, deployed)}}
     client.put_function_event_invoke_config(**kwargs)
+
+
+# PutMetricAlarm takes the template's property names; these are the ones a single-metric
+# alarm uses (metric math alarms are not made by the stack).
+_ALARM_PROPERTIES = (
+    "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+    "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
+    "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
+    "ComparisonOperator", "TreatMissingData", "EvaluateLowSampleCountPercentile",
+)  # fmt: skip
+
+
+def _reconcile_alarm(props: dict[str, Any], deployed: DeployedStack, region: str) -> None:
+    """moto's CloudFormation skips AWS::CloudWatch::Alarm: create it as CloudFormation
+    would (the deployment's rollback alarms must exist to roll anything back)."""
+    if "Metrics" in props:
+        raise ProvisioningError(f"metric-math alarm {props.get('AlarmName')!r} is not supported")
+    kwargs: dict[str, Any] = {}
+    for name in _ALARM_PROPERTIES:
+        if name not in props:
+            continue
+        value = props[name]
+        if name.endswith("Actions"):
+            value = [_resolve(action, deployed) for action in value]
+        elif name in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            value = int(value)
+        elif name == "Threshold":
+            value = float(value)
+        kwargs[name] = value
+    boto3.client("cloudwatch", region_name=region).put_metric_alarm(**kwargs)
 
 
 def _rehome_state_machines(deployed: DeployedStack, region: str) -> None:

@@ -33,6 +33,9 @@ class PipelineInput(_Payload):
     version_id: str | None = Field(alias="versionId")
     reason: str = "upload"
     requested_by: str = Field(default="s3-upload", alias="requestedBy")
+    fault: dict[str, float] | None = None
+    """Fault injection for the version trained from this upload, when its environment
+    allows it (``errorRate``, ``latencyMs``; see modelrail.steps.start.fault_from_metadata)."""
 
 
 class ValidationOutput(_Payload):

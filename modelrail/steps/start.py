@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,8 +36,42 @@ class StartPlan:
     input: PipelineInput
 
 
+#: S3 user metadata on an upload that makes the version trained from it misbehave once
+#: deployed (environments with allow_fault_injection only): for canary and rollback drills.
+FAULT_METADATA = {
+    "modelrail-fault-error-rate": "errorRate",
+    "modelrail-fault-latency-ms": "latencyMs",
+}
+
+
+class InvalidFault(ValueError):
+    """Fault-injection metadata that is not a number in range."""
+
+
+def fault_from_metadata(metadata: Mapping[str, str]) -> dict[str, float] | None:
+    """``{"errorRate": .., "latencyMs": ..}`` from an upload's user metadata, or None."""
+    fault: dict[str, float] = {}
+    for header, name in FAULT_METADATA.items():
+        raw = metadata.get(header)
+        if raw is None:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidFault(f"{header}={raw!r} is not a number") from None
+        if not math.isfinite(value) or value < 0 or (name == "errorRate" and value > 1):
+            raise InvalidFault(f"{header}={raw!r} is out of range")
+        fault[name] = value
+    return fault or None
+
+
 def plan_start(
-    bucket: str, key: str, version_id: str | None, *, requested_by: str = "s3-upload"
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    *,
+    requested_by: str = "s3-upload",
+    fault: dict[str, float] | None = None,
 ) -> StartPlan:
     if not key.startswith(INCOMING):
         raise NotAPipelineObject(f"s3://{bucket}/{key} is not under {INCOMING}")
@@ -60,6 +96,7 @@ def plan_start(
                 "key": key,
                 "versionId": version_id,
                 "requestedBy": requested_by,
+                "fault": fault,
             }
         ),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from modelrail.deploy_cli import wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun
 from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
 from modelrail.registry_cli import main as registry_main
@@ -22,14 +23,13 @@ def _registry(cloud: LocalCloud) -> DynamoDBRegistry:
     return DynamoDBRegistry(cloud.output("RegistryTableName"), client=cloud.client("dynamodb"))
 
 
-def _crown(cloud: LocalCloud, version: int) -> None:
-    registry = _registry(cloud)
-    registry.transition(MODEL, version, VersionStatus.APPROVED, by="test", reason="reviewed")
-    current = registry.get_alias(MODEL, AliasName.CHAMPION)
-    registry.move_alias(
-        MODEL, AliasName.CHAMPION, to_version=version, expected_version=current.version if current else None,
-        by="test", reason="promote",
-    )  # fmt: skip
+def _crown(cloud: LocalCloud, run: PipelineRun, version: int) -> None:
+    """dev deploys every registered version: wait until it is the champion."""
+    deployed = wait_for(
+        cloud.deployment_arn_for(run.execution_arn), sfn=cloud.client("stepfunctions"), timeout=300
+    )
+    assert deployed.outcome == "PRODUCTION", deployed.to_json()
+    assert _registry(cloud).get_alias(MODEL, AliasName.CHAMPION).version == version  # type: ignore[union-attr]
 
 
 def _evaluation(cloud: LocalCloud, run: PipelineRun) -> dict[str, object]:
@@ -59,7 +59,7 @@ def test_champion_vs_challenger_on_the_same_holdout(dev: tuple[LocalCloud, Path]
     cloud, data = dev
     small = cloud.upload_and_wait(MODEL, sample_command(MODEL, 300, 1, data / "small.csv"))
     assert small.status == "SUCCEEDED", small.message
-    _crown(cloud, 1)
+    _crown(cloud, small, 1)
 
     # More data from the same process: a better model, judged against v1 on its own holdout.
     big = cloud.upload_and_wait(MODEL, sample_command(MODEL, 3000, 2, data / "big.csv"))
@@ -69,11 +69,12 @@ def test_champion_vs_challenger_on_the_same_holdout(dev: tuple[LocalCloud, Path]
     assert isinstance(champion, dict) and champion["version"] == 1
     assert champion["metrics"]["rmse"] > evaluation["metrics"]["rmse"]  # type: ignore[index,operator]
     v2 = _registry(cloud).get_version(MODEL, 2)
-    assert v2.status is VersionStatus.REGISTERED and v2.lineage.champion_at_training == 1
+    assert v2.status_history[0].to_status is VersionStatus.REGISTERED
+    assert v2.lineage.champion_at_training == 1
     assert v2.lineage.baseline_profile_uri and v2.lineage.baseline_profile_uri.endswith(
         "/profile.json"
     )
-    _crown(cloud, 2)
+    _crown(cloud, big, 2)
 
     # Too little data: worse than the champion on the same rows -> rejected, and kept.
     weak = cloud.upload_and_wait(MODEL, sample_command(MODEL, 220, 3, data / "weak.csv"))
@@ -150,12 +151,16 @@ def test_prod_waits_for_approval_and_approve_resumes_it(
     run = cloud.wait(arn, timeout=60)
     assert run.status == "SUCCEEDED"
     version = _registry(cloud).get_version(MODEL, 1)
-    assert version.status is VersionStatus.APPROVED
-    assert [c.to_status for c in version.status_history][-2:] == [
+    statuses = [c.to_status for c in version.status_history]
+    assert statuses[:3] == [
+        VersionStatus.REGISTERED,
         VersionStatus.PENDING_APPROVAL,
         VersionStatus.APPROVED,
     ]
-    assert version.status_history[-1].by == "reviewer"
+    assert version.status_history[2].by == "reviewer"
+    # approved, so the pipeline started its deployment to prod
+    deployed = wait_for(cloud.deployment_arn_for(arn), sfn=sfn, timeout=300)
+    assert deployed.outcome == "PRODUCTION", deployed.to_json()
 
 
 def test_reject_stops_the_waiting_run(
@@ -163,7 +168,9 @@ def test_reject_stops_the_waiting_run(
 ) -> None:
     cloud, data = prod
     monkeypatch.setenv("MODELRAIL_ACTOR", "reviewer")
-    key, version_id = cloud.upload(MODEL, sample_command(MODEL, 1500, 5, data / "two.csv"))
+    # v1 is the prod champion now: v2 has more data, so it passes the champion gates and
+    # waits for a reviewer
+    key, version_id = cloud.upload(MODEL, sample_command(MODEL, 4000, 11, data / "two.csv"))
     arn = cloud.execution_arn_for(key, version_id)
     _wait_for_status(cloud, 2, VersionStatus.PENDING_APPROVAL)
     assert (

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 
 from modelrail.sample import sample_command
@@ -113,16 +114,32 @@ def test_an_upload_from_another_process_runs_and_the_registry_cli_sees_it(
     (row,) = json.loads(listing.stdout)["versions"]
     assert row["version"] == 1 and row["data"]["key"] == "incoming/demand/served.csv"
 
-    assert (
-        _cli(server, "registry", "approve", "demand", "1", "--reason", "reviewed").returncode == 0
+    # dev needs no approval: the pipeline deployed v1, which became the champion
+    deployments = outputs["DeploymentStateMachineArn"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = sfn.list_executions(stateMachineArn=deployments)["executions"]
+        if runs and runs[0]["status"] != "RUNNING":
+            break
+        time.sleep(0.5)
+    assert runs and runs[0]["status"] == "SUCCEEDED", runs
+    shown = _cli(server, "registry", "show", "demand", "1", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["status"] == "production"
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        pd.read_csv(data).drop(columns=["units_sold"]).head(3).to_csv(index=False, header=False)
     )
-    promoted = _cli(
-        server, "registry", "promote", "demand", "1", "--reason", "first champion", "--json"
-    )
-    assert promoted.returncode == 0, promoted.stderr
+    predicted = _cli(server, "predict", "demand", "--data", str(rows))
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(json.loads(predicted.stdout)["predictions"]) == 3
+
     stale = _cli(
         server, "registry", "promote", "demand", "1", "--reason", "again", "--expected", "none"
     )
     assert stale.returncode == 2 and "champion of 'demand' is v1" in stale.stderr
+    refused = _cli(server, "registry", "reject", "demand", "1", "--reason", "too late")
+    assert refused.returncode == 2 and "production" in refused.stderr  # illegal transition
     history = _cli(server, "registry", "history", "demand", "--json")
-    assert history.returncode == 0 and '"by": "e2e"' in history.stdout
+    assert history.returncode == 0 and '"by": "pipeline"' in history.stdout

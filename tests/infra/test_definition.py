@@ -37,6 +37,7 @@ def test_the_happy_path_is_validate_prepare_train_gate_register(states: dict[str
         "Register",
         "Passed?",
         "NotifyRegistered",
+        "StartDeployment",
         "Registered",
     ]
     assert states["Registered"]["Type"] == "Succeed"
@@ -71,7 +72,7 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter(
     states: dict[str, Any],
 ) -> None:
     tasks = _tasks(states)
-    assert len(tasks) == 9
+    assert len(tasks) == 10
     for name, task in tasks.items():
         assert task["Retry"], name
         for retry in task["Retry"]:

@@ -69,3 +69,78 @@ def test_without_the_correction_moto_crashes_instead(sfn: Any) -> None:
     described = _run(sfn)
     assert described["status"] == "FAILED"
     assert described["error"] == "States.Runtime"
+
+
+def _finished(sfn: Any, execution: str) -> dict[str, Any]:
+    for _ in range(200):
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.02)
+    raise AssertionError("the execution did not finish")
+
+
+def _start_child(sfn: Any, child_definition: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A parent that starts a child (states:startExecution, as StartDeployment does) and
+    an aws-sdk task whose answer holds timestamps (ListBuckets)."""
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="listed")
+    role = "arn:aws:iam::123456789012:role/sfn"
+    child = sfn.create_state_machine(
+        name="child", definition=json.dumps(child_definition), roleArn=role
+    )["stateMachineArn"]
+    parent = {
+        "StartAt": "Start",
+        "States": {
+            "Start": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {
+                    "StateMachineArn": child,
+                    "Name.$": "States.Format('{}-child', $$.Execution.Name)",
+                    "Input": {"version.$": "$.version"},
+                },
+                "ResultSelector": {"executionArn.$": "$.ExecutionArn"},
+                "ResultPath": "$.started",
+                "Next": "Describe",
+            },
+            "Describe": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
+                "ResultPath": "$.described",
+                "End": True,
+            },
+        },
+    }
+    arn = sfn.create_state_machine(name="parent", definition=json.dumps(parent), roleArn=role)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, name="run1", input='{"version": 3}')
+    return child, _finished(sfn, execution["executionArn"])
+
+
+CHILD = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+
+def test_a_state_machine_starts_another_with_the_documented_shapes(sfn: Any) -> None:
+    undo = interpreter.install()
+    try:
+        child, described = _start_child(sfn, CHILD)
+    finally:
+        undo()
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    output = json.loads(described["output"])
+    expected = child.replace(":stateMachine:", ":execution:") + ":run1-child"
+    assert output["started"] == {"executionArn": expected}
+    started = sfn.describe_execution(executionArn=expected)
+    assert json.loads(started["input"]) == {"version": 3}
+    # timestamps in a task's answer are JSON strings, as on AWS
+    (bucket,) = output["described"]["Buckets"]
+    assert isinstance(bucket["CreationDate"], str)
+
+
+def test_without_the_correction_starting_another_state_machine_crashes(sfn: Any) -> None:
+    """If this starts failing, moto translates the Step Functions integration itself."""
+    _, described = _start_child(sfn, CHILD)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Runtime"
+    assert "StateMachineArn" in described["cause"]

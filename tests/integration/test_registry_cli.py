@@ -396,7 +396,7 @@ def test_rollback_restores_the_previous_champion_and_records_it(
     result = cli("rollback", MODEL, "--reason", "p95 latency alarm", "--by", "oncall")
     assert result.code == 0, result.err
     assert result.out.splitlines()[0] == "rolled back demand: champion v2 -> v1 (alias revision 3)"
-    assert "later issue" in result.out
+    assert "--pointer-only" in result.out
     assert (champion(registry), previous(registry)) == (1, 1)
     last = registry.alias_history(MODEL, AliasName.CHAMPION)[-1]
     assert (last.from_version, last.to_version, last.by) == (2, 1, "oncall")
@@ -666,7 +666,12 @@ def test_the_default_factory_on_dynamodb(
     stale = run("promote", MODEL, "1", "--reason", "r", "--expected", "1")
     assert stale.code == 2
     assert "champion of 'demand' is v2, not v1 as expected" in stale.err
-    assert run("rollback", MODEL, "--reason", "alarm").code == 0
+    # without a deployment state machine a redeploying rollback is refused, clearly
+    refused = run("rollback", MODEL, "--reason", "alarm")
+    assert refused.code == 2
+    assert "deployment not configured" in refused.err and "modelrail-dev" in refused.err
+    assert champion(dynamodb) == 2
+    assert run("rollback", MODEL, "--reason", "alarm", "--pointer-only").code == 0
     assert (champion(dynamodb), previous(dynamodb)) == (1, 1)
     assert run("show", MODEL, "1", "--json").json()["aliases"] == ["champion", "previous"]
     assert run("card", MODEL, "2", "--out", str(tmp_path)).code == 0

@@ -61,3 +61,30 @@ def test_config_is_frozen() -> None:
     config = EnvironmentConfig(name="dev", retain_data=False)
     with pytest.raises(ValueError, match="frozen"):
         config.region = "eu-west-1"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"endpoint_instance_count": 1}, "greater than or equal to 2"),
+        ({"endpoint_instance_count": 2, "canary_instances": 2}, "more than half"),
+        ({"bake_seconds": 3601}, "less than or equal to 3600"),
+        ({"deployment_max_seconds": 500}, "greater than or equal to 600"),
+        (
+            {"bake_seconds": 600, "termination_wait_seconds": 600, "deployment_max_seconds": 1200},
+            "must exceed",
+        ),
+        ({"endpoint_instance_type": "m5.large"}, "not a SageMaker instance type"),
+        ({"capture_percent": 101}, "less than or equal to 100"),
+    ],
+)
+def test_deployment_settings_respect_sagemaker_guardrails(
+    settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_environments({"dev": {"retain_data": False, **settings}})
+
+
+def test_prod_may_not_inject_faults() -> None:
+    with pytest.raises(ConfigError, match="fault injection"):
+        load_environments({"prod": {"retain_data": True, "allow_fault_injection": True}})

@@ -128,7 +128,18 @@ def starter(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, _Sfn]:
     module = _handler_module("start_pipeline")
     sfn = _Sfn()
     monkeypatch.setattr(module, "_sfn", lambda: sfn)
+    monkeypatch.setattr(module, "_s3", lambda: _S3({}))
     return module, sfn
+
+
+class _S3:
+    def __init__(self, metadata: dict[str, str]) -> None:
+        self.metadata = metadata
+        self.calls: list[dict[str, str]] = []
+
+    def head_object(self, **kwargs: str) -> dict[str, object]:
+        self.calls.append(kwargs)
+        return {"Metadata": self.metadata}
 
 
 def test_the_handler_starts_one_execution_from_a_real_s3_event(
@@ -146,7 +157,30 @@ def test_the_handler_starts_one_execution_from_a_real_s3_event(
         "versionId": "3e3be4b8-b585-402d-964a-e6eca94c16d1",
         "reason": "upload",
         "requestedBy": "s3-upload",
+        "fault": None,
     }
+
+
+def test_fault_metadata_on_the_upload_reaches_the_pipeline(
+    starter: tuple[ModuleType, _Sfn], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module, sfn = starter
+    s3 = _S3({"modelrail-fault-error-rate": "1"})
+    monkeypatch.setattr(module, "_s3", lambda: s3)
+    module.lambda_handler(load_event("s3_object_created_eventbridge.json"), _Context())
+    (call,) = sfn.calls
+    assert json.loads(call["input"])["fault"] == {"errorRate": 1.0}
+    assert s3.calls == [
+        {
+            "Bucket": "example-data-bucket",
+            "Key": "incoming/demand/2026-11.csv",
+            "VersionId": "3e3be4b8-b585-402d-964a-e6eca94c16d1",
+        }
+    ]
+    # bad metadata is ignored, the pipeline still starts
+    monkeypatch.setattr(module, "_s3", lambda: _S3({"modelrail-fault-error-rate": "2"}))
+    module.lambda_handler(load_event("s3_object_created_eventbridge.json"), _Context())
+    assert json.loads(sfn.calls[-1]["input"])["fault"] is None
 
 
 def test_a_foreign_event_is_a_validation_error_with_no_side_effect(
@@ -176,3 +210,32 @@ def test_the_handler_does_not_log_the_event(
 def test_event_samples_are_valid_json() -> None:
     for path in (Path(__file__).resolve().parent.parent / "events").glob("*.json"):
         json.loads(path.read_text())
+
+
+# ---- fault injection through upload metadata ------------------------------------------------
+
+
+def test_fault_metadata_is_read_and_range_checked() -> None:
+    from modelrail.steps.start import InvalidFault, fault_from_metadata
+
+    assert fault_from_metadata({}) is None
+    assert fault_from_metadata({"other": "1"}) is None
+    assert fault_from_metadata({"modelrail-fault-error-rate": "1"}) == {"errorRate": 1.0}
+    assert fault_from_metadata(
+        {"modelrail-fault-error-rate": "0.25", "modelrail-fault-latency-ms": "300"}
+    ) == {"errorRate": 0.25, "latencyMs": 300.0}
+    for bad in ({"modelrail-fault-error-rate": "1.5"}, {"modelrail-fault-latency-ms": "-1"},
+                {"modelrail-fault-error-rate": "lots"}, {"modelrail-fault-latency-ms": "nan"}):  # fmt: skip
+        with pytest.raises(InvalidFault):
+            fault_from_metadata(bad)
+
+
+def test_the_fault_travels_in_the_pipeline_input() -> None:
+    from modelrail.steps.models import dump
+    from modelrail.steps.start import plan_start
+
+    plan = plan_start("bkt", "incoming/demand/x.csv", "v1", fault={"errorRate": 1.0})
+    assert dump(plan.input)["fault"] == {"errorRate": 1.0}
+    assert dump(plan_start("bkt", "incoming/demand/x.csv", "v1").input)["fault"] is None
+    # the execution name does not depend on the fault: one execution per object version
+    assert plan.name == plan_start("bkt", "incoming/demand/x.csv", "v1").name

@@ -128,6 +128,7 @@ def test_demand_trains_and_beats_its_threshold_and_the_mean(
     evaluation = _trained(training, opt_ml)
 
     assert sorted(p.name for p in opt_ml.model.iterdir()) == [
+        "code",  # the serving code (see test_the_model_archive_carries_the_serving_code)
         "contract.json",
         "evaluation.json",
         "model.joblib",
@@ -737,3 +738,9 @@ def test_searched_values_arrive_as_strings_and_are_typed(training: Training) -> 
         ["--a", "3", "--b", "0.5", "--c", '"text"', "--d", "true", "--flag", "--e", "1e-3"]
     )
     assert args.overrides == {"a": 3, "b": 0.5, "c": "text", "d": True, "e": 0.001}
+
+
+def test_the_model_archive_carries_the_serving_code(training: Training, opt_ml: OptMl) -> None:
+    _trained(training, opt_ml, 300)
+    for module in ("inference.py", "modelrail_features.py"):
+        assert (opt_ml.model / "code" / module).read_bytes() == (TRAINING_DIR / module).read_bytes()

@@ -1,0 +1,1 @@
+"""Deployment: SageMaker endpoints with canary rollout and alarm-driven rollback."""

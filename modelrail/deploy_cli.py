@@ -1,0 +1,240 @@
+"""``modelrail deploy`` and ``modelrail predict``: the deployment state machine and the
+endpoint, from a terminal.
+
+Both work against AWS (standard configuration, ``AWS_ENDPOINT_URL`` honoured) and against
+``modelrail local up``. ``deploy`` starts the environment's deployment state machine (the
+one the training pipeline starts) and, unless ``--no-wait``, waits and reports: exit 0
+when the version is in production, 3 when the canary rolled back, 1 when it failed.
+``modelrail registry rollback`` uses :func:`start_deployment` to redeploy the previous
+champion through the same state machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+OUTPUT = "DeploymentStateMachineArn"
+DEFAULT_ENV = "dev"
+EXIT_ROLLED_BACK = 3
+
+
+class DeploymentNotConfigured(RuntimeError):
+    """No deployment state machine can be found for the environment."""
+
+
+@dataclass(frozen=True)
+class DeploymentRun:
+    execution_arn: str
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED | RUNNING
+    result: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+
+    @property
+    def outcome(self) -> str:
+        if self.result and self.result.get("outcome"):
+            return str(self.result["outcome"])
+        if self.error == "DeploymentRolledBack":
+            return "ROLLED_BACK"
+        return "PRODUCTION" if self.status == "SUCCEEDED" else self.status
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "execution": self.execution_arn,
+            "status": self.status,
+            "outcome": self.outcome,
+            "result": self.result,
+            "error": self.error,
+            "cause": self.cause,
+        }
+
+
+def state_machine_arn(env: str, *, cloudformation: Any | None = None) -> str:
+    import boto3
+
+    stack = f"modelrail-{env}"
+    cfn = cloudformation or boto3.client("cloudformation")
+    try:
+        stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except Exception as exc:  # botocore's ClientError or a connection error
+        raise DeploymentNotConfigured(f"cannot read stack {stack!r}: {exc}") from exc
+    for entry in stacks:
+        for output in entry.get("Outputs", []):
+            if output.get("OutputKey") == OUTPUT:
+                return str(output["OutputValue"])
+    raise DeploymentNotConfigured(f"stack {stack!r} has no output {OUTPUT!r}")
+
+
+def start_deployment(
+    model: str,
+    version: int,
+    *,
+    env: str,
+    reason: str,
+    requested_by: str,
+    fault: dict[str, float] | None = None,
+    sfn: Any | None = None,
+    arn: str | None = None,
+) -> str:
+    """Start one deployment execution; returns its ARN."""
+    import boto3
+
+    client = sfn or boto3.client("stepfunctions")
+    machine = arn or state_machine_arn(env)
+    name = f"{model}-v{version}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    payload = {
+        "model": model,
+        "version": version,
+        "reason": reason,
+        "requestedBy": requested_by,
+        "fault": fault,
+    }
+    started = client.start_execution(
+        stateMachineArn=machine, name=name[:80], input=json.dumps(payload)
+    )
+    return str(started["executionArn"])
+
+
+def wait_for(execution_arn: str, *, sfn: Any | None = None, timeout: float = 7200) -> DeploymentRun:
+    import boto3
+
+    client = sfn or boto3.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        described = client.describe_execution(executionArn=execution_arn)
+        status = described["status"]
+        if status != "RUNNING" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    result = None
+    if described.get("output"):
+        result = json.loads(described["output"]).get("result")
+    if result is None and status != "RUNNING":
+        # A failed run has no output: the last FinishDeployment result is in its history.
+        result = _finish_result(client, execution_arn)
+    return DeploymentRun(
+        execution_arn, status, result, described.get("error"), described.get("cause")
+    )
+
+
+def _finish_result(client: Any, execution_arn: str) -> dict[str, Any] | None:
+    events = client.get_execution_history(
+        executionArn=execution_arn, reverseOrder=True, maxResults=200
+    )["events"]
+    for event in events:
+        details = event.get("taskSucceededEventDetails") or event.get(
+            "lambdaFunctionSucceededEventDetails"
+        )
+        if details and details.get("output"):
+            try:
+                output = json.loads(details["output"])
+            except ValueError:
+                continue
+            payload = output.get("Payload", output)
+            if isinstance(payload, dict) and "outcome" in payload:
+                return payload
+    return None
+
+
+def report(run: DeploymentRun, *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(run.to_json(), indent=2))
+    else:
+        name = run.execution_arn.rsplit(":", 1)[-1]
+        print(f"deployment {name}: {run.outcome}")
+        message = (run.result or {}).get("message") or run.cause
+        if message:
+            print(f"  {message}")
+        alarms = (run.result or {}).get("trippedAlarms")
+        if alarms:
+            print(f"  alarms: {', '.join(alarms)}")
+    if run.outcome == "PRODUCTION":
+        return 0
+    return EXIT_ROLLED_BACK if run.outcome == "ROLLED_BACK" else 1
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    fault = None
+    if args.inject_errors is not None or args.inject_latency_ms is not None:
+        fault = {
+            "errorRate": args.inject_errors or 0.0,
+            "latencyMs": args.inject_latency_ms or 0.0,
+        }
+    from modelrail.registry_cli import resolve_actor
+
+    arn = start_deployment(
+        args.model,
+        args.version,
+        env=args.env,
+        reason=args.reason,
+        requested_by=resolve_actor(args),
+        fault=fault,
+    )
+    if args.no_wait:
+        print(json.dumps({"execution": arn}) if args.json else f"started {arn}")
+        return 0
+    return report(wait_for(arn), as_json=args.json)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import boto3
+
+    from modelrail.deploy.naming import endpoint_name
+
+    if args.data:
+        with open(args.data, "rb") as handle:
+            body = handle.read()
+        content_type = "application/json" if args.data.endswith(".json") else "text/csv"
+    else:
+        body, content_type = args.json_body.encode(), "application/json"
+    runtime = boto3.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint_name(args.env, args.model),
+        Body=body,
+        ContentType=content_type,
+        Accept="application/json",
+    )
+    sys.stdout.write(answer["Body"].read().decode() + "\n")
+    print(f"served by variant {answer.get('InvokedProductionVariant', '?')}", file=sys.stderr)
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    deploy = sub.add_parser(
+        "deploy",
+        help="deploy a registered version to its endpoint (canary, automatic rollback)",
+    )
+    deploy.add_argument("model")
+    deploy.add_argument("version", type=int)
+    deploy.add_argument("--env", default=DEFAULT_ENV)
+    deploy.add_argument("--reason", default="deployed from the command line")
+    deploy.add_argument("--by", help="who asks (default: $MODELRAIL_ACTOR, else the login name)")
+    deploy.add_argument(
+        "--inject-errors",
+        type=float,
+        metavar="RATE",
+        help="make this version answer RATE (0..1) of requests with errors (dev only)",
+    )
+    deploy.add_argument(
+        "--inject-latency-ms",
+        type=float,
+        metavar="MS",
+        help="add MS milliseconds to every prediction of this version (dev only)",
+    )
+    deploy.add_argument("--no-wait", action="store_true", help="start and return")
+    deploy.add_argument("--json", action="store_true")
+    deploy.set_defaults(func=_cmd_deploy)
+
+    predict = sub.add_parser("predict", help="send rows to a model's endpoint")
+    predict.add_argument("model")
+    predict.add_argument("--env", default=DEFAULT_ENV)
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="a CSV file (feature columns, header optional) or .json")
+    source.add_argument("--json", dest="json_body", help='a JSON body, e.g. {"instances": [...]}')
+    predict.set_defaults(func=_cmd_predict)

@@ -1,0 +1,177 @@
+"""The deployment state machine and its alarms, read from the synthesized templates
+(RELIABILITY 17, 29, 30)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from modelrail.contract import load_contracts
+from modelrail.deploy.naming import VARIANT, alarm_names, endpoint_name
+from tests.infra.definition import PLACEHOLDER, _render, definition_parts
+
+
+def _states(template: dict[str, Any]) -> dict[str, Any]:
+    text = "".join(_render(p) for p in definition_parts(template, "deploy"))
+    body: dict[str, Any] = json.loads(text)
+    assert body["StartAt"] == "PlanDeployment"
+    states: dict[str, Any] = body["States"]
+    return states
+
+
+@pytest.fixture(scope="module")
+def dev_states(dev_template: dict[str, Any]) -> dict[str, Any]:
+    return _states(dev_template)
+
+
+@pytest.fixture(scope="module")
+def prod_states(prod_template: dict[str, Any]) -> dict[str, Any]:
+    return _states(prod_template)
+
+
+def test_the_first_deployment_creates_later_ones_update_then_the_loop_settles(
+    dev_states: dict[str, Any],
+) -> None:
+    s = dev_states
+    assert s["PlanDeployment"]["Next"] == "CreateModel"
+    assert s["CreateModel"]["Next"] == "CreateEndpointConfig"
+    assert s["CreateEndpointConfig"]["Next"] == "EndpointExists?"
+    (rule,) = s["EndpointExists?"]["Choices"]
+    assert rule["Next"] == "UpdateEndpoint" and s["EndpointExists?"]["Default"] == "CreateEndpoint"
+    assert s["CreateEndpoint"]["Next"] == s["UpdateEndpoint"]["Next"] == "WaitForEndpoint"
+    assert s["WaitForEndpoint"]["Next"] == "DescribeEndpoint"
+    assert s["DescribeEndpoint"]["Next"] == "Settled?"
+    settled = s["Settled?"]
+    (waiting,) = settled["Choices"]
+    assert waiting["Next"] == "WaitForEndpoint"
+    statuses = {c["StringEquals"] for c in waiting["Or"]}
+    assert statuses == {"Creating", "Updating", "SystemUpdating", "RollingBack"}
+    assert settled["Default"] == "FinishDeployment"
+    assert s["FinishDeployment"]["Next"] == "Outcome?"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_updates_are_blue_green_canary_within_sagemaker_guardrails(
+    env: str, dev_states: dict[str, Any], prod_states: dict[str, Any]
+) -> None:
+    s = dev_states if env == "dev" else prod_states
+    params = s["UpdateEndpoint"]["Parameters"]
+    assert s["UpdateEndpoint"]["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:updateEndpoint"
+    policy = params["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    routing = policy["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "CANARY"
+    instances = s["CreateEndpointConfig"]["Parameters"]["ProductionVariants"][0][
+        "InitialInstanceCount"
+    ]
+    assert routing["CanarySize"]["Type"] == "INSTANCE_COUNT"
+    assert 2 * routing["CanarySize"]["Value"] <= instances  # at most half the fleet
+    assert 0 < routing["WaitIntervalInSeconds"] <= 3600
+    assert 0 <= policy["TerminationWaitInSeconds"] <= 3600
+    assert 600 <= policy["MaximumExecutionTimeoutInSeconds"] <= 28800
+    assert policy["MaximumExecutionTimeoutInSeconds"] > (
+        routing["WaitIntervalInSeconds"] + policy["TerminationWaitInSeconds"]
+    )
+    alarms = params["DeploymentConfig"]["AutoRollbackConfiguration"]
+    assert alarms == {"Alarms.$": "$.plan.rollbackAlarms"}
+
+
+def test_endpoint_config_keeps_the_variant_name_and_encrypts_model_and_capture(
+    dev_states: dict[str, Any],
+) -> None:
+    params = dev_states["CreateEndpointConfig"]["Parameters"]
+    (variant,) = params["ProductionVariants"]
+    assert variant["VariantName"] == VARIANT
+    assert params["KmsKeyId"] == PLACEHOLDER
+    capture = params["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True
+    assert capture["KmsKeyId"] == PLACEHOLDER
+    assert {o["CaptureMode"] for o in capture["CaptureOptions"]} == {"Input", "Output"}
+    model = dev_states["CreateModel"]["Parameters"]
+    assert model["EnableNetworkIsolation"] is True
+
+
+def test_every_failure_after_planning_is_recorded_then_notified_once(
+    dev_states: dict[str, Any],
+) -> None:
+    s = dev_states
+    for name in ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint",
+                 "DescribeEndpoint"):  # fmt: skip
+        (catch,) = s[name]["Catch"]
+        assert catch["Next"] == "RecordFailure", name
+        assert all("States.ALL" not in r["ErrorEquals"] for r in s[name]["Retry"]), name
+    assert s["RecordFailure"]["Next"] == "NotifyDeployFailed"
+    assert s["PlanDeployment"]["Catch"][0]["Next"] == "NotifyDeployFailed"
+    notifications = {n for n, st in s.items() if st.get("Resource", "").endswith(":sns:publish")}
+    assert notifications == {
+        "NotifyDeployFailed",
+        "NotifyDeployed",
+        "NotifyRolledBack",
+        "NotifyNotVerified",
+    }
+    # each terminal path passes through exactly one notification
+    outcome = s["Outcome?"]
+    targets = {c["Next"] for c in outcome["Choices"]} | {outcome["Default"]}
+    assert targets == {"NotifyDeployed", "NotifyRolledBack", "NotifyNotVerified"}
+    assert s["NotifyRolledBack"]["Next"] == "RolledBack"
+    assert s["RolledBack"] == {
+        "Type": "Fail",
+        "Error": "DeploymentRolledBack",
+        "CausePath": "$.result.message",
+    }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_each_model_has_three_rollback_alarms_on_its_live_variant(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    template = dev_template if env == "dev" else prod_template
+    alarms = {
+        r["Properties"]["AlarmName"]: r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    for model, contract in load_contracts().items():
+        names = alarm_names(env, model)
+        for name in names.values():
+            alarm = alarms[name]
+            dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            assert dims == {"EndpointName": endpoint_name(env, model), "VariantName": VARIANT}
+            assert alarm["Namespace"] == "AWS/SageMaker"
+            assert alarm["Period"] == 60
+            assert alarm["TreatMissingData"] == "notBreaching"
+            assert alarm["AlarmActions"], name  # the notifications topic
+        latency = alarms[names["latency"]]
+        assert latency["ExtendedStatistic"] == "p99"
+        assert latency["MetricName"] == "ModelLatency"
+        budget = contract.quality.max_latency_ms or 1000.0
+        assert latency["Threshold"] == budget * 1000  # microseconds
+        # latency must stay high for 3 minutes; any error alarms within one
+        assert latency["EvaluationPeriods"] == latency["DatapointsToAlarm"] == 3
+        for role in ("errors", "model_errors"):
+            assert alarms[names[role]]["EvaluationPeriods"] == 1
+        assert alarms[names["errors"]]["MetricName"] == "Invocation5XXErrors"
+        assert alarms[names["model_errors"]]["MetricName"] == "InvocationModelErrors"
+
+
+def test_the_pipeline_starts_a_deployment_after_registration(dev_template: dict[str, Any]) -> None:
+    from tests.infra.definition import definition
+
+    states = definition(dev_template)["States"]
+    assert states["NotifyRegistered"]["Next"] == "StartDeployment"
+    start = states["StartDeployment"]
+    assert start["Resource"] == "arn:aws:states:::states:startExecution"
+    assert start["Next"] == "Registered"
+    assert start["Parameters"]["Input"]["version.$"] == "$.registered.version"
+
+
+def test_the_plan_function_has_reserved_concurrency(dev_template: dict[str, Any]) -> None:
+    functions = [
+        r["Properties"]
+        for r in dev_template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and "check a version, lock its endpoint" in r["Properties"].get("Description", "")
+    ]
+    (plan,) = functions
+    assert plan["ReservedConcurrentExecutions"] >= 1
