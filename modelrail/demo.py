@@ -79,6 +79,15 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         )
         for obj in quarantined:
             print(f"  quarantined: s3://{cloud.data_bucket}/{obj['Key']}")
+            if obj["Key"].endswith("/report.json"):
+                report = json.loads(
+                    s3.get_object(Bucket=cloud.data_bucket, Key=obj["Key"])["Body"].read()
+                )
+                print(f"    report: {report['rows']} rows, {report['error_count']} error(s), "
+                      f"{report['warning_count']} warning(s)")  # fmt: skip
+                for violation in report["violations"]:
+                    print(f"      {violation['severity']} [{violation['code']}] "
+                          f"{violation['message']} ({violation['count']}x)")  # fmt: skip
         kept = s3.head_object(
             Bucket=cloud.data_bucket, Key=rejected.key, VersionId=rejected.version_id
         )
@@ -135,6 +144,9 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
             return 1
         if not _search_demo(cloud, registry, workdir):
             return 1
+        print("\nthe dev registry at the end (`modelrail registry list`):")
+        for model in (MODEL, "churn"):
+            print_listing(registry, model=model)
 
     _approval_demo(workdir)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
