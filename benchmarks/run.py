@@ -5,6 +5,9 @@ Figures (wall clock on this machine; each the median of --repeat runs where chea
   deploy              local cloud: bootstrap, publish assets, create stack, reconcile
   pipeline (good)     upload -> SUCCEEDED for 2000 demand rows, and its Train step
   pipeline (bad)      upload -> FAILED at ValidateData
+  deployments         the first (CreateEndpoint), a healthy canary, a faulty canary rolled
+                      back by its alarm (under steady traffic), each to its verdict
+  invoke              InvokeEndpoint round trip on the local endpoint, 3 rows, p50 and p99
   validate N rows     modelrail.validation.validate_dataset on a demand CSV
 """
 
@@ -15,15 +18,18 @@ import logging
 import platform
 import statistics
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from modelrail.contract import load_contract
-from modelrail.local.cloud import LocalCloud, synthesize
+from modelrail.deploy_cli import wait_for
+from modelrail.local.cloud import LocalCloud, PipelineRun, synthesize
 from modelrail.sample import generate, sample_command
 from modelrail.validation import validate_dataset
 
@@ -34,6 +40,56 @@ def _time(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+FAULT = "modelrail-fault-error-rate"
+
+
+def _s(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} s"
+
+
+def _deployment(cloud: LocalCloud, run: PipelineRun, outcome: str) -> float:
+    """Seconds from the training run's end to the deployment's verdict."""
+    assert run.status == "SUCCEEDED", run.message
+    start = time.perf_counter()
+    deployed = wait_for(
+        cloud.deployment_arn_for(run.execution_arn), sfn=cloud.client("stepfunctions")
+    )
+    assert deployed.outcome == outcome, deployed.to_json()
+    return time.perf_counter() - start
+
+
+class _Traffic:
+    """Steady requests to the endpoint (alarms need traffic to see a faulty canary)."""
+
+    def __init__(self, cloud: LocalCloud, rows: Path) -> None:
+        frame = pd.read_csv(rows).drop(columns=["units_sold"]).head(3)
+        self.body = frame.to_csv(index=False, header=False).encode()
+        self.runtime = cloud.client("sagemaker-runtime")
+        self.latencies: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            start = time.perf_counter()
+            try:
+                self.runtime.invoke_endpoint(
+                    EndpointName="modelrail-dev-demand", Body=self.body, ContentType="text/csv"
+                )
+                self.latencies.append(time.perf_counter() - start)
+            except Exception:  # the faulty canary's answers; not a latency sample
+                pass
+            self.stop.wait(0.05)
+
+    def __enter__(self) -> _Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
 
 
 def main() -> None:
@@ -49,9 +105,14 @@ def main() -> None:
     rows.append(("synth (dev stack, cold)", f"{_time(lambda: synthesize(assembly)):.1f} s", "once"))
 
     good = sample_command("demand", 2000, 7, work / "good.csv")
+    better = sample_command("demand", 4000, 11, work / "better.csv")
     bad = work / "bad.csv"
     pd.read_csv(good).drop(columns=["units_sold"]).to_csv(bad, index=False)
     deploys, goods, trains, bads = [], [], [], []
+    first: list[float] = []
+    canaries: list[float] = []
+    rollbacks: list[float] = []
+    latencies: list[float] = []
     for _ in range(args.repeat):
         cloud = LocalCloud(assembly=assembly)
         start = time.perf_counter()
@@ -64,6 +125,13 @@ def main() -> None:
             failed = cloud.upload_and_wait("demand", bad)
             assert failed.status == "FAILED"
             bads.append(failed.seconds)
+            first.append(_deployment(cloud, run, "PRODUCTION"))
+            with _Traffic(cloud, good) as traffic:
+                again = cloud.upload_and_wait("demand", better)
+                canaries.append(_deployment(cloud, again, "PRODUCTION"))
+                faulty = cloud.upload_and_wait("demand", better, metadata={FAULT: "1"})
+                rollbacks.append(_deployment(cloud, faulty, "ROLLED_BACK"))
+            latencies.extend(traffic.latencies)
     n = f"median of {args.repeat}"
     rows.append(("local cloud deploy", f"{statistics.median(deploys):.2f} s", n))
     rows.append(
@@ -74,11 +142,24 @@ def main() -> None:
         ("pipeline, bad upload to FAILED at ValidateData", f"{statistics.median(bads):.2f} s", n)
     )
 
+    rows.append(("deployment: first, CreateEndpoint to PRODUCTION", _s(first), n))
+    rows.append(("deployment: healthy canary (300 s bake at 60x) to PRODUCTION", _s(canaries), n))
+    rows.append(("deployment: faulty canary to ROLLED_BACK by its alarm", _s(rollbacks), n))
+    ordered = sorted(latencies)
+    p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    rows.append(
+        (
+            "InvokeEndpoint round trip, 3 rows (local endpoint)",
+            f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms",
+            f"{len(ordered)} requests",
+        )
+    )
+
     contract = load_contract("demand")
     for size in (100_000, 1_000_000):
         data = generate(contract, rows=size, seed=1).to_csv(index=False).encode()
         times = [
-            _time(lambda d=data: validate_dataset(d, filename="x.csv", contract=contract))
+            _time(partial(validate_dataset, data, filename="x.csv", contract=contract))
             for _ in range(args.repeat)
         ]
         mb = len(data) / 1e6

@@ -255,7 +255,7 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
         hosting,
         "AwsSolutions-IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource; cloudwatch:PutMetricData is limited by a "
-        "namespace condition to /aws/sagemaker/*",
+        "namespace condition to /aws/sagemaker/Endpoints",
     )
     _ack(
         hosting,

@@ -33,19 +33,17 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.common import (
+    LAMBDA_TRANSIENT,
+    SAGEMAKER_TRANSIENT,
+    SNS_TRANSIENT,
+    grant_container_basics,
+    retry_transient,
+)
 from infra.constructs.functions import PipelineFunction
-from infra.images import sklearn_image_uri
 from modelrail.contract import load_contracts
 from modelrail.deploy.naming import NAMESPACE, VARIANT, alarm_names, endpoint_name
 
-LAMBDA_TRANSIENT = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
-SAGEMAKER_TRANSIENT = ["SageMaker.ThrottlingException", "SageMaker.InternalFailure"]
-SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException"]
 CAPTURE_PREFIX = "capture"
 # How often the state machine looks at an endpoint that is still changing.
 POLL_SECONDS = 30
@@ -184,45 +182,13 @@ class Deployment(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="modelrail: SageMaker endpoints",
         )
-        stack = Stack.of(self)
         self._res.artifacts_bucket.grant_read(role, "training-output/*")
         self._res.key.grant_decrypt(role)
-        image = sklearn_image_uri(cfg)
-        registry_account = image.split(".", 1)[0]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchCheckLayerAvailability",
-                ],
-                resources=[
-                    f"arn:{stack.partition}:ecr:{cfg.region}:{registry_account}:repository/sagemaker-scikit-learn"
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/Endpoints/*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            )
+        grant_container_basics(
+            role,
+            config=cfg,
+            log_group="/aws/sagemaker/Endpoints/*",
+            metric_namespace="/aws/sagemaker/Endpoints",
         )
         return role
 
@@ -307,11 +273,7 @@ class Deployment(Construct):
                 ),
                 result_path=sfn.JsonPath.DISCARD,
             )
-            task.add_retry(
-                errors=SNS_TRANSIENT, interval=Duration.seconds(2), max_attempts=3,
-                backoff_rate=2.0, jitter_strategy=sfn.JitterType.FULL,
-            )  # fmt: skip
-            return task
+            return retry_transient(task, SNS_TRANSIENT)
 
         failed = sfn.Fail(
             self, "DeploymentFailed", error_path="$.error.Error", cause_path="$.error.Cause"
@@ -330,14 +292,7 @@ class Deployment(Construct):
         notify_failed.add_catch(failed, errors=["States.ALL"], result_path="$.notifyError")
         fail_chain = notify_failed.next(failed)
 
-        def retried(task: sfn.TaskStateBase, transient: list[str]) -> sfn.TaskStateBase:
-            task.add_retry(
-                errors=transient, interval=Duration.seconds(2), max_attempts=3,
-                backoff_rate=2.0, jitter_strategy=sfn.JitterType.FULL,
-            )  # fmt: skip
-            return task
-
-        plan = retried(
+        plan = retry_transient(
             tasks.LambdaInvoke(
                 self,
                 "PlanDeployment",
@@ -364,7 +319,7 @@ class Deployment(Construct):
 
         # After planning, every failure goes through FinishDeployment, which records it
         # and releases the endpoint's lock.
-        finish_error = retried(
+        finish_error = retry_transient(
             tasks.LambdaInvoke(
                 self,
                 "RecordFailure",
@@ -386,7 +341,7 @@ class Deployment(Construct):
         finish_error.next(fail_chain)
 
         def guarded(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
-            retried(task, SAGEMAKER_TRANSIENT)
+            retry_transient(task, SAGEMAKER_TRANSIENT)
             task.add_catch(finish_error, errors=["States.ALL"], result_path="$.error")
             return task
 
@@ -513,7 +468,7 @@ class Deployment(Construct):
                 result_path="$.endpoint",
             )
         )
-        finish = retried(
+        finish = retry_transient(
             tasks.LambdaInvoke(
                 self,
                 "FinishDeployment",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -30,22 +30,19 @@ from constructs import Construct
 
 from infra.assets import stage_training_source
 from infra.config import EnvironmentConfig
+from infra.constructs.common import (
+    LAMBDA_TRANSIENT,
+    SAGEMAKER_TRANSIENT,
+    SFN_TRANSIENT,
+    SNS_TRANSIENT,
+    grant_container_basics,
+    retry_transient,
+)
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.storage import INCOMING_PREFIX, QUARANTINE_PREFIX
 from infra.images import sklearn_image_uri
 
 _Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
-
-# Errors worth retrying on a Lambda task: the service's, never the handler's own.
-LAMBDA_TRANSIENT = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
-SAGEMAKER_TRANSIENT = ["SageMaker.ThrottlingException", "SageMaker.InternalFailure"]
-SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException"]
-SFN_TRANSIENT = ["StepFunctions.ThrottlingException", "StepFunctions.ServiceUnavailableException"]
 
 
 @dataclass(frozen=True)
@@ -249,50 +246,11 @@ class TrainingPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="modelrail: SageMaker training jobs",
         )
-        stack = Stack.of(self)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/TrainingJobs:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}
-                },
-            )
-        )
-        image = sklearn_image_uri(self._res.config)
-        registry_account = image.split(".", 1)[0]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchCheckLayerAvailability",
-                ],
-                resources=[
-                    f"arn:{Aws.PARTITION}:ecr:{self._res.config.region}:{registry_account}:repository/sagemaker-scikit-learn"
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        grant_container_basics(
+            role,
+            config=self._res.config,
+            log_group="/aws/sagemaker/TrainingJobs:*",
+            metric_namespace="/aws/sagemaker/TrainingJobs",
         )
         self._res.key.grant_encrypt_decrypt(role)
         return role
@@ -318,10 +276,7 @@ class TrainingPipeline(Construct):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
-        notify_failure.add_retry(
-            errors=SNS_TRANSIENT, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0,
-            jitter_strategy=sfn.JitterType.FULL,
-        )  # fmt: skip
+        retry_transient(notify_failure, SNS_TRANSIENT)
         failed = sfn.Fail(
             self, "PipelineFailed", error_path="$.error.Error", cause_path="$.error.Cause"
         )
@@ -330,13 +285,7 @@ class TrainingPipeline(Construct):
         failure_chain = notify_failure.next(failed)
 
         def guarded(task: _Guardable, transient: list[str]) -> _Guardable:
-            task.add_retry(
-                errors=transient,
-                interval=Duration.seconds(2),
-                max_attempts=3,
-                backoff_rate=2.0,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
+            retry_transient(task, transient)
             mark = sfn.Pass(
                 self,
                 f"{task.node.id}Failed",
@@ -710,10 +659,7 @@ class TrainingPipeline(Construct):
             retry_on_service_exceptions=False,
             result_path="$.approval",
         )
-        request.add_retry(
-            errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0,
-            jitter_strategy=sfn.JitterType.FULL,
-        )  # fmt: skip
+        retry_transient(request, LAMBDA_TRANSIENT)
         close = tasks.LambdaInvoke(
             self,
             "CloseApproval",
@@ -725,10 +671,7 @@ class TrainingPipeline(Construct):
             retry_on_service_exceptions=False,
             result_path=sfn.JsonPath.DISCARD,
         )
-        close.add_retry(
-            errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0,
-            jitter_strategy=sfn.JitterType.FULL,
-        )  # fmt: skip
+        retry_transient(close, LAMBDA_TRANSIENT)
         mark = sfn.Pass(
             self,
             "RequestApprovalFailed",

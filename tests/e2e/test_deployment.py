@@ -203,3 +203,27 @@ def test_registry_rollback_redeploys_the_previous_champion(story: Story) -> None
     assert live["EndpointConfigName"].startswith("demand-v1-")
     history = registry.get_version(MODEL, 1).status_history
     assert any("rollback from v2 to v1: drill" in (h.reason or "") for h in history)
+
+
+def test_modelrail_deploy_puts_a_chosen_version_on_the_endpoint(
+    story: Story, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelrail.cli import main as cli_main
+
+    cloud = story.cloud
+    capsys.readouterr()
+    assert cli_main(["deploy", MODEL, "2", "--reason", "back to v2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["outcome"] == "PRODUCTION" and report["result"]["version"] == 2
+    registry = _registry(cloud)
+    assert registry.get_alias(MODEL, AliasName.CHAMPION).version == 2  # type: ignore[union-attr]
+    live = cloud.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+    assert live["EndpointConfigName"] == report["result"]["configName"]
+    # old configs beyond the environment's keep count are gone; the live one never is
+    configs = {
+        c["EndpointConfigName"]
+        for c in cloud.client("sagemaker").list_endpoint_configs(NameContains="demand-v")[
+            "EndpointConfigs"
+        ]
+    }
+    assert live["EndpointConfigName"] in configs and len(configs) <= 3

@@ -1,0 +1,86 @@
+"""What the training pipeline and the deployment state machine share: the transient errors
+a Task retries, the retry policy itself, and the permissions every SageMaker container
+role needs (pull the framework image, write its logs and metrics)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
+
+from infra.config import EnvironmentConfig
+from infra.images import sklearn_image_uri
+
+# Errors worth retrying on a Task: the service's, never the handler's own.
+LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+SAGEMAKER_TRANSIENT = ["SageMaker.ThrottlingException", "SageMaker.InternalFailure"]
+SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException"]
+SFN_TRANSIENT = ["StepFunctions.ThrottlingException", "StepFunctions.ServiceUnavailableException"]
+
+_Retryable = TypeVar("_Retryable", sfn.TaskStateBase, sfn.CustomState)
+
+
+def retry_transient(task: _Retryable, errors: list[str]) -> _Retryable:
+    """Bounded retries with exponential backoff and full jitter (RELIABILITY 24)."""
+    task.add_retry(
+        errors=errors,
+        interval=Duration.seconds(2),
+        max_attempts=3,
+        backoff_rate=2.0,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task
+
+
+def grant_container_basics(
+    role: iam.Role, *, config: EnvironmentConfig, log_group: str, metric_namespace: str
+) -> None:
+    """Pull the framework image, write logs under ``log_group`` and metrics in
+    ``metric_namespace``: what a SageMaker job or endpoint needs, and no more."""
+    stack = Stack.of(role)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=log_group,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": metric_namespace}},
+        )
+    )
+    registry_account = sklearn_image_uri(config).split(".", 1)[0]
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=[
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+            ],
+            resources=[
+                f"arn:{Aws.PARTITION}:ecr:{config.region}:{registry_account}:repository/sagemaker-scikit-learn"
+            ],
+        )
+    )
+    role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
