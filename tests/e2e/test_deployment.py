@@ -227,3 +227,24 @@ def test_modelrail_deploy_puts_a_chosen_version_on_the_endpoint(
         ]
     }
     assert live["EndpointConfigName"] in configs and len(configs) <= 3
+
+
+def test_modelrail_deploy_with_injected_errors_is_rolled_back_and_exits_3(
+    story: Story, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelrail.cli import main as cli_main
+
+    cloud = story.cloud
+    traffic = Traffic(cloud, story.traffic[2].body)
+    thread = threading.Thread(target=traffic.run, daemon=True)
+    thread.start()
+    capsys.readouterr()
+    try:
+        code = cli_main(["deploy", MODEL, "3", "--inject-errors", "1", "--reason", "drill"])
+    finally:
+        traffic.stop.set()
+        thread.join(5)
+    out = capsys.readouterr().out
+    assert code == 3, out
+    assert "ROLLED_BACK" in out and alarm_names("dev", MODEL)["errors"] in out
+    assert _registry(cloud).get_alias(MODEL, AliasName.CHAMPION).version == 2  # type: ignore[union-attr]
