@@ -18,7 +18,6 @@ import logging
 import platform
 import statistics
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import pandas as pd
 from modelrail.contract import load_contract
 from modelrail.deploy_cli import wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun, synthesize
+from modelrail.local.traffic import Traffic
 from modelrail.sample import generate, sample_command
 from modelrail.validation import validate_dataset
 
@@ -58,38 +58,6 @@ def _deployment(cloud: LocalCloud, run: PipelineRun, outcome: str) -> float:
     )
     assert deployed.outcome == outcome, deployed.to_json()
     return time.perf_counter() - start
-
-
-class _Traffic:
-    """Steady requests to the endpoint (alarms need traffic to see a faulty canary)."""
-
-    def __init__(self, cloud: LocalCloud, rows: Path) -> None:
-        frame = pd.read_csv(rows).drop(columns=["units_sold"]).head(3)
-        self.body = frame.to_csv(index=False, header=False).encode()
-        self.runtime = cloud.client("sagemaker-runtime")
-        self.latencies: list[float] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            start = time.perf_counter()
-            try:
-                self.runtime.invoke_endpoint(
-                    EndpointName="modelrail-dev-demand", Body=self.body, ContentType="text/csv"
-                )
-                self.latencies.append(time.perf_counter() - start)
-            except Exception:  # the faulty canary's answers; not a latency sample
-                pass
-            self.stop.wait(0.05)
-
-    def __enter__(self) -> _Traffic:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(5)
 
 
 def main() -> None:
@@ -126,7 +94,7 @@ def main() -> None:
             assert failed.status == "FAILED"
             bads.append(failed.seconds)
             first.append(_deployment(cloud, run, "PRODUCTION"))
-            with _Traffic(cloud, good) as traffic:
+            with Traffic.from_sample(cloud, "demand", good, rows=3) as traffic:
                 again = cloud.upload_and_wait("demand", better)
                 canaries.append(_deployment(cloud, again, "PRODUCTION"))
                 faulty = cloud.upload_and_wait("demand", better, metadata={FAULT: "1"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from modelrail.deploy.naming import endpoint_name
 from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
 from modelrail.local.runner import registry_snapshot
+from modelrail.local.traffic import Traffic
 from modelrail.registry import AliasName, DynamoDBRegistry, StaleAlias, VersionStatus
 from modelrail.registry_cli import main as registry_main
 from modelrail.registry_cli import print_listing, write_model_card
@@ -168,37 +168,6 @@ def _deployment(cloud: LocalCloud, run: PipelineRun, label: str) -> DeploymentRu
     return deployed
 
 
-class _Traffic:
-    """Requests to the endpoint while a deployment runs, as production traffic would."""
-
-    def __init__(self, cloud: LocalCloud, rows: Path) -> None:
-        frame = pd.read_csv(rows).drop(columns=["units_sold"]).head(5)
-        self.body = frame.to_csv(index=False, header=False).encode()
-        self.runtime = cloud.client("sagemaker-runtime")
-        self.stop = threading.Event()
-        self.sent = self.failed = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.runtime.invoke_endpoint(
-                    EndpointName=endpoint_name("dev", MODEL), Body=self.body, ContentType="text/csv"
-                )
-            except Exception:  # the faulty canary answers 5XX: boto3 raises ModelError
-                self.failed += 1
-            self.sent += 1
-            self.stop.wait(0.05)
-
-    def __enter__(self) -> _Traffic:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(5)
-
-
 def _predict(rows: Path, workdir: Path) -> None:
     features = workdir / "rows.csv"
     pd.read_csv(rows).drop(columns=["units_sold"]).head(2).to_csv(features, index=False)
@@ -213,7 +182,7 @@ def _canary_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -
     if v2.status != "SUCCEEDED":
         print(f"  unexpected failure at {v2.failed_state}: {v2.error}: {v2.message}")
         return False
-    with _Traffic(cloud, better) as traffic:
+    with Traffic.from_sample(cloud, MODEL, better, rows=5) as traffic:
         deployed = _deployment(
             cloud, v2, f"canary: {_canary_words(cloud)}, alarms watching, traffic flowing"
         )
@@ -234,7 +203,7 @@ def _canary_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -
     print(f"  training run {v3.status}: v{v3.registered_version} registered")
     if v3.registered_version is None:
         return False
-    with _Traffic(cloud, better) as traffic:
+    with Traffic.from_sample(cloud, MODEL, better, rows=5) as traffic:
         rolled = _deployment(cloud, v3, "its canary: errors → alarm → automatic rollback")
     print(f"  {traffic.sent} requests during the rollout, {traffic.failed} failed (on the canary)")
     result = rolled.result or {}

@@ -10,18 +10,17 @@ rollback` redeploys the previous champion through the same state machine.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from modelrail.deploy.naming import alarm_names, endpoint_name
 from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun
+from modelrail.local.traffic import Traffic
 from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
 from modelrail.registry_cli import main as registry_main
 from modelrail.sample import sample_command
@@ -32,38 +31,14 @@ ENDPOINT = endpoint_name("dev", MODEL)
 
 
 @dataclass
-class Traffic:
-    """Requests sent to the endpoint while a deployment runs, as production would."""
-
-    cloud: LocalCloud
-    body: bytes
-    stop: threading.Event = field(default_factory=threading.Event)
-    answers: list[tuple[str, bool]] = field(default_factory=list)  # (config, ok)
-
-    def run(self) -> None:
-        runtime = self.cloud.client("sagemaker-runtime")
-        sm = self.cloud.client("sagemaker")
-        while not self.stop.is_set():
-            try:
-                runtime.invoke_endpoint(
-                    EndpointName=ENDPOINT, Body=self.body, ContentType="text/csv"
-                )
-                ok = True
-            except Exception:  # ModelError from the faulty canary
-                ok = False
-            config = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
-            self.answers.append((config, ok))
-            self.stop.wait(0.05)
-
-
-@dataclass
 class Story:
     cloud: LocalCloud
     runs: dict[int, PipelineRun]
     deployments: dict[int, DeploymentRun]
     traffic: dict[int, Traffic]
-    rollback_code: int = -1
-    rollback_run: DeploymentRun | None = None
+    data: Path
+    """The sample the traffic is drawn from."""
+    notifications_during_v3: list[dict[str, Any]]
 
 
 def _registry(cloud: LocalCloud) -> DynamoDBRegistry:
@@ -71,20 +46,14 @@ def _registry(cloud: LocalCloud) -> DynamoDBRegistry:
 
 
 def _deploy_with_traffic(
-    cloud: LocalCloud, run: PipelineRun, body: bytes
+    cloud: LocalCloud, run: PipelineRun, data: Path
 ) -> tuple[DeploymentRun, Traffic]:
-    traffic = Traffic(cloud, body)
-    thread = threading.Thread(target=traffic.run, daemon=True)
-    thread.start()
-    try:
+    with Traffic.from_sample(cloud, MODEL, data, record_config=True) as traffic:
         deployed = wait_for(
             cloud.deployment_arn_for(run.execution_arn),
             sfn=cloud.client("stepfunctions"),
             timeout=300,
         )
-    finally:
-        traffic.stop.set()
-        thread.join(5)
     return deployed, traffic
 
 
@@ -95,8 +64,6 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     large = sample_command(MODEL, 3000, 2, data / "v2.csv")
     faulty = data / "v3.csv"
     faulty.write_bytes(large.read_bytes())  # the same data: a version as good as v2
-    features = pd.read_csv(large).drop(columns=["units_sold"]).head(3)
-    body = features.to_csv(index=False, header=False).encode()
     with LocalCloud(assembly=assembly, work_dir=tmp_path_factory.mktemp("deploy-cloud")) as cloud:
         sfn = cloud.client("stepfunctions")
         runs: dict[int, PipelineRun] = {}
@@ -107,13 +74,11 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             cloud.deployment_arn_for(runs[1].execution_arn), sfn=sfn, timeout=300
         )
         runs[2] = cloud.upload_and_wait(MODEL, large)
-        deployments[2], traffic[2] = _deploy_with_traffic(cloud, runs[2], body)
+        deployments[2], traffic[2] = _deploy_with_traffic(cloud, runs[2], large)
         before = len(cloud.notifications())
         runs[3] = cloud.upload_and_wait(MODEL, faulty, metadata={"modelrail-fault-error-rate": "1"})
-        deployments[3], traffic[3] = _deploy_with_traffic(cloud, runs[3], body)
-        story = Story(cloud, runs, deployments, traffic)
-        story.notifications_during_v3 = cloud.notifications()[before:]  # type: ignore[attr-defined]
-        yield story
+        deployments[3], traffic[3] = _deploy_with_traffic(cloud, runs[3], large)
+        yield Story(cloud, runs, deployments, traffic, large, cloud.notifications()[before:])
 
 
 def test_the_first_version_creates_the_endpoint_and_becomes_champion(story: Story) -> None:
@@ -135,8 +100,8 @@ def test_a_healthy_canary_moves_all_traffic_and_the_champion(story: Story) -> No
     config = second.result["configName"]  # type: ignore[index]
     assert config.startswith("demand-v2-")
     answers = story.traffic[2].answers
-    assert answers and all(ok for _, ok in answers)  # no request failed during the canary
-    assert answers[-1][0] == config  # all traffic on v2 at the end
+    assert answers and all(a.ok for a in answers)  # no request failed during the canary
+    assert answers[-1].config == config  # all traffic on v2 at the end
 
 
 def test_a_faulty_canary_is_rolled_back_by_its_alarm_and_nothing_moves(story: Story) -> None:
@@ -157,8 +122,7 @@ def test_a_faulty_canary_is_rolled_back_by_its_alarm_and_nothing_moves(story: St
     live = cloud.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
     assert live["EndpointStatus"] == "InService"
     assert live["EndpointConfigName"] == story.deployments[2].result["configName"]  # type: ignore[index]
-    answers = story.traffic[3].answers
-    assert any(not ok for _, ok in answers)  # the canary really failed requests
+    assert story.traffic[3].failed > 0  # the canary really failed requests
     runtime = cloud.client("sagemaker-runtime")
     body = runtime.invoke_endpoint(
         EndpointName=ENDPOINT,
@@ -167,7 +131,7 @@ def test_a_faulty_canary_is_rolled_back_by_its_alarm_and_nothing_moves(story: St
     )["Body"].read()
     assert body
     # one notification, and it is the rollback's
-    messages = story.notifications_during_v3  # type: ignore[attr-defined]
+    messages = story.notifications_during_v3
     deployment_messages = [m for m in messages if m.get("event", "").startswith("deployment.")]
     assert [m["event"] for m in deployment_messages] == ["deployment.rolled_back"]
     assert alarm in json.dumps(deployment_messages[0])
@@ -235,15 +199,9 @@ def test_modelrail_deploy_with_injected_errors_is_rolled_back_and_exits_3(
     from modelrail.cli import main as cli_main
 
     cloud = story.cloud
-    traffic = Traffic(cloud, story.traffic[2].body)
-    thread = threading.Thread(target=traffic.run, daemon=True)
-    thread.start()
     capsys.readouterr()
-    try:
+    with Traffic.from_sample(cloud, MODEL, story.data):
         code = cli_main(["deploy", MODEL, "3", "--inject-errors", "1", "--reason", "drill"])
-    finally:
-        traffic.stop.set()
-        thread.join(5)
     out = capsys.readouterr().out
     assert code == 3, out
     assert "ROLLED_BACK" in out and alarm_names("dev", MODEL)["errors"] in out
