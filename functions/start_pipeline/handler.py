@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -73,9 +72,10 @@ def lambda_handler(
         return {"status": "ignored", "reason": str(exc)}
     fault = _fault(detail.bucket.name, detail.object.key, detail.object.version_id)
     if fault is not None:
-        # The execution name stays (bucket, key, versionId)'s: a repeated event is still
-        # a duplicate.
-        plan = replace(plan, input=plan.input.model_copy(update={"fault": fault}))
+        # Same execution name (it is (bucket, key, versionId)'s): a repeat is still a duplicate.
+        plan = plan_start(
+            detail.bucket.name, detail.object.key, detail.object.version_id, fault=fault
+        )
         logger.info("fault injection requested for this upload", extra={"fault": fault})
     result = start_pipeline(plan, state_machine_arn=os.environ["STATE_MACHINE_ARN"], sfn=_sfn())
     logger.info(
