@@ -27,8 +27,20 @@ BUILD = ROOT / "build" / "assets"
 FUNCTIONS = ROOT / "functions"
 TRAINING = ROOT / "training"
 PACKAGE = ROOT / "modelrail"
-# Parts of the package that never run inside Lambda.
-_PACKAGE_EXCLUDES = frozenset({"local", "cli.py", "__pycache__"})
+# Parts of the package that never run inside Lambda: the local cloud and the commands
+# (and what only they use: sample data, model cards, the demo).
+_PACKAGE_EXCLUDES = frozenset(
+    {
+        "local",
+        "cli.py",
+        "registry_cli.py",
+        "deploy_cli.py",
+        "demo.py",
+        "model_card.py",
+        "sample.py",
+        "__pycache__",
+    }
+)
 
 
 def _copy_py_tree(src: Path, dst: Path, *, exclude: frozenset[str] = frozenset()) -> None:
