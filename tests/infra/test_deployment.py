@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
+from infra.app import ROOT
+from infra.config import load_environments
+from infra.stack import ModelrailStack
 from modelrail.contract import load_contracts
 from modelrail.deploy.naming import VARIANT, alarm_names, endpoint_name
-from tests.infra.definition import PLACEHOLDER, _render, definition_parts
+from tests.infra.definition import PLACEHOLDER, _render, definition, definition_parts
 
 
 def _states(template: dict[str, Any]) -> dict[str, Any]:
@@ -156,8 +162,6 @@ def test_each_model_has_three_rollback_alarms_on_its_live_variant(
 
 
 def test_the_pipeline_starts_a_deployment_after_registration(dev_template: dict[str, Any]) -> None:
-    from tests.infra.definition import definition
-
     states = definition(dev_template)["States"]
     assert states["NotifyRegistered"]["Next"] == "StartDeployment"
     start = states["StartDeployment"]
@@ -175,3 +179,23 @@ def test_the_plan_function_has_reserved_concurrency(dev_template: dict[str, Any]
     ]
     (plan,) = functions
     assert plan["ReservedConcurrentExecutions"] >= 1
+
+
+def test_an_environment_may_register_without_deploying(tmp_path: Path) -> None:
+    """``deploy_after_training: false``: the pipeline ends at Registered; the deployment
+    state machine still exists for ``modelrail deploy``."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    config = load_environments(context["modelrail:environments"])["dev"]
+    config = config.model_copy(update={"deploy_after_training": False})
+    app = cdk.App(outdir=str(tmp_path), context=context)
+    stack = ModelrailStack(
+        app,
+        "modelrail-dev",
+        config=config,
+        env=cdk.Environment(account=config.account, region=config.region),
+    )
+    template = Template.from_stack(stack).to_json()
+    states = definition(template)["States"]
+    assert "StartDeployment" not in states
+    assert states["NotifyRegistered"]["Next"] == "Registered"
+    assert _states(template)["PlanDeployment"]["Next"] == "CreateModel"
