@@ -34,6 +34,30 @@ def _ack_grants(scope: IConstruct, *findings: str) -> None:
         _ack(scope, f"AwsSolutions-IAM5[{finding}]", _GRANT_ACTIONS[finding])
 
 
+_RUNTIME_REASON = (
+    "python3.13 is the newest runtime with both managed layers (Powertools, AWS SDK for "
+    "pandas) published; moving to 3.14 is tracked in docs/decisions.md"
+)
+
+
+def _ack_state_machine_role(policy: IConstruct) -> None:
+    """What every state machine's role is granted by CDK: the key, tracing, log delivery."""
+    _ack_grants(policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
+    _ack(
+        policy,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery, ...) take no resource",
+    )
+
+
+def _ack_invoke(policy: IConstruct, function_logical_id: str) -> None:
+    _ack(
+        policy,
+        f"AwsSolutions-IAM5[Resource::<{function_logical_id}.Arn>:*]",
+        "lambda:InvokeFunction on the function's versions and aliases (CDK's invoke grant)",
+    )
+
+
 def acknowledge_findings(stack: Stack) -> None:
     assert isinstance(stack, ModelrailStack)
     pipeline = stack.pipeline
@@ -57,12 +81,7 @@ def acknowledge_findings(stack: Stack) -> None:
     if pipeline.approval_fn is not None:
         functions["approval"] = pipeline.approval_fn
     for fn in functions.values():
-        _ack(
-            fn,
-            "AwsSolutions-L1",
-            "python3.13 is the newest runtime with both managed layers (Powertools, AWS SDK for "
-            "pandas) published; moving to 3.14 is tracked in docs/decisions.md",
-        )
+        _ack(fn, "AwsSolutions-L1", _RUNTIME_REASON)
         policy = fn.role.node.find_child("DefaultPolicy") if fn.role else None
         assert policy is not None
         _ack(
@@ -164,12 +183,7 @@ def acknowledge_findings(stack: Stack) -> None:
     )
 
     sm_policy = pipeline.state_machine.role.node.find_child("DefaultPolicy")
-    _ack_grants(sm_policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
-    _ack(
-        sm_policy,
-        "AwsSolutions-IAM5[Resource::*]",
-        "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery, ...) take no resource",
-    )
+    _ack_state_machine_role(sm_policy)
     _ack(
         sm_policy,
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>:training-job/*]",
@@ -185,11 +199,7 @@ def acknowledge_findings(stack: Stack) -> None:
         fn_ids.append("ApprovalFn")
     for fn_id in fn_ids:
         logical = lid(pipeline.node.find_child(fn_id).node.find_child("Function"))
-        _ack(
-            sm_policy,
-            f"AwsSolutions-IAM5[Resource::<{logical}.Arn>:*]",
-            "lambda:InvokeFunction on the function's versions and aliases (CDK's invoke grant)",
-        )
+        _ack_invoke(sm_policy, logical)
     _ack(
         pipeline.dead_letters,
         "AwsSolutions-SQS3",
@@ -209,12 +219,7 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     endpoints = f"Resource::{sagemaker}:endpoint/modelrail-{env}-*"
     configs = f"Resource::{sagemaker}:endpoint-config/*"
     for fn in (deployment.plan_fn, deployment.finish_fn):
-        _ack(
-            fn,
-            "AwsSolutions-L1",
-            "python3.13 is the newest runtime with both managed layers (Powertools, AWS SDK for "
-            "pandas) published; moving to 3.14 is tracked in docs/decisions.md",
-        )
+        _ack(fn, "AwsSolutions-L1", _RUNTIME_REASON)
         policy = fn.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
         _ack_grants(policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
         _ack(
@@ -269,12 +274,7 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     )
 
     sm_policy = deployment.state_machine.role.node.find_child("DefaultPolicy")
-    _ack_grants(sm_policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
-    _ack(
-        sm_policy,
-        "AwsSolutions-IAM5[Resource::*]",
-        "X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery, ...) take no resource",
-    )
+    _ack_state_machine_role(sm_policy)
     for finding, reason in {
         f"Resource::{sagemaker}:model/*": "CreateModel: model names are made per deployment at run time",
         configs: "CreateEndpointConfig/UpdateEndpoint: config names are made per deployment",
@@ -282,8 +282,4 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     }.items():
         _ack(sm_policy, f"AwsSolutions-IAM5[{finding}]", reason)
     for fn in (deployment.plan_fn, deployment.finish_fn):
-        _ack(
-            sm_policy,
-            f"AwsSolutions-IAM5[Resource::<{lid(fn)}.Arn>:*]",
-            "lambda:InvokeFunction on the function's versions and aliases (CDK's invoke grant)",
-        )
+        _ack_invoke(sm_policy, lid(fn))

@@ -25,6 +25,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -292,50 +293,51 @@ class Deployment(Construct):
         notify_failed.add_catch(failed, errors=["States.ALL"], result_path="$.notifyError")
         fail_chain = notify_failed.next(failed)
 
-        plan = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "PlanDeployment",
-                lambda_function=self.plan_fn,
-                payload=sfn.TaskInput.from_object(
-                    {
-                        "model": sfn.JsonPath.string_at("$.model"),
-                        "version": sfn.JsonPath.number_at("$.version"),
-                        "reason": sfn.JsonPath.string_at("$.reason"),
-                        "requestedBy": sfn.JsonPath.string_at("$.requestedBy"),
-                        "fault": sfn.JsonPath.object_at("$.fault"),
-                        "executionName": sfn.JsonPath.string_at("$$.Execution.Name"),
-                        "startedAt": sfn.JsonPath.string_at("$$.Execution.StartTime"),
-                    }
+        def invoke(
+            state_id: str, fn: lambda_.IFunction, payload: dict[str, object], result_path: str
+        ) -> sfn.TaskStateBase:
+            """A Lambda task: the function's answer at ``result_path``, transient retries."""
+            return retry_transient(
+                tasks.LambdaInvoke(
+                    self,
+                    state_id,
+                    lambda_function=fn,
+                    payload=sfn.TaskInput.from_object(payload),
+                    payload_response_only=True,
+                    retry_on_service_exceptions=False,
+                    result_path=result_path,
                 ),
-                payload_response_only=True,
-                retry_on_service_exceptions=False,
-                result_path="$.plan",
-            ),
-            LAMBDA_TRANSIENT,
+                LAMBDA_TRANSIENT,
+            )
+
+        plan = invoke(
+            "PlanDeployment",
+            self.plan_fn,
+            {
+                "model": sfn.JsonPath.string_at("$.model"),
+                "version": sfn.JsonPath.number_at("$.version"),
+                "reason": sfn.JsonPath.string_at("$.reason"),
+                "requestedBy": sfn.JsonPath.string_at("$.requestedBy"),
+                "fault": sfn.JsonPath.object_at("$.fault"),
+                "executionName": sfn.JsonPath.string_at("$$.Execution.Name"),
+                "startedAt": sfn.JsonPath.string_at("$$.Execution.StartTime"),
+            },
+            "$.plan",
         )
         # Nothing was locked or changed if planning failed: notify and fail.
         plan.add_catch(fail_chain, errors=["States.ALL"], result_path="$.error")
 
         # After planning, every failure goes through FinishDeployment, which records it
         # and releases the endpoint's lock.
-        finish_error = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "RecordFailure",
-                lambda_function=self.finish_fn,
-                payload=sfn.TaskInput.from_object(
-                    {
-                        "plan": sfn.JsonPath.object_at("$.plan"),
-                        "endpoint": None,
-                        "error": sfn.JsonPath.object_at("$.error"),
-                    }
-                ),
-                payload_response_only=True,
-                retry_on_service_exceptions=False,
-                result_path="$.result",
-            ),
-            LAMBDA_TRANSIENT,
+        finish_error = invoke(
+            "RecordFailure",
+            self.finish_fn,
+            {
+                "plan": sfn.JsonPath.object_at("$.plan"),
+                "endpoint": None,
+                "error": sfn.JsonPath.object_at("$.error"),
+            },
+            "$.result",
         )
         finish_error.add_catch(fail_chain, errors=["States.ALL"], result_path="$.finishError")
         finish_error.next(fail_chain)
@@ -468,23 +470,15 @@ class Deployment(Construct):
                 result_path="$.endpoint",
             )
         )
-        finish = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "FinishDeployment",
-                lambda_function=self.finish_fn,
-                payload=sfn.TaskInput.from_object(
-                    {
-                        "plan": sfn.JsonPath.object_at("$.plan"),
-                        "endpoint": sfn.JsonPath.object_at("$.endpoint"),
-                        "error": None,
-                    }
-                ),
-                payload_response_only=True,
-                retry_on_service_exceptions=False,
-                result_path="$.result",
-            ),
-            LAMBDA_TRANSIENT,
+        finish = invoke(
+            "FinishDeployment",
+            self.finish_fn,
+            {
+                "plan": sfn.JsonPath.object_at("$.plan"),
+                "endpoint": sfn.JsonPath.object_at("$.endpoint"),
+                "error": None,
+            },
+            "$.result",
         )
         finish.add_catch(fail_chain, errors=["States.ALL"], result_path="$.error")
 
