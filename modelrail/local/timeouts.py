@@ -297,10 +297,16 @@ def _install_attempt_tokens() -> Callable[[], None]:
             if endpoint is not None:
                 endpoint.interrupt_all()
 
+    # Set on the subclass; undo restores what was there (nothing, unless another local
+    # cloud in this process installed it first).
+    previous = StateTaskServiceCallback.__dict__.get("_evaluate_with_timeout")
     StateTaskServiceCallback._evaluate_with_timeout = attempt  # type: ignore[method-assign]
 
     def undo() -> None:
-        del StateTaskServiceCallback._evaluate_with_timeout
+        if previous is None:
+            del StateTaskServiceCallback._evaluate_with_timeout
+        else:
+            StateTaskServiceCallback._evaluate_with_timeout = previous  # type: ignore[method-assign]
 
     return undo
 
