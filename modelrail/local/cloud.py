@@ -252,6 +252,7 @@ class LocalCloud:
             events_delivery.install(self.events),
             interpreter.install(),
             clock.install_wait_scaling(self.clock),
+            interpreter.install_timeouts(self.clock),
             hosting_runtime.install(self.hosting),
         ]
 

@@ -17,15 +17,21 @@
   ``StartExecution``'s ``StartDate``), and its ``DescribeExecution`` then fails to
   serialize the execution's output. The SDK and Step Functions integrations' results
   are passed through JSON, as the service does.
+
+Timeouts, heartbeats and retry intervals, which moto enforces in real seconds, are put
+on the local clock by :mod:`.timeouts` (:func:`install_timeouts`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore import xform_name
+
+if TYPE_CHECKING:
+    from modelrail.local.clock import LocalClock
 
 
 def install() -> Callable[[], None]:
@@ -39,6 +45,13 @@ def install() -> Callable[[], None]:
         undo_fail()
 
     return undo
+
+
+def install_timeouts(clock: LocalClock) -> Callable[[], None]:
+    """Execution and task timeouts, heartbeats and retry intervals on ``clock``."""
+    from modelrail.local import timeouts
+
+    return timeouts.install(clock)
 
 
 def _install_sfn_shapes() -> Callable[[], None]:

@@ -6,6 +6,7 @@ moto is pinned (pyproject.toml). When upgrading it, these are the places to re-c
 from __future__ import annotations
 
 import inspect
+import re
 from importlib.metadata import version
 
 from modelrail.local import training_runtime
@@ -94,3 +95,123 @@ def test_fail_states_build_their_error_through_custom_error_name() -> None:
     from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 
     assert "CustomErrorName(error_value)" in inspect.getsource(state_fail)
+
+
+# ---- the interpreter's time (modelrail.local.clock, modelrail.local.timeouts) ----------------
+
+
+def test_wait_states_wait_through_wait_interval() -> None:
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+        WaitFunction,
+    )
+
+    assert list(inspect.signature(WaitFunction._wait_interval).parameters) == [
+        "self",
+        "env",
+        "wait_seconds",
+    ]
+    assert "self._wait_interval(env=env, wait_seconds=" in inspect.getsource(WaitFunction)
+
+
+def test_an_execution_is_timed_by_program_eval_joining_its_worker() -> None:
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    source = inspect.getsource(Program.eval)
+    for line in (
+        "target=super().eval",
+        "worker_thread.join(timeout=timeout)",
+        "env.set_timed_out()",
+    ):
+        assert line in source, line
+    assert "ProgramTimedOut" in inspect.getsource(Program._eval_body)  # writes the event
+    assert list(inspect.signature(EventManager.add_event).parameters)[:4] == [
+        "self",
+        "context",
+        "event_type",
+        "event_details",
+    ]
+    assert "set_error" in Environment.__dict__ and "set_timed_out" in Environment.__dict__
+    assert hasattr(CallbackPoolManager(activity_store={}), "_pool")
+
+
+def test_a_task_timeout_waits_on_the_only_threading_event_in_execute_state() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    assert re.findall(r"\bthreading\.(\w+)", inspect.getsource(execute_state)) == ["Event"]
+    source = inspect.getsource(execute_state.ExecutionState._evaluate_with_timeout)
+    assert "terminated_event = threading.Event()" in source
+    assert "terminated_event.wait(timeout_seconds)" in source
+
+
+def test_token_and_heartbeat_waits_are_on_events_the_callback_module_makes() -> None:
+    from moto.stepfunctions.parser.asl.eval.callback import callback
+
+    source = inspect.getsource(callback)
+    assert "from threading import Event, Lock" in source
+    assert len(re.findall(r"\bEvent\(\)", source)) == 3  # heartbeat, activity start, token
+    assert "self._notify_event.wait(timeout=timeout)" in inspect.getsource(
+        callback.CallbackEndpoint.wait
+    )
+    assert "self._next_heartbeat_event.wait(timeout=self._heartbeat_seconds)" in inspect.getsource(
+        callback.HeartbeatEndpoint.clear_and_wait
+    )
+
+
+def test_a_missed_heartbeat_is_a_timeout_error_named_by_state_task() -> None:
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+        ErrorEqualsDecl,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+    from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
+
+    assert issubclass(HeartbeatTimeoutError, TimeoutError)
+    source = inspect.getsource(StateTask._from_error)
+    assert "isinstance(ex, TimeoutError)" in source and "_get_timed_out_failure_event" in source
+    assert "error_name in self.error_names" in inspect.getsource(ErrorEqualsDecl._eval_body)
+    assert StatesErrorNameType.StatesHeartbeatTimeout.to_name() == "States.HeartbeatTimeout"
+
+
+def test_a_callback_task_makes_its_token_once_and_retries_inside() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+
+    assert "_evaluate_with_timeout" not in StateTaskServiceCallback.__dict__
+    assert "update_task_token()" in inspect.getsource(StateTaskServiceCallback._eval_body)
+    loop = inspect.getsource(ExecutionState._eval_state)
+    assert "self._evaluate_with_timeout(env)" in loop and "continue" in loop
+    assert '["RetryCount"]' in inspect.getsource(ExecutionState._handle_retry)
+    assert "callback_endpoint.interrupt_all()" in inspect.getsource(
+        StateTaskServiceCallback._eval_integration_pattern
+    )
+
+
+def test_task_answers_reach_the_parser_backend() -> None:
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    for name, parameters in {
+        "send_task_success": ["self", "task_token", "outcome"],
+        "send_task_failure": ["self", "task_token", "error", "cause"],
+        "send_task_heartbeat": ["self", "task_token"],
+    }.items():
+        assert list(inspect.signature(getattr(StepFunctionsParserBackend, name)).parameters) == (
+            parameters
+        )
+    assert hasattr(StepFunctionsParserBackend, "_get_executions")
+    endpoint = CallbackEndpoint(callback_id="t")
+    assert endpoint.consumer_error is None and hasattr(endpoint, "report")
+
+
+def test_retry_intervals_are_the_only_time_sleep_in_the_retrier() -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    assert re.findall(r"\btime\.(\w+)", inspect.getsource(retrier_decl)) == ["sleep"]
+    assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
