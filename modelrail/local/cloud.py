@@ -41,6 +41,8 @@ from modelrail.local import (
     training_runtime,
     tuning_runtime,
 )
+from modelrail.local.iam import enforce as iam_enforce
+from modelrail.local.iam.principals import Principals
 from modelrail.steps.start import plan_start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,6 +184,7 @@ class LocalCloud:
         work_dir: Path | None = None,
         lambda_log_level: str = "WARNING",
         clock_speed: float = 60.0,
+        enforce_iam: bool | None = None,
     ) -> None:
         self.environment = environment
         self.region = region
@@ -192,15 +195,26 @@ class LocalCloud:
         self.lambdas = lambda_runtime.LambdaRuntime(
             self.work_dir / "lambda", log_level=lambda_log_level
         )
+        # Who calls what: every executor acts as the role AWS would use, and every call
+        # is authorized against the synthesized policies (MODELRAIL_LOCAL_IAM=off: not).
+        if enforce_iam is None:
+            enforce_iam = os.environ.get("MODELRAIL_LOCAL_IAM", "off").lower() != "off"
+        self.principals = Principals()
+        self.iam = iam_enforce.Enforcer(self.principals, ACCOUNT, region, enabled=enforce_iam)
         self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
         self.tuning = tuning_runtime.TuningRuntime(self.training)
         # One local clock: endpoint bakes, alarm periods and Wait states run `clock_speed`
         # times faster than on AWS (a 5-minute canary bake takes 5 s at 60x).
         self.clock = clock.LocalClock(speed=clock_speed)
         self.hosting = hosting_runtime.HostingRuntime(
-            self.work_dir / "hosting", self.clock, account_id=ACCOUNT, region=region
+            self.work_dir / "hosting",
+            self.clock,
+            account_id=ACCOUNT,
+            region=region,
+            principals=self.principals,
+            enforcer=self.iam,
         )
-        self.events = events_delivery.EventsDelivery()
+        self.events = events_delivery.EventsDelivery(principals=self.principals, enforcer=self.iam)
         self._undo: list[Callable[[], None]] = []
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -248,11 +262,20 @@ class LocalCloud:
         self._mock.start()
         self._undo = [
             lambda_runtime.install(self.lambdas),
-            training_runtime.install(self.training, account_id=ACCOUNT, tuning=self.tuning),
+            training_runtime.install(
+                self.training,
+                account_id=ACCOUNT,
+                tuning=self.tuning,
+                principals=self.principals,
+                enforcer=self.iam,
+            ),
             events_delivery.install(self.events),
             interpreter.install(),
             clock.install_wait_scaling(self.clock),
             interpreter.install_timeouts(self.clock),
+            # After the interpreter's own corrections, which it wraps.
+            iam_enforce.install(self.iam),
+            iam_enforce.install_interpreter_roles(self.principals),
             hosting_runtime.install(self.hosting),
         ]
 
@@ -302,7 +325,13 @@ class LocalCloud:
         provision.bootstrap(ACCOUNT, self.region)
         provision.publish_assets(self.artifact, ACCOUNT, self.region)
         self.stack = provision.create_stack(self.artifact, self.region)
-        provision.reconcile(self.artifact, self.stack, self.region, execute_state_machines=True)
+        provision.reconcile(
+            self.artifact,
+            self.stack,
+            self.region,
+            execute_state_machines=True,
+            enforcer=self.iam,
+        )
         return self.stack
 
     def serve(self, port: int = 4566, host: str = "127.0.0.1") -> str:

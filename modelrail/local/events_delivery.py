@@ -21,9 +21,16 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
+
+from modelrail.local.iam.enforce import AccessDenied, MotoWorld
+from modelrail.local.iam.requests import Check, PolicyRef
+
+if TYPE_CHECKING:
+    from modelrail.local.iam.enforce import Enforcer
+    from modelrail.local.iam.principals import Principals
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +49,29 @@ class _Pending:
     target: dict[str, Any]
     event: dict[str, Any]
     region: str
+    rule_arn: str = ""
 
 
 @dataclass
 class EventsDelivery:
+    # With these, deliveries are authorized as on AWS: Step Functions targets are started
+    # with the target's role, Lambda targets need the function's resource policy to allow
+    # events.amazonaws.com, a target's dead-letter queue needs its policy and key to, and
+    # a function's on-failure destination is written with the function's role.
+    principals: Principals | None = None
+    enforcer: Enforcer | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _queue: queue.Queue[_Pending | None] = field(default_factory=queue.Queue)
     _worker: threading.Thread | None = None
 
     def submit(
-        self, rule_name: str, target: dict[str, Any], event: dict[str, Any], region: str
+        self,
+        rule_name: str,
+        target: dict[str, Any],
+        event: dict[str, Any],
+        region: str,
+        rule_arn: str = "",
     ) -> None:
         """Queue one delivery; the worker delivers it after the emitting call returns."""
         with self._lock:
@@ -61,7 +80,7 @@ class EventsDelivery:
                     target=self._run, name="local-eventbridge", daemon=True
                 )
                 self._worker.start()
-        self._queue.put(_Pending(rule_name, dict(target), event, region))
+        self._queue.put(_Pending(rule_name, dict(target), event, region, rule_arn))
 
     def _run(self) -> None:
         while True:
@@ -70,7 +89,19 @@ class EventsDelivery:
                 if pending is None:
                     return
                 try:
-                    self.deliver(pending.rule, pending.target, pending.event, pending.region)
+                    self.deliver(
+                        pending.rule,
+                        pending.target,
+                        pending.event,
+                        pending.region,
+                        rule_arn=pending.rule_arn,
+                    )
+                except AccessDenied as exc:
+                    logger.warning(
+                        "EventBridge could not deliver to %s: %s", pending.target["Arn"], exc
+                    )
+                    self._record(Delivery(pending.rule, pending.target["Arn"], False, str(exc)))
+                    self._dead_letter(pending, str(exc))
                 except Exception as exc:  # one failed delivery must not stop the others
                     logger.exception("event delivery to %s failed", pending.target["Arn"])
                     self._record(Delivery(pending.rule, pending.target["Arn"], False, repr(exc)))
@@ -112,15 +143,59 @@ class EventsDelivery:
             )
         return event
 
+    def _client(self, service: str, region: str, role: str | None, session: str) -> Any:
+        if self.principals is None or not role:
+            return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        kwargs = self.principals.client_kwargs(role, session)
+        return boto3.client(service, region_name=region, **kwargs)  # type: ignore[call-overload]
+
+    def _as_events(self, check: Check) -> None:
+        if self.enforcer is not None:
+            self.enforcer.require_service("events.amazonaws.com", check)
+
+    def _dead_letter(self, pending: _Pending, error: str) -> None:
+        """EventBridge sends an event it could not deliver to the target's DLQ, as
+        events.amazonaws.com: the queue's policy and key policy must allow it."""
+        queue = (pending.target.get("DeadLetterConfig") or {}).get("Arn")
+        if not queue:
+            return
+        world = MotoWorld(queue.split(":")[4], pending.region)
+        context = {"aws:SourceArn": pending.rule_arn, "aws:SourceAccount": queue.split(":")[4]}
+        try:
+            self._as_events(Check("sqs:SendMessage", queue, context, PolicyRef("sqs", queue)))
+            key = world.queue_key(queue)
+            if key:
+                key_arn = world.key_arn(key)
+                for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                    self._as_events(Check(action, key_arn, context, PolicyRef("kms", key_arn)))
+        except AccessDenied as exc:
+            logger.warning("EventBridge dropped an event for %s: %s", pending.target["Arn"], exc)
+            return
+        sqs = boto3.client("sqs", region_name=pending.region)
+        url = sqs.get_queue_url(QueueName=queue.rsplit(":", 1)[-1])["QueueUrl"]
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(pending.event),
+            MessageAttributes={"ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:256]}},
+        )
+
     def deliver(
-        self, rule_name: str, target: dict[str, Any], event: dict[str, Any], region: str
+        self,
+        rule_name: str,
+        target: dict[str, Any],
+        event: dict[str, Any],
+        region: str,
+        *,
+        rule_arn: str = "",
     ) -> None:
         arn: str = target["Arn"]
         payload = self.target_input(target, event)
         if ":lambda:" in arn:
+            context = {"aws:SourceArn": rule_arn, "aws:SourceAccount": arn.split(":")[4]}
+            self._as_events(Check("lambda:InvokeFunction", arn, context, PolicyRef("lambda", arn)))
             self._invoke_async(rule_name, arn, payload, region)
         elif ":states:" in arn:
-            sfn = boto3.client("stepfunctions", region_name=region)
+            sfn = self._client("stepfunctions", region, target.get("RoleArn"), "EventBridge")
             execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))
             self._record(Delivery(rule_name, arn, True, execution["executionArn"]))
 
@@ -151,9 +226,13 @@ class EventsDelivery:
         )
         self._record(Delivery(rule_name, arn, False, response_text))
         if destination and ":sqs:" in destination:
-            sqs = boto3.client("sqs", region_name=region)
+            # Lambda sends to the destination with the function's execution role.
+            role = client.get_function_configuration(FunctionName=arn)["Role"]
+            sqs = self._client("sqs", region, role, "lambda-destination")
             account, name = destination.split(":")[4], destination.split(":")[5]
-            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            url = boto3.client("sqs", region_name=region).get_queue_url(
+                QueueName=name, QueueOwnerAWSAccountId=account
+            )["QueueUrl"]
             sqs.send_message(
                 QueueUrl=url,
                 MessageBody=json.dumps(
@@ -180,7 +259,7 @@ def install(delivery: EventsDelivery) -> Callable[[], None]:
         ours = [t for t in self.targets if ":lambda:" in t["Arn"] or ":states:" in t["Arn"]]
         others = [t for t in self.targets if t not in ours]
         for target in ours:
-            delivery.submit(self.name, target, original_event, self.region_name)
+            delivery.submit(self.name, target, original_event, self.region_name, self.arn)
         if others:
             saved = self.targets
             self.targets = others

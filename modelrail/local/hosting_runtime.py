@@ -54,12 +54,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from modelrail.local.clock import LocalClock
 from modelrail.local.training_runtime import _split
+
+if TYPE_CHECKING:
+    from modelrail.local.iam.enforce import Enforcer
+    from modelrail.local.iam.principals import Principals
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +156,8 @@ class Fleet:
     model_name: str
     container: dict[str, Any]
     folder: Path
+    # The model's execution role: it downloads the artifact and writes data capture.
+    execution_role: str | None = None
     process: subprocess.Popen[str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     started_at: datetime = field(default_factory=_now)
@@ -339,7 +345,18 @@ class LocalEndpoint:
 
 
 class HostingRuntime:
-    def __init__(self, work_dir: Path, clock: LocalClock, *, account_id: str, region: str) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        clock: LocalClock,
+        *,
+        account_id: str,
+        region: str,
+        principals: Principals | None = None,
+        enforcer: Enforcer | None = None,
+    ) -> None:
+        self.principals = principals
+        self.enforcer = enforcer
         self.work_dir = work_dir
         self.clock = clock
         self.account_id = account_id
@@ -370,7 +387,16 @@ class HostingRuntime:
         container = model.primary_container or {}
         folder = self.work_dir / endpoint / f"{config_name}-{uuid.uuid4().hex[:6]}"
         folder.mkdir(parents=True, exist_ok=True)
-        return Fleet(config_name, variant, variant["ModelName"], container, folder)
+        role = getattr(model, "execution_role_arn", None)
+        return Fleet(config_name, variant, variant["ModelName"], container, folder, role)
+
+    def _s3_as(self, fleet: Fleet | None) -> Any:
+        """An S3 client acting as the fleet's model execution role, as SageMaker does."""
+        role = fleet.execution_role if fleet is not None else None
+        if self.principals is None or role is None:
+            return boto3.client("s3", region_name=self.region)
+        kwargs = self.principals.client_kwargs(role, "SageMaker")
+        return boto3.client("s3", region_name=self.region, **kwargs)  # type: ignore[call-overload]
 
     def _capture_for(self, ep: LocalEndpoint, config_name: str) -> CaptureBuffer:
         buffer = ep.capture.get(config_name)
@@ -429,7 +455,7 @@ class HostingRuntime:
 
         def provision() -> None:
             try:
-                fleet.start(boto3.client("s3", region_name=self.region))
+                fleet.start(self._s3_as(fleet))
             except Exception as exc:
                 fleet.stop()
                 self._set(name, endpoint_status="Failed", failure_reason=str(exc)[:1024])
@@ -443,8 +469,10 @@ class HostingRuntime:
             )
             ep.log(f"in service on {config_name}")
 
-        ep.thread = threading.Thread(target=provision, name=f"endpoint-{name}", daemon=True)
-        ep.thread.start()
+        # Started before it is published on the endpoint: shutdown joins ep.thread.
+        thread = threading.Thread(target=provision, name=f"endpoint-{name}", daemon=True)
+        thread.start()
+        ep.thread = thread
         self._ensure_evaluator()
 
     def on_deleted(self, name: str) -> None:
@@ -495,13 +523,14 @@ class HostingRuntime:
             },
         )
         ep.log(f"updating to {config_name}")
-        ep.thread = threading.Thread(
+        thread = threading.Thread(
             target=self._blue_green,
             args=(ep, green, deployment),
             name=f"endpoint-{name}-update",
             daemon=True,
         )
-        ep.thread.start()
+        thread.start()
+        ep.thread = thread
 
     def _phase(self, ep: LocalEndpoint, green: Fleet, status: str, weight: float) -> None:
         fake = self._sagemaker().endpoints.get(ep.name)
@@ -544,7 +573,7 @@ class HostingRuntime:
         deadline = time.monotonic() + self.clock.real_seconds(max_seconds)
         blue = ep.live
         try:
-            green.start(boto3.client("s3", region_name=self.region))
+            green.start(self._s3_as(green))
         except Exception as exc:
             green.stop()
             # The update fails; the endpoint keeps serving the old fleet.
@@ -808,6 +837,8 @@ class HostingRuntime:
         sns = boto3.client("sns", region_name=self.region)
         for arn in actions:
             if ":sns:" in arn:
+                if not self._may_notify(alarm, arn):
+                    continue
                 try:
                     sns.publish(
                         TopicArn=arn,
@@ -816,6 +847,43 @@ class HostingRuntime:
                     )
                 except Exception:
                     logger.warning("could not notify %s for alarm %s", arn, alarm.name)
+
+    def _may_notify(self, alarm: Any, topic: str) -> bool:
+        """CloudWatch publishes alarm actions as ``cloudwatch.amazonaws.com``: the topic's
+        policy and, for an encrypted topic, the key policy must allow it. A refused action
+        is recorded in the alarm's history and nothing is delivered, as on AWS."""
+        if self.enforcer is None:
+            return True
+        from modelrail.local.iam.enforce import AccessDenied, MotoWorld
+        from modelrail.local.iam.requests import Check, PolicyRef
+
+        context = {"aws:SourceArn": alarm.alarm_arn, "aws:SourceAccount": self.account_id}
+        checks = [Check("sns:Publish", topic, context, PolicyRef("sns", topic))]
+        world = MotoWorld(self.account_id, self.region)
+        key = world.topic_key(topic)
+        if key:
+            arn = world.key_arn(key)
+            checks += [
+                Check(action, arn, context, PolicyRef("kms", arn))
+                for action in ("kms:GenerateDataKey", "kms:Decrypt")
+            ]
+        try:
+            for check in checks:
+                self.enforcer.require_service("cloudwatch.amazonaws.com", check)
+        except AccessDenied as exc:
+            self._alarm_history.setdefault(alarm.name, []).append(
+                {
+                    "AlarmName": alarm.name,
+                    "AlarmType": "MetricAlarm",
+                    "Timestamp": _now(),
+                    "HistoryItemType": "Action",
+                    "HistorySummary": f"Failed to execute action {topic}",
+                    "HistoryData": json.dumps({"actionState": "Failed", "error": str(exc)}),
+                }
+            )
+            logger.warning("alarm %s could not notify %s: %s", alarm.name, topic, exc)
+            return False
+        return True
 
     def alarm_history(
         self, name: str | None, start: datetime | None, end: datetime | None
@@ -832,7 +900,7 @@ class HostingRuntime:
 
     # ---- data capture and lifecycle -----------------------------------------------------------
     def _flush(self, ep: LocalEndpoint) -> None:
-        s3 = boto3.client("s3", region_name=self.region)
+        s3 = self._s3_as(ep.live)
         for buffer in ep.capture.values():
             with self._capture_lock:
                 records, buffer.records = buffer.records, []

@@ -16,11 +16,15 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+if TYPE_CHECKING:
+    from modelrail.local.iam.enforce import Enforcer
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION = "30"
@@ -182,15 +186,58 @@ def create_stack(artifact: StackArtifact, region: str, *, timeout: float = 120.0
 # Reconciliation: apply the template's properties that moto's CloudFormation drops.
 # --------------------------------------------------------------------------------------
 
+# Resource types moto's CloudFormation skips and reconcile() creates or applies itself.
+RECONCILED_TYPES = frozenset(
+    {
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Lambda::EventInvokeConfig",
+        "AWS::CloudWatch::Alarm",
+    }
+)
+# Skipped types that carry no behaviour the local cloud needs, each with the reason.
+IGNORED_TYPES: dict[str, str] = {
+    "AWS::CDK::Metadata": "CDK's version analytics; no behaviour",
+}
+
+
+def check_coverage(artifact: StackArtifact, deployed: DeployedStack) -> None:
+    """Fail loudly when the template holds a resource the local cloud neither created nor
+    reconciles: a stack that works locally must not be missing what AWS would create."""
+    resources = artifact.template["Resources"]
+    missing = sorted(
+        f"{logical} ({resources[logical]['Type']})"
+        for logical in deployed.skipped
+        if resources[logical]["Type"] not in RECONCILED_TYPES | set(IGNORED_TYPES)
+    )
+    if missing:
+        raise ProvisioningError(
+            f"stack {artifact.name}: the local cloud cannot create {', '.join(missing)}; "
+            "reconcile the type in modelrail/local/provision.py or list it in IGNORED_TYPES "
+            "with the reason"
+        )
+
 
 def reconcile(
-    artifact: StackArtifact, deployed: DeployedStack, region: str, *, execute_state_machines: bool
+    artifact: StackArtifact,
+    deployed: DeployedStack,
+    region: str,
+    *,
+    execute_state_machines: bool,
+    enforcer: Enforcer | None = None,
 ) -> None:
+    check_coverage(artifact, deployed)
     template = artifact.template["Resources"]
+    resolve = _resolver(artifact.name, region)
     s3 = boto3.client("s3", region_name=region)
     for logical, resource in template.items():
         props = resource.get("Properties", {})
         kind = resource["Type"]
+        if kind in _POLICY_APPLIERS:
+            _POLICY_APPLIERS[kind](resolve(props), region)
+        elif kind == "AWS::KMS::Key" and logical in deployed.resources:
+            _apply_key_policy(deployed.physical(logical), resolve(props.get("KeyPolicy")), region)
         if kind == "AWS::S3::Bucket" and logical in deployed.resources:
             bucket = deployed.physical(logical)
             if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
@@ -212,8 +259,98 @@ def reconcile(
             _reconcile_invoke_config(props, deployed, region)
         elif kind == "AWS::CloudWatch::Alarm":
             _reconcile_alarm(props, deployed, region)
+    if enforcer is not None:  # after every key policy is in place
+        for logical, resource in template.items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Logs::LogGroup" and props.get("KmsKeyId"):
+                _check_log_group_key(deployed, logical, resolve(props), region, enforcer)
     if execute_state_machines:
         _rehome_state_machines(deployed, region)
+
+
+def _resolver(stack_name: str, region: str) -> Callable[[Any], Any]:
+    """Resolve CloudFormation intrinsics (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, ...) with
+    moto's own resource map of the created stack, as CloudFormation would."""
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.cloudformation.parsing import clean_json
+
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    backend = cloudformation_backends[account][region]
+    stack = next(s for s in backend.stacks.values() if s.name == stack_name)
+
+    def resolve(value: Any) -> Any:
+        return clean_json(value, stack.resource_map)
+
+    return resolve
+
+
+def _apply_bucket_policy(props: dict[str, Any], region: str) -> None:
+    boto3.client("s3", region_name=region).put_bucket_policy(
+        Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
+    )
+
+
+def _apply_topic_policy(props: dict[str, Any], region: str) -> None:
+    sns = boto3.client("sns", region_name=region)
+    for topic in props["Topics"]:
+        sns.set_topic_attributes(
+            TopicArn=topic,
+            AttributeName="Policy",
+            AttributeValue=json.dumps(props["PolicyDocument"]),
+        )
+
+
+def _apply_queue_policy(props: dict[str, Any], region: str) -> None:
+    sqs = boto3.client("sqs", region_name=region)
+    for url in props["Queues"]:
+        sqs.set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
+
+
+_POLICY_APPLIERS: dict[str, Callable[[dict[str, Any], str], None]] = {
+    "AWS::S3::BucketPolicy": _apply_bucket_policy,
+    "AWS::SNS::TopicPolicy": _apply_topic_policy,
+    "AWS::SQS::QueuePolicy": _apply_queue_policy,
+}
+
+
+def _apply_key_policy(key_id: str, policy: Any, region: str) -> None:
+    """moto keeps a CloudFormation key's policy as a dict; KMS holds a JSON document."""
+    if policy:
+        boto3.client("kms", region_name=region).put_key_policy(
+            KeyId=key_id, PolicyName="default", Policy=json.dumps(policy)
+        )
+
+
+# What CloudWatch Logs does with a log group's key (it encrypts and decrypts log data).
+_LOGS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
+
+
+def _check_log_group_key(
+    deployed: DeployedStack, logical: str, props: dict[str, Any], region: str, enforcer: Enforcer
+) -> None:
+    """A log group with a KmsKeyId is only created when the key policy lets CloudWatch
+    Logs use the key for that log group (CloudFormation fails the resource otherwise)."""
+    from modelrail.local.iam.enforce import AccessDenied, MotoWorld
+    from modelrail.local.iam.requests import Check, PolicyRef
+
+    account = enforcer.account
+    name = deployed.physical(logical)
+    group_arn = f"arn:aws:logs:{region}:{account}:log-group:{name}"
+    key_arn = MotoWorld(account, region).key_arn(str(props["KmsKeyId"]))
+    context = {"kms:EncryptionContext:aws:logs:arn": group_arn, "aws:SourceAccount": account}
+    try:
+        for action in _LOGS_KEY_ACTIONS:
+            enforcer.require_service(
+                f"logs.{region}.amazonaws.com",
+                Check(action, key_arn, context, PolicyRef("kms", key_arn)),
+            )
+    except AccessDenied as exc:
+        raise ProvisioningError(
+            f"stack {deployed.name}: {logical} ({name}) cannot be created: the KMS key "
+            f"{key_arn} is not allowed to be used with {group_arn}: {exc}"
+        ) from exc
 
 
 def _resolve(value: Any, deployed: DeployedStack) -> Any:

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 from modelrail.local.clock import ClockEvent, LocalClock
+from modelrail.local.threads import ContextThread
 
 
 def install(clock: LocalClock) -> Callable[[], None]:
@@ -127,7 +128,7 @@ def _install_execution_timeout(clock: LocalClock) -> Callable[[], None]:
                 finished.set()
 
         env.next_state_name = self.start_at.start_at_name
-        worker = threading.Thread(target=work, daemon=True, name="sfn-execution")
+        worker = ContextThread(target=work, daemon=True, name="sfn-execution")
         TMP_THREADS.append(worker)
         worker.start()
         if clock.wait(self.timeout_seconds.timeout_seconds, finished):

@@ -35,7 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from modelrail.local.iam.requests import Check
+
 if TYPE_CHECKING:
+    from modelrail.local.iam.enforce import Enforcer
+    from modelrail.local.iam.principals import Principals
     from modelrail.local.tuning_runtime import TuningRuntime
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,9 @@ _HTTPS_HOST = re.compile(
     r"^https://(?P<bucket>[^/]+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/?(?P<key>.*)$"
 )
 _FAILURE_LIMIT = 1024  # SageMaker truncates FailureReason
+# The EventBridge rules Step Functions manages to follow .sync SageMaker jobs.
+_TRAINING_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+_TUNING_RULE = "StepFunctionsGetEventsForSageMakerTuningJobsRule"
 
 
 @dataclass(frozen=True)
@@ -311,11 +318,40 @@ def record_outcome(backend_job: Any, run: JobRun, definitions: list[Any] | None)
 
 
 def install(
-    runtime: TrainingRuntime, *, account_id: str, tuning: TuningRuntime | None = None
+    runtime: TrainingRuntime,
+    *,
+    account_id: str,
+    tuning: TuningRuntime | None = None,
+    principals: Principals | None = None,
+    enforcer: Enforcer | None = None,
 ) -> Callable[[], None]:
     """Register ``arn:aws:states:::sagemaker:*`` with moto's interpreter: training jobs
-    and, with a tuning runtime, hyperparameter tuning jobs (both ``.sync``)."""
+    and, with a tuning runtime, hyperparameter tuning jobs (both ``.sync``).
+
+    With ``principals``, the task's calls are made as the state machine's role and the
+    job reads its channels and writes its output as the job's execution role; with an
+    ``enforcer``, ``.sync`` also needs the EventBridge permissions Step Functions uses to
+    follow the job (its managed rule)."""
     from modelrail.local.tuning_runtime import TuningRuntime, describe_json
+
+    def client(service: str, region: str, role: str | None = None, session: str = "") -> Any:
+        if principals is None:
+            return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        if role is None:
+            current = principals.current()
+            role, session = (current.role_arn, current.session) if current else (None, "")
+        if role is None:
+            return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        kwargs = principals.client_kwargs(role, session[:64] or "SageMaker")
+        return boto3.client(service, region_name=region, **kwargs)  # type: ignore[call-overload]
+
+    def require_sync_rule(region: str, rule: str) -> None:
+        current = principals.current() if principals is not None else None
+        if enforcer is None or current is None:
+            return
+        arn = f"arn:aws:events:{region}:{account_id}:rule/{rule}"
+        for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+            enforcer.require(current, Check(action, arn))
 
     tuner = tuning or TuningRuntime(runtime)
     actions = {
@@ -369,14 +405,17 @@ def install(
         ) -> None:
             action = self._get_boto_service_action()
             region = resource_runtime_part.region
-            sm: Any = boto3.client("sagemaker", region_name=region)
-            s3: Any = boto3.client("s3", region_name=region)
+            sm: Any = client("sagemaker", region)
             if action == "create_hyper_parameter_tuning_job":
+                require_sync_rule(region, _TUNING_RULE)
                 response = sm.create_hyper_parameter_tuning_job(**normalised_parameters)
+                role = normalised_parameters["TrainingJobDefinition"]["RoleArn"]
+                name = normalised_parameters["HyperParameterTuningJobName"]
+                # SageMaker, not the caller, creates the trials; each runs as the role.
                 tuner.run(
                     normalised_parameters,
-                    sagemaker=sm,
-                    s3=s3,
+                    sagemaker=boto3.client("sagemaker", region_name=region),
+                    s3=client("s3", region, role, name),
                     backend=sagemaker_backends[account_id][region],
                 )
                 env.stack.append(response)
@@ -386,6 +425,7 @@ def install(
                     "the local cloud runs sagemaker:createTrainingJob and "
                     f"createHyperParameterTuningJob, not {action}"
                 )
+            require_sync_rule(region, _TRAINING_RULE)
             response = sm.create_training_job(**normalised_parameters)
             name = normalised_parameters["TrainingJobName"]
             backend_job = sagemaker_backends[account_id][region].training_jobs[name]
@@ -394,6 +434,7 @@ def install(
             )
             backend_job.training_job_status = "InProgress"
             described = sm.describe_training_job(TrainingJobName=name)
+            s3 = client("s3", region, described["RoleArn"], name)
             run = runtime.run(described, s3=s3, metric_definitions=definitions)
             record_outcome(backend_job, run, definitions)
             env.stack.append({"TrainingJobArn": response["TrainingJobArn"]})
@@ -429,8 +470,7 @@ def install(
                 tuning_name = normalised_parameters["HyperParameterTuningJobName"]
 
                 def resolve_tuning() -> Any:
-                    client: Any = boto3.client("sagemaker", region_name=region)
-                    described = describe_json(client, tuning_name)
+                    described = describe_json(client("sagemaker", region), tuning_name)
                     status = described["HyperParameterTuningJobStatus"]
                     if status in ("InProgress", "Stopping"):
                         return None
@@ -442,8 +482,7 @@ def install(
             name = normalised_parameters["TrainingJobName"]
 
             def resolve() -> Any:
-                client: Any = boto3.client("sagemaker", region_name=region)
-                raw = client.describe_training_job(TrainingJobName=name)
+                raw = client("sagemaker", region).describe_training_job(TrainingJobName=name)
                 raw.pop("ResponseMetadata", None)
                 described: dict[str, Any] = json.loads(json.dumps(raw, default=str))
                 status = described["TrainingJobStatus"]
