@@ -36,7 +36,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
     LAMBDA_TRANSIENT,
-    SAGEMAKER_TRANSIENT,
+    SAGEMAKER_SDK_TRANSIENT,
     SNS_TRANSIENT,
     grant_container_basics,
     retry_transient,
@@ -343,7 +343,7 @@ class Deployment(Construct):
         finish_error.next(fail_chain)
 
         def guarded(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
-            retry_transient(task, SAGEMAKER_TRANSIENT)
+            retry_transient(task, SAGEMAKER_SDK_TRANSIENT)
             task.add_catch(finish_error, errors=["States.ALL"], result_path="$.error")
             return task
 

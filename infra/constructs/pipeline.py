@@ -32,10 +32,12 @@ from infra.assets import stage_training_source
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
     LAMBDA_TRANSIENT,
-    SAGEMAKER_TRANSIENT,
+    SAGEMAKER_JOB_TRANSIENT,
+    SAGEMAKER_SDK_TRANSIENT,
     SFN_TRANSIENT,
     SNS_TRANSIENT,
     grant_container_basics,
+    retry_quota,
     retry_transient,
 )
 from infra.constructs.functions import PipelineFunction
@@ -409,8 +411,9 @@ class TrainingPipeline(Construct):
                 },
                 result_path="$.training",
             ),
-            SAGEMAKER_TRANSIENT,
+            SAGEMAKER_JOB_TRANSIENT,
         )
+        retry_quota(train)
         # The output location and the code channel are granted by the task itself.
         res.artifacts_bucket.grant_read(self.training_role, "datasets/*")
         res.artifacts_bucket.grant_read(self.training_role, "runs/*")
@@ -580,8 +583,9 @@ class TrainingPipeline(Construct):
                     "ResultPath": "$.tuning",
                 },
             ),
-            SAGEMAKER_TRANSIENT,
+            SAGEMAKER_JOB_TRANSIENT,
         )
+        retry_quota(tune)
         stack = Stack.of(self)
         tuning_jobs = stack.format_arn(
             service="sagemaker", resource="hyper-parameter-tuning-job", resource_name="*"
@@ -633,7 +637,7 @@ class TrainingPipeline(Construct):
                 result_selector={**selector, "tuningJobArn.$": "$.TuningJobArn"},
                 result_path="$.training",
             ),
-            SAGEMAKER_TRANSIENT,
+            SAGEMAKER_SDK_TRANSIENT,
         )
         chain: sfn.Chain = tune.next(best)
         return chain

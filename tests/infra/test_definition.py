@@ -160,3 +160,34 @@ def test_the_search_trains_exactly_what_train_would(states: dict[str, Any]) -> N
     }
     assert definition == train
     assert definition["EnableNetworkIsolation"] is True
+
+
+def _retried(task: dict[str, Any]) -> set[str]:
+    return {error for retry in task.get("Retry", []) for error in retry["ErrorEquals"]}
+
+
+def test_sagemaker_tasks_retry_the_error_names_step_functions_reports(
+    states: dict[str, Any], dev_template: dict[str, Any]
+) -> None:
+    """Throttling through the optimized SageMaker integration arrives as
+    SageMaker.AmazonSageMakerException; the AWS SDK integration names the API's error
+    with the Exception suffix (SageMaker.ThrottlingException)."""
+    from tests.infra.test_deployment import _states
+
+    machines = {**states, **{f"deploy:{k}": v for k, v in _states(dev_template).items()}}
+    optimized = {n: t for n, t in machines.items() if t.get("Resource", "").startswith(
+        "arn:aws:states:::sagemaker:")}  # fmt: skip
+    sdk = {n: t for n, t in machines.items() if t.get("Resource", "").startswith(
+        "arn:aws:states:::aws-sdk:sagemaker:")}  # fmt: skip
+    assert set(optimized) == {"Train", "Tune"}
+    assert len(sdk) == 6  # DescribeBestTrial + the five deployment calls
+    for name, task in optimized.items():
+        errors = _retried(task)
+        assert "SageMaker.AmazonSageMakerException" in errors, name
+        assert "SageMaker.ResourceLimitExceededException" in errors, name
+        assert not any(e.startswith("SageMaker.Throttling") for e in errors), name
+    for name, task in sdk.items():
+        errors = _retried(task)
+        assert "SageMaker.ThrottlingException" in errors, name
+        assert "SageMaker.AmazonSageMakerException" not in errors, name
+        assert all(e.endswith("Exception") for e in errors if e.startswith("SageMaker.")), name
