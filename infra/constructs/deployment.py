@@ -33,6 +33,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra import names
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
     LAMBDA_TRANSIENT,
@@ -148,7 +149,7 @@ class Deployment(Construct):
         self.log_group = logs.LogGroup(
             self,
             "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/modelrail-{cfg.name}-deploy",
+            log_group_name=names.state_machine_log_group(cfg.name, "deploy"),
             retention=logs.RetentionDays.ONE_YEAR
             if cfg.retain_data
             else logs.RetentionDays.ONE_MONTH,

@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import names
 from infra.assets import stage_lambda
 from infra.config import EnvironmentConfig
 
@@ -39,6 +40,8 @@ class PipelineFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
+            # Named so that the key policy can match it (infra/names.py).
+            log_group_name=names.function_log_group(config.name, name),
             retention=_retention(config.log_retention_days),
             encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,

@@ -28,6 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra import names
 from infra.assets import stage_training_source
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
@@ -163,7 +164,7 @@ class TrainingPipeline(Construct):
         self.state_machine_log_group = logs.LogGroup(
             self,
             "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/modelrail-{cfg.name}-training",
+            log_group_name=names.state_machine_log_group(cfg.name, "training"),
             retention=logs.RetentionDays.ONE_YEAR
             if cfg.retain_data
             else logs.RetentionDays.ONE_MONTH,
@@ -220,6 +221,8 @@ class TrainingPipeline(Construct):
         self.upload_rule = events.Rule(
             self,
             "UploadRule",
+            # Named: the key policy matches it by ARN (infra/names.py).
+            rule_name=names.upload_rule(cfg.name),
             description="modelrail: a dataset uploaded under incoming/ starts the training pipeline",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
