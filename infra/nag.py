@@ -217,6 +217,8 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     artifacts = lid(stack.storage.artifacts)
     sagemaker = f"arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>"
     endpoints = f"Resource::{sagemaker}:endpoint/modelrail-{env}-*"
+    alarms = f"Resource::arn:<AWS::Partition>:cloudwatch:{region}:<AWS::AccountId>:alarm:modelrail-{env}-*"
+    guardrails = "cloudwatch:DescribeAlarms on this environment's rollback alarms (deployment guardrails read them)"
     configs = f"Resource::{sagemaker}:endpoint-config/*"
     for fn in (deployment.plan_fn, deployment.finish_fn):
         _ack(fn, "AwsSolutions-L1", _RUNTIME_REASON)
@@ -269,6 +271,12 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     )
     _ack(
         hosting,
+        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/capture/*]",
+        "s3:PutObject of data capture files under capture/ (SageMaker names them per endpoint and hour)",
+    )
+    _ack(hosting, f"AwsSolutions-IAM5[{alarms}]", guardrails)
+    _ack(
+        hosting,
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*]",
         "SageMaker writes one log group per endpoint under /aws/sagemaker/Endpoints",
     )
@@ -279,6 +287,7 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
         f"Resource::{sagemaker}:model/*": "CreateModel: model names are made per deployment at run time",
         configs: "CreateEndpointConfig/UpdateEndpoint: config names are made per deployment",
         endpoints: "Create/Update/DescribeEndpoint on this environment's endpoints (one per model)",
+        alarms: guardrails,
     }.items():
         _ack(sm_policy, f"AwsSolutions-IAM5[{finding}]", reason)
     for fn in (deployment.plan_fn, deployment.finish_fn):

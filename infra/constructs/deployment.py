@@ -169,8 +169,36 @@ class Deployment(Construct):
             ),
         )
         res.key.grant_encrypt_decrypt(self.state_machine)
+        # CreateEndpoint, and UpdateEndpoint's new fleet, on a config with a KmsKeyId: the
+        # caller lets SageMaker create a grant for the instances' volumes; only for an AWS
+        # resource (SageMaker calling on the role's behalf).
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[res.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[res.key.key_arn])
+        )
+        # Deployment guardrails read the rollback alarms named in UpdateEndpoint.
+        self.state_machine.add_to_role_policy(self._describe_alarms())
 
     # ------------------------------------------------------------------------------
+    def _describe_alarms(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[
+                Stack.of(self).format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=names.alarm_pattern(self._res.config.name),
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+
     def _arn(self, resource: str, name: str) -> str:
         return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name)
 
@@ -186,6 +214,21 @@ class Deployment(Construct):
         )
         self._res.artifacts_bucket.grant_read(role, "training-output/*")
         self._res.key.grant_decrypt(role)
+        # Data capture is written with the model's role: the capture prefix only, encrypted
+        # with the key (SSE-KMS needs a data key).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[self._res.artifacts_bucket.arn_for_objects(f"{CAPTURE_PREFIX}/*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Encrypt"], resources=[self._res.key.key_arn]
+            )
+        )
+        # The guardrails' alarm reads: SageMaker's guide asks it of the execution role.
+        role.add_to_policy(self._describe_alarms())
         grant_container_basics(
             role,
             config=cfg,
