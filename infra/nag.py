@@ -184,16 +184,24 @@ def acknowledge_findings(stack: Stack) -> None:
 
     sm_policy = pipeline.state_machine.role.node.find_child("DefaultPolicy")
     _ack_state_machine_role(sm_policy)
+    sagemaker = f"arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>"
+    env = stack.config.name
     _ack(
         sm_policy,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>:training-job/*]",
-        "createTrainingJob.sync: job names are the execution names, known only at run time",
+        f"AwsSolutions-IAM5[Resource::{sagemaker}:training-job/modelrail-{env}-*]",
+        "DescribeTrainingJob of the best trial: this environment's trial names, made by SageMaker at run time",
+    )
+    _ack(
+        pipeline.node.find_child("TrainPolicy"),
+        f"AwsSolutions-IAM5[Resource::{sagemaker}:training-job/modelrail-{env}-*]",
+        "createTrainingJob.sync: this environment's job names, made per execution at run time",
     )
     _ack(
         pipeline.search_policy,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>:hyper-parameter-tuning-job/*]",
-        "createHyperParameterTuningJob.sync: job names derive from the execution name at run time",
+        f"AwsSolutions-IAM5[Resource::{sagemaker}:hyper-parameter-tuning-job/modelrail-{env}-*]",
+        "createHyperParameterTuningJob.sync: this environment's job names, made per execution at run time",
     )
+
     fn_ids = ["ValidateDataFn", "PrepareDataFn", "QualityGateFn", "RegisterFn"]
     if pipeline.approval_fn is not None:
         fn_ids.append("ApprovalFn")
@@ -219,7 +227,7 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     endpoints = f"Resource::{sagemaker}:endpoint/modelrail-{env}-*"
     alarms = f"Resource::arn:<AWS::Partition>:cloudwatch:{region}:<AWS::AccountId>:alarm:modelrail-{env}-*"
     guardrails = "cloudwatch:DescribeAlarms on this environment's rollback alarms (deployment guardrails read them)"
-    configs = f"Resource::{sagemaker}:endpoint-config/*"
+    configs = f"Resource::{sagemaker}:endpoint-config/modelrail-{env}-*"
     for fn in (deployment.plan_fn, deployment.finish_fn):
         _ack(fn, "AwsSolutions-L1", _RUNTIME_REASON)
         policy = fn.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
@@ -248,7 +256,7 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     _ack(
         finish,
         f"AwsSolutions-IAM5[{configs}]",
-        "deletes old endpoint configs; their names are made per deployment at run time",
+        "describes/deletes this environment's old endpoint configs (names made per deployment)",
     )
     _ack(
         finish,
@@ -284,8 +292,8 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     sm_policy = deployment.state_machine.role.node.find_child("DefaultPolicy")
     _ack_state_machine_role(sm_policy)
     for finding, reason in {
-        f"Resource::{sagemaker}:model/*": "CreateModel: model names are made per deployment at run time",
-        configs: "CreateEndpointConfig/UpdateEndpoint: config names are made per deployment",
+        f"Resource::{sagemaker}:model/modelrail-{env}-*": "CreateModel: this environment's model names, made per deployment at run time",
+        configs: "CreateEndpointConfig/Create|UpdateEndpoint: this environment's config names, made per deployment",
         endpoints: "Create/Update/DescribeEndpoint on this environment's endpoints (one per model)",
         alarms: guardrails,
     }.items():

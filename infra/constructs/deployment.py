@@ -45,6 +45,7 @@ from infra.constructs.common import (
 from infra.constructs.functions import PipelineFunction
 from modelrail.contract import load_contracts
 from modelrail.deploy.naming import NAMESPACE, VARIANT, alarm_names, endpoint_name
+from modelrail.naming import resource_prefix
 
 CAPTURE_PREFIX = "capture"
 # How often the state machine looks at an endpoint that is still changing.
@@ -115,7 +116,7 @@ class Deployment(Construct):
             fn.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["sagemaker:DescribeEndpoint"],
-                    resources=[self._arn("endpoint", f"modelrail-{cfg.name}-*")],
+                    resources=[self._ours("endpoint")],
                 )
             )
         self.finish_fn.add_to_role_policy(
@@ -127,7 +128,7 @@ class Deployment(Construct):
         self.finish_fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["sagemaker:DeleteEndpointConfig", "sagemaker:DescribeEndpointConfig"],
-                resources=[self._arn("endpoint-config", "*")],
+                resources=[self._ours("endpoint-config")],
             )
         )
         self.finish_fn.add_to_role_policy(
@@ -199,8 +200,14 @@ class Deployment(Construct):
             ],
         )
 
-    def _arn(self, resource: str, name: str) -> str:
-        return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name)
+    def _ours(self, resource: str) -> str:
+        """This environment's SageMaker resources of one type: every name the deployment
+        makes starts with modelrail-<env>- (modelrail.naming)."""
+        return Stack.of(self).format_arn(
+            service="sagemaker",
+            resource=resource,
+            resource_name=f"{resource_prefix(self._res.config.name)}*",
+        )
 
     def _hosting_role(self) -> iam.Role:
         """What a SageMaker model runs as: read its artifact, pull the image, write logs
@@ -407,7 +414,7 @@ class Deployment(Construct):
                     },
                     "EnableNetworkIsolation": True,
                 },
-                iam_resources=[self._arn("model", "*")],
+                iam_resources=[self._ours("model")],
                 additional_iam_statements=[
                     iam.PolicyStatement(
                         actions=["iam:PassRole"],
@@ -450,11 +457,11 @@ class Deployment(Construct):
                         },
                     },
                 },
-                iam_resources=[self._arn("endpoint-config", "*")],
+                iam_resources=[self._ours("endpoint-config")],
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
-        endpoint_resources = [self._arn("endpoint", f"modelrail-{cfg.name}-*")]
+        endpoint_resources = [self._ours("endpoint")]
         create_endpoint = guarded(
             tasks.CallAwsService(
                 self,
@@ -465,7 +472,7 @@ class Deployment(Construct):
                     "EndpointName": sfn.JsonPath.string_at("$.plan.endpointName"),
                     "EndpointConfigName": sfn.JsonPath.string_at("$.plan.configName"),
                 },
-                iam_resources=[*endpoint_resources, self._arn("endpoint-config", "*")],
+                iam_resources=[*endpoint_resources, self._ours("endpoint-config")],
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
@@ -496,7 +503,7 @@ class Deployment(Construct):
                         },
                     },
                 },
-                iam_resources=[*endpoint_resources, self._arn("endpoint-config", "*")],
+                iam_resources=[*endpoint_resources, self._ours("endpoint-config")],
                 result_path=sfn.JsonPath.DISCARD,
             )
         )

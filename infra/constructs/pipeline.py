@@ -44,8 +44,28 @@ from infra.constructs.common import (
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.storage import INCOMING_PREFIX, QUARANTINE_PREFIX
 from infra.images import sklearn_image_uri
+from modelrail.naming import resource_prefix
 
 _Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
+
+
+class _RunLocation(tasks.S3Location):
+    """An S3 channel whose URI is in the state's input. Unlike
+    ``S3Location.from_json_expression`` it grants nothing: the pipeline grants the prefixes
+    its runs use (datasets/, runs/), never s3:GetObject on "*"."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._path = path
+
+    def bind(
+        self,
+        task: tasks.ISageMakerTask,
+        *,
+        for_reading: bool | None = None,
+        for_writing: bool | None = None,
+    ) -> tasks.S3LocationConfig:
+        return tasks.S3LocationConfig(uri=sfn.JsonPath.string_at(self._path))
 
 
 @dataclass(frozen=True)
@@ -188,6 +208,7 @@ class TrainingPipeline(Construct):
         )
         res.key.grant_encrypt_decrypt(self.state_machine)
         self.search_policy.attach_to_role(self.state_machine.role)
+        self._train_policy().attach_to_role(self.state_machine.role)
 
         # ---- S3 -> EventBridge -> starter ------------------------------------------------
         self.dead_letters = sqs.Queue(
@@ -259,6 +280,49 @@ class TrainingPipeline(Construct):
         )
         self._res.key.grant_encrypt_decrypt(role)
         return role
+
+    def _jobs(self, kind: str) -> str:
+        """This environment's SageMaker jobs of one kind (modelrail.naming)."""
+        return Stack.of(self).format_arn(
+            service="sagemaker",
+            resource=kind,
+            resource_name=f"{resource_prefix(self._res.config.name)}*",
+        )
+
+    def _train_policy(self) -> iam.Policy:
+        """createTrainingJob.sync (what CDK's task would grant, scoped to this
+        environment's job names)."""
+        stack = Stack.of(self)
+        return iam.Policy(
+            self,
+            "TrainPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:StopTrainingJob",
+                        "sagemaker:ListTags",
+                    ],
+                    resources=[self._jobs("training-job")],
+                ),
+                iam.PolicyStatement(
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[
+                        stack.format_arn(
+                            service="events",
+                            resource="rule",
+                            resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+                        )
+                    ],
+                ),
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.training_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+            ],
+        )
 
     def _definition(self) -> sfn.IChainable:
         res = self._res
@@ -335,89 +399,101 @@ class TrainingPipeline(Construct):
         code = self.training_code = s3_assets.Asset(
             self, "TrainingCode", path=str(stage_training_source())
         )
+        # CDK's task renders the request; the state is a CustomState so that its grants are
+        # this environment's jobs (CDK grants training-job/* for a name known at run time)
+        # and no S3 "*" (CDK grants GetObject/ListBucket on * for a JSON-path channel).
+        request = tasks.SageMakerCreateTrainingJob(
+            self,
+            "TrainRequest",
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            training_job_name=sfn.JsonPath.string_at("$.prepared.trainingJobName"),
+            role=self.training_role,
+            algorithm_specification=tasks.AlgorithmSpecification(
+                training_image=tasks.DockerImage.from_registry(image),
+                training_input_mode=tasks.InputMode.FILE,
+            ),
+            # Script mode with network isolation: the code arrives as the "code" channel.
+            hyperparameters={
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": f'"/opt/ml/input/data/code/{code.s3_object_key}"',
+                "sagemaker_region": f'"{cfg.region}"',
+                "model-name": sfn.JsonPath.format('"{}"', sfn.JsonPath.string_at("$.model")),
+            },
+            input_data_config=[
+                tasks.Channel(
+                    channel_name="train",
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=_RunLocation("$.validation.trainUri"),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                            s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
+                        )
+                    ),
+                ),
+                tasks.Channel(
+                    channel_name="champion",
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=_RunLocation("$.prepared.championUri"),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                        )
+                    ),
+                ),
+                tasks.Channel(
+                    channel_name="code",
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=tasks.S3Location.from_bucket(
+                                code.bucket, code.s3_object_key
+                            ),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                        )
+                    ),
+                ),
+            ],
+            output_data_config=tasks.OutputDataConfig(
+                s3_output_location=tasks.S3Location.from_bucket(
+                    res.artifacts_bucket, "training-output"
+                ),
+                encryption_key=res.key,
+            ),
+            resource_config=tasks.ResourceConfig(
+                instance_count=cfg.training_instance_count,
+                instance_type=ec2.InstanceType(cfg.training_instance_type.removeprefix("ml.")),
+                volume_size=Size.gibibytes(cfg.training_volume_gb),
+                volume_encryption_key=res.key,
+            ),
+            stopping_condition=tasks.StoppingCondition(
+                max_runtime=Duration.seconds(cfg.training_max_runtime_seconds)
+            ),
+            enable_network_isolation=True,
+            result_selector={
+                "jobName.$": "$.TrainingJobName",
+                "jobArn.$": "$.TrainingJobArn",
+                "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+                "image.$": "$.AlgorithmSpecification.TrainingImage",
+                "hyperparameters.$": "$.HyperParameters",
+            },
+            result_path="$.training",
+        )
+        rendered = request.to_state_json()
         train = guarded(
-            tasks.SageMakerCreateTrainingJob(
+            sfn.CustomState(
                 self,
                 "Train",
-                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-                training_job_name=sfn.JsonPath.string_at("$$.Execution.Name"),
-                role=self.training_role,
-                algorithm_specification=tasks.AlgorithmSpecification(
-                    training_image=tasks.DockerImage.from_registry(image),
-                    training_input_mode=tasks.InputMode.FILE,
-                ),
-                # Script mode with network isolation: the code arrives as the "code" channel.
-                hyperparameters={
-                    "sagemaker_program": '"train.py"',
-                    "sagemaker_submit_directory": f'"/opt/ml/input/data/code/{code.s3_object_key}"',
-                    "sagemaker_region": f'"{cfg.region}"',
-                    "model-name": sfn.JsonPath.format('"{}"', sfn.JsonPath.string_at("$.model")),
+                state_json={
+                    "Type": "Task",
+                    **{
+                        k: rendered[k]
+                        for k in ("Resource", "Parameters", "ResultSelector", "ResultPath")
+                    },
                 },
-                input_data_config=[
-                    tasks.Channel(
-                        channel_name="train",
-                        data_source=tasks.DataSource(
-                            s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_json_expression(
-                                    "$.validation.trainUri"
-                                ),
-                                s3_data_type=tasks.S3DataType.S3_PREFIX,
-                                s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
-                            )
-                        ),
-                    ),
-                    tasks.Channel(
-                        channel_name="champion",
-                        data_source=tasks.DataSource(
-                            s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_json_expression(
-                                    "$.prepared.championUri"
-                                ),
-                                s3_data_type=tasks.S3DataType.S3_PREFIX,
-                            )
-                        ),
-                    ),
-                    tasks.Channel(
-                        channel_name="code",
-                        data_source=tasks.DataSource(
-                            s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_bucket(
-                                    code.bucket, code.s3_object_key
-                                ),
-                                s3_data_type=tasks.S3DataType.S3_PREFIX,
-                            )
-                        ),
-                    ),
-                ],
-                output_data_config=tasks.OutputDataConfig(
-                    s3_output_location=tasks.S3Location.from_bucket(
-                        res.artifacts_bucket, "training-output"
-                    ),
-                    encryption_key=res.key,
-                ),
-                resource_config=tasks.ResourceConfig(
-                    instance_count=cfg.training_instance_count,
-                    instance_type=ec2.InstanceType(cfg.training_instance_type.removeprefix("ml.")),
-                    volume_size=Size.gibibytes(cfg.training_volume_gb),
-                    volume_encryption_key=res.key,
-                ),
-                stopping_condition=tasks.StoppingCondition(
-                    max_runtime=Duration.seconds(cfg.training_max_runtime_seconds)
-                ),
-                enable_network_isolation=True,
-                result_selector={
-                    "jobName.$": "$.TrainingJobName",
-                    "jobArn.$": "$.TrainingJobArn",
-                    "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
-                    "image.$": "$.AlgorithmSpecification.TrainingImage",
-                    "hyperparameters.$": "$.HyperParameters",
-                },
-                result_path="$.training",
             ),
             SAGEMAKER_JOB_TRANSIENT,
         )
         retry_quota(train)
-        # The output location and the code channel are granted by the task itself.
+        # Rendering granted the output location (training-output*) and the code asset; the
+        # channels known only at run time are these two prefixes of the artifacts bucket.
         res.artifacts_bucket.grant_read(self.training_role, "datasets/*")
         res.artifacts_bucket.grant_read(self.training_role, "runs/*")
         search = self._search(train, guarded)
@@ -544,7 +620,7 @@ class TrainingPipeline(Construct):
         )
         return validate.next(prepare).next(fit).next(gate).next(register).next(judged)
 
-    def _search(self, train: sfn.TaskStateBase, guarded: Any) -> sfn.IChainable:
+    def _search(self, train: sfn.CustomState, guarded: Any) -> sfn.IChainable:
         """Tune, then describe the best trial into the shape Train produces.
 
         The tuning job's TrainingJobDefinition is the Train state's own request (one
@@ -590,12 +666,9 @@ class TrainingPipeline(Construct):
         )
         retry_quota(tune)
         stack = Stack.of(self)
-        tuning_jobs = stack.format_arn(
-            service="sagemaker", resource="hyper-parameter-tuning-job", resource_name="*"
-        )
-        training_jobs = stack.format_arn(
-            service="sagemaker", resource="training-job", resource_name="*"
-        )
+        tuning_jobs = self._jobs("hyper-parameter-tuning-job")
+        # The trials are named <tuning job>-<NNN>-<hash>: this environment's prefix too.
+        training_jobs = self._jobs("training-job")
         self.search_policy = iam.Policy(
             self,
             "SearchPolicy",

@@ -49,7 +49,8 @@ def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_executio
     train = states["Train"]
     assert train["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     params = train["Parameters"]
-    assert params["TrainingJobName.$"] == "$$.Execution.Name"
+    # PrepareData names the job modelrail-<env>-<model>-<digest of the execution name>
+    assert params["TrainingJobName.$"] == "$.prepared.trainingJobName"
     assert params["EnableNetworkIsolation"] is True
     assert params["ResourceConfig"]["VolumeKmsKeyId"] == PLACEHOLDER
     assert params["OutputDataConfig"]["KmsKeyId"] == PLACEHOLDER

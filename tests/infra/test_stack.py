@@ -273,7 +273,7 @@ def test_the_state_machine_may_tune_and_pass_only_the_training_role(
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     tuning = by_action["sagemaker:CreateHyperParameterTuningJob"]
-    assert "hyper-parameter-tuning-job/*" in json.dumps(tuning["Resource"])
+    assert "hyper-parameter-tuning-job/modelrail-dev-*" in json.dumps(tuning["Resource"])
     assert "training-job" not in json.dumps(tuning["Resource"])
     rule = by_action["events:PutRule"]
     assert "StepFunctionsGetEventsForSageMakerTuningJobsRule" in json.dumps(rule["Resource"])
@@ -284,3 +284,60 @@ def test_the_state_machine_may_tune_and_pass_only_the_training_role(
     }
     roles = search["Properties"]["Roles"]
     assert len(roles) == 1 and "StateMachineRole" in json.dumps(roles)
+
+
+def _policy_statements(template: dict[str, Any], part: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for logical, policy in _resources(template, "AWS::IAM::Policy").items()
+        if part in logical
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_training_role_reads_no_s3_object_on_every_resource(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    template = dev_template if env == "dev" else prod_template
+    statements = _policy_statements(template, "TrainingTrainingRole")
+    assert statements
+    for statement in statements:
+        s3 = [a for a in _as_list(statement["Action"]) if a.startswith("s3:")]
+        if s3:
+            assert "*" not in _as_list(statement["Resource"]), statement
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_sagemaker_actions_are_scoped_to_this_environments_names(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    """Jobs, models and endpoint configs are named modelrail-<env>-... (modelrail.naming):
+    no role may act on another environment's."""
+    from tests.infra.test_key_policy import render
+
+    template = dev_template if env == "dev" else prod_template
+    seen = set()
+    for statement in _policy_statements(template, ""):
+        actions = [a for a in _as_list(statement["Action"]) if a.startswith("sagemaker:")]
+        if not actions:
+            continue
+        for resource in _as_list(statement["Resource"]):
+            arn = str(render(resource))
+            if arn == "*":
+                assert set(actions) <= {"sagemaker:ListEndpointConfigs"}, statement
+                continue
+            kind, _, name = arn.split(":", 5)[-1].partition("/")
+            seen.add(kind)
+            assert name == f"modelrail-{env}-*", (actions, arn)
+    assert seen >= {
+        "training-job",
+        "hyper-parameter-tuning-job",
+        "model",
+        "endpoint-config",
+        "endpoint",
+    }

@@ -18,8 +18,9 @@ def _dev(**overrides: Any) -> dict[str, Any]:
 def test_the_shipped_cdk_json_is_valid() -> None:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]["modelrail:environments"]
     configs = load_environments(context)
-    assert set(configs) == {"dev", "prod"}
+    assert list(configs) == ["dev", "staging", "prod"]
     assert configs["prod"].retain_data and configs["prod"].require_approval
+    assert configs["staging"].retain_data and configs["staging"].require_approval
     assert configs["dev"].layer_arns()[0].startswith("arn:aws:lambda:us-east-1:")
 
 
