@@ -44,9 +44,31 @@ from infra.constructs.common import (
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.storage import INCOMING_PREFIX, QUARANTINE_PREFIX
 from infra.images import sklearn_image_uri
+from infra.timeouts import (
+    API_CALL_SECONDS,
+    INVOKE_OVERHEAD_SECONDS,
+    StepTimeouts,
+    job_timeout,
+    pipeline_timeout,
+    tuning_timeout,
+)
+from modelrail.contract import load_contracts
 from modelrail.naming import resource_prefix
 
 _Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
+
+
+_API_CALL = sfn.Timeout.duration(Duration.seconds(API_CALL_SECONDS))
+
+
+def _invoke_seconds(fn: lambda_.IFunction) -> int:
+    timeout = fn.timeout if isinstance(fn, lambda_.Function) else None
+    assert timeout is not None, "pipeline functions have an explicit timeout"
+    return int(timeout.to_seconds()) + INVOKE_OVERHEAD_SECONDS
+
+
+def _invoke_timeout(fn: lambda_.IFunction) -> sfn.Timeout:
+    return sfn.Timeout.duration(Duration.seconds(_invoke_seconds(fn)))
 
 
 class _RunLocation(tasks.S3Location):
@@ -198,7 +220,7 @@ class TrainingPipeline(Construct):
             state_machine_name=f"modelrail-{cfg.name}-training",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
-            timeout=Duration.seconds(cfg.training_max_runtime_seconds + 3600),
+            timeout=Duration.seconds(pipeline_timeout(self._step_timeouts())),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.state_machine_log_group,
@@ -281,6 +303,37 @@ class TrainingPipeline(Construct):
         self._res.key.grant_encrypt_decrypt(role)
         return role
 
+    def _tune_seconds(self) -> int:
+        """The slowest search of the contracts (a job's timeout when none searches: the
+        state exists either way)."""
+        cfg = self._res.config
+        budgets = [
+            (c.tuning.max_jobs, c.tuning.max_parallel_jobs)
+            for c in load_contracts().values()
+            if c.tuning is not None
+        ]
+        return max(
+            tuning_timeout(cfg.training_max_runtime_seconds, budgets),
+            job_timeout(cfg.training_max_runtime_seconds),
+        )
+
+    def _step_timeouts(self) -> StepTimeouts:
+        """The Task states' TimeoutSeconds, as set on them below (infra/timeouts.py)."""
+        cfg = self._res.config
+        api = API_CALL_SECONDS
+        return StepTimeouts(
+            validate=_invoke_seconds(self.validate_fn),
+            prepare=_invoke_seconds(self.prepare_fn),
+            train=job_timeout(cfg.training_max_runtime_seconds),
+            tune=self._tune_seconds() + api,  # then DescribeBestTrial
+            gate=_invoke_seconds(self.gate_fn),
+            register=_invoke_seconds(self.register_fn),
+            approval=cfg.approval_timeout_hours * 3600 if self.approval_fn else 0,
+            close_approval=_invoke_seconds(self.approval_fn) if self.approval_fn else 0,
+            notify=api,
+            start_deployment=api if self._res.deployment is not None else 0,
+        )
+
     def _jobs(self, kind: str) -> str:
         """This environment's SageMaker jobs of one kind (modelrail.naming)."""
         return Stack.of(self).format_arn(
@@ -333,6 +386,7 @@ class TrainingPipeline(Construct):
             "NotifyFailure",
             topic=res.topic,
             subject="modelrail: training pipeline failed",
+            task_timeout=_API_CALL,
             message=sfn.TaskInput.from_object(
                 {
                     "event": "pipeline.failed",
@@ -369,6 +423,7 @@ class TrainingPipeline(Construct):
                 self,
                 "ValidateData",
                 lambda_function=self.validate_fn,
+                task_timeout=_invoke_timeout(self.validate_fn),
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
                 result_path="$.validation",
@@ -382,6 +437,7 @@ class TrainingPipeline(Construct):
                 self,
                 "PrepareData",
                 lambda_function=self.prepare_fn,
+                task_timeout=_invoke_timeout(self.prepare_fn),
                 payload=sfn.TaskInput.from_object(
                     {
                         "model": sfn.JsonPath.string_at("$.model"),
@@ -483,6 +539,7 @@ class TrainingPipeline(Construct):
                 "Train",
                 state_json={
                     "Type": "Task",
+                    "TimeoutSeconds": job_timeout(cfg.training_max_runtime_seconds),
                     **{
                         k: rendered[k]
                         for k in ("Resource", "Parameters", "ResultSelector", "ResultPath")
@@ -503,6 +560,7 @@ class TrainingPipeline(Construct):
                 self,
                 "QualityGate",
                 lambda_function=self.gate_fn,
+                task_timeout=_invoke_timeout(self.gate_fn),
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
                 result_path="$.gate",
@@ -514,6 +572,7 @@ class TrainingPipeline(Construct):
                 self,
                 "Register",
                 lambda_function=self.register_fn,
+                task_timeout=_invoke_timeout(self.register_fn),
                 payload=sfn.TaskInput.from_object(
                     {
                         "model": sfn.JsonPath.string_at("$.model"),
@@ -536,6 +595,7 @@ class TrainingPipeline(Construct):
             "NotifyRegistered",
             topic=res.topic,
             subject="modelrail: model version registered",
+            task_timeout=_API_CALL,
             message=sfn.TaskInput.from_object(
                 {
                     "event": "model_version.registered",
@@ -579,6 +639,7 @@ class TrainingPipeline(Construct):
                     "StartDeployment",
                     state_machine=res.deployment,
                     integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+                    task_timeout=_API_CALL,
                     name=sfn.JsonPath.format(
                         "{}-deploy", sfn.JsonPath.string_at("$$.Execution.Name")
                     ),
@@ -646,6 +707,7 @@ class TrainingPipeline(Construct):
                 "Tune",
                 state_json={
                     "Type": "Task",
+                    "TimeoutSeconds": self._tune_seconds(),
                     "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createHyperParameterTuningJob.sync",
                     "Parameters": {
                         "HyperParameterTuningJobName.$": "$.prepared.tuning.jobName",
@@ -710,6 +772,7 @@ class TrainingPipeline(Construct):
                 parameters={"TrainingJobName": sfn.JsonPath.string_at("$.tuning.best")},
                 iam_resources=[training_jobs],
                 iam_action="sagemaker:DescribeTrainingJob",
+                task_timeout=_API_CALL,
                 result_selector={**selector, "tuningJobArn.$": "$.TuningJobArn"},
                 result_path="$.training",
             ),
@@ -744,6 +807,7 @@ class TrainingPipeline(Construct):
             self,
             "CloseApproval",
             lambda_function=fn,
+            task_timeout=_invoke_timeout(fn),
             payload=sfn.TaskInput.from_object(
                 {"action": "close", "error": sfn.JsonPath.object_at("$.error"), **common}
             ),

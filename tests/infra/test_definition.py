@@ -192,3 +192,37 @@ def test_sagemaker_tasks_retry_the_error_names_step_functions_reports(
         assert "SageMaker.ThrottlingException" in errors, name
         assert "SageMaker.AmazonSageMakerException" not in errors, name
         assert all(e.endswith("Exception") for e in errors if e.startswith("SageMaker.")), name
+
+
+def _longest(states: dict[str, Any], start: str) -> int:
+    """The largest sum of per-state TimeoutSeconds over every path from ``start`` to an end
+    (the training machine has no loops)."""
+    from functools import cache
+
+    @cache
+    def walk(name: str) -> int:
+        state = states[name]
+        nexts = [state["Next"]] if "Next" in state else []
+        nexts += [c["Next"] for c in state.get("Choices", [])]
+        nexts += [state["Default"]] if "Default" in state else []
+        nexts += [c["Next"] for c in state.get("Catch", [])]
+        own = state.get("TimeoutSeconds", 0)
+        return own + max((walk(n) for n in nexts), default=0)
+
+    return walk(start)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_machine_outlasts_its_longest_path(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    body = definition(dev_template if env == "dev" else prod_template)
+    states = body["States"]
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert isinstance(state.get("TimeoutSeconds"), int), f"{name} has no timeout"
+    longest = _longest(states, body["StartAt"])
+    assert body["TimeoutSeconds"] > longest
+    if env == "prod":  # the approval wait alone is 72 hours
+        assert states["RequestApproval"]["TimeoutSeconds"] == 72 * 3600
+        assert longest > 72 * 3600
