@@ -225,7 +225,10 @@ class TrainingPipeline(Construct):
             logs=sfn.LogOptions(
                 destination=self.state_machine_log_group,
                 level=sfn.LogLevel.ALL,
-                include_execution_data=True,
+                # RequestApproval's TaskScheduled event carries the task token in its
+                # parameters: with execution data it would reach the log group, and anyone
+                # who reads the logs could approve. Events are still logged, without data.
+                include_execution_data=self.approval_fn is None,
             ),
         )
         res.key.grant_encrypt_decrypt(self.state_machine)

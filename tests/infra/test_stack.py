@@ -341,3 +341,22 @@ def test_sagemaker_actions_are_scoped_to_this_environments_names(
         "endpoint-config",
         "endpoint",
     }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_machine_that_hands_out_task_tokens_logs_no_execution_data(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    """With execution data, the TaskScheduled event of a waitForTaskToken task logs its
+    parameters, the task token among them, to the log group."""
+    template = dev_template if env == "dev" else prod_template
+    machines = _resources(template, "AWS::StepFunctions::StateMachine").values()
+    tokens = 0
+    for machine in machines:
+        props = machine["Properties"]
+        hands_out = ".waitForTaskToken" in json.dumps(props["DefinitionString"])
+        tokens += hands_out
+        logging = props["LoggingConfiguration"]
+        assert logging["Level"] == "ALL"
+        assert logging["IncludeExecutionData"] is (not hands_out), props["StateMachineName"]
+    assert tokens == (1 if env == "prod" else 0)
