@@ -43,7 +43,9 @@ class EnvironmentConfig(BaseModel):
     # How long a trained model waits for `modelrail registry approve|reject` before REJECTED.
     approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 365)
     lambda_layers: tuple[str, ...] = ()
-    lambda_reserved_concurrency: int = Field(default=5, ge=1, le=100)
+    # Reserved concurrency of the starter and PlanDeployment; None: unreserved. A reservation
+    # needs the account's quota to keep 10 unreserved (new accounts have 10 in total).
+    lambda_reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
     # ---- serving: one SageMaker endpoint per model, updated blue/green with a canary ----
     endpoint_instance_type: str = "ml.m5.large"
     # At least 2: a canary may be at most half of the fleet (SageMaker's guardrail).

@@ -170,10 +170,10 @@ def test_the_pipeline_starts_a_deployment_after_registration(dev_template: dict[
     assert start["Parameters"]["Input"]["version.$"] == "$.registered.version"
 
 
-def test_the_plan_function_has_reserved_concurrency(dev_template: dict[str, Any]) -> None:
+def test_the_plan_function_has_reserved_concurrency(prod_template: dict[str, Any]) -> None:
     functions = [
         r["Properties"]
-        for r in dev_template["Resources"].values()
+        for r in prod_template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
         and "check a version, lock its endpoint" in r["Properties"].get("Description", "")
     ]

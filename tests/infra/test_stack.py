@@ -174,15 +174,19 @@ def test_functions_have_runtime_timeout_memory_tracing_and_own_log_group(
         assert len(props["Layers"]) == 2
 
 
-def test_the_starter_has_reserved_concurrency_retry_limits_and_a_failure_destination(
-    dev: Template, dev_template: dict[str, Any]
+def test_the_starter_has_retry_limits_a_failure_destination_and_configured_concurrency(
+    dev: Template, dev_template: dict[str, Any], prod_template: dict[str, Any]
 ) -> None:
-    starter = next(
-        v
-        for k, v in _resources(dev_template, "AWS::Lambda::Function").items()
-        if "StartPipeline" in k
-    )
-    assert starter["Properties"]["ReservedConcurrentExecutions"] == 5
+    def starter(template: dict[str, Any]) -> dict[str, Any]:
+        return next(
+            v["Properties"]
+            for k, v in _resources(template, "AWS::Lambda::Function").items()
+            if "StartPipeline" in k
+        )
+
+    # reserved where the environment asks for it (prod), unreserved in dev (cdk.json)
+    assert starter(prod_template)["ReservedConcurrentExecutions"] == 10
+    assert "ReservedConcurrentExecutions" not in starter(dev_template)
     dev.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
