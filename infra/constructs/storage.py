@@ -96,8 +96,10 @@ class RegistryTable(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            # On in every environment: a registry is the system of record (RELIABILITY 9).
-            deletion_protection=True,
+            # On wherever data is retained: there the registry is the system of record
+            # (RELIABILITY 9). A disposable environment (retain_data: false) must be able to
+            # `cdk destroy`; PITR stays on everywhere (docs/decisions.md D33).
+            deletion_protection=retain,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         self.table.add_global_secondary_index(

@@ -125,8 +125,11 @@ def test_key_rotates(dev: Template) -> None:
     dev.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_registry_table_has_pitr_kms_deletion_protection_and_status_index(dev: Template) -> None:
-    dev.has_resource_properties(
+def test_registry_table_has_pitr_kms_deletion_protection_and_status_index(
+    prod: Template,
+) -> None:
+    # dev has no deletion protection (it must `cdk destroy`): see the test below
+    prod.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
             "KeySchema": [
@@ -364,3 +367,26 @@ def test_a_machine_that_hands_out_task_tokens_logs_no_execution_data(
         assert logging["Level"] == "ALL"
         assert logging["IncludeExecutionData"] is (not hands_out), props["StateMachineName"]
     assert tokens == (1 if env == "prod" else 0)
+
+
+def test_dev_can_be_destroyed_and_prod_keeps_its_registry(
+    dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    """``cdk destroy modelrail-dev`` (after ``modelrail destroy`` empties the buckets) must
+    not stop at a protected table; prod's table keeps deletion protection and is retained."""
+    (dev_table,) = _resources(dev_template, "AWS::DynamoDB::Table").values()
+    (prod_table,) = _resources(prod_template, "AWS::DynamoDB::Table").values()
+    assert dev_table["DeletionPolicy"] == "Delete"
+    assert dev_table["Properties"].get("DeletionProtectionEnabled", False) is False
+    assert prod_table["DeletionPolicy"] == "Retain"
+    assert prod_table["Properties"]["DeletionProtectionEnabled"] is True
+    for table in (dev_table, prod_table):
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+    # buckets are emptied by the command, not by CDK's auto-delete custom resource (D3)
+    for template in (dev_template, prod_template):
+        assert not [r for r in template["Resources"].values() if r["Type"].startswith("Custom::")]
+        assert "AWS::Lambda::Function" not in {
+            r["Type"] for k, r in template["Resources"].items() if "AutoDelete" in k
+        }
