@@ -35,8 +35,8 @@ def _ack_grants(scope: IConstruct, *findings: str) -> None:
 
 
 _RUNTIME_REASON = (
-    "python3.13 is the newest runtime with both managed layers (Powertools, AWS SDK for "
-    "pandas) published; moving to 3.14 is tracked in docs/decisions.md"
+    "python3.13, not 3.14: both managed layers publish 3.14 too, but the local cloud runs the "
+    "handlers on the project machines' Python, 3.13 at most (docs/decisions.md D34)"
 )
 
 

@@ -31,7 +31,7 @@ def test_the_shipped_cdk_json_is_valid() -> None:
         ({"log_retention_days": 10}, "is not a CloudWatch Logs retention"),
         ({"training_instance_type": "m5.large"}, "start with 'ml.'"),
         ({"training_max_runtime_seconds": 5}, "greater than or equal to 60"),
-        ({"lambda_layers": ["not-an-arn"]}, "is not a Lambda layer version ARN"),
+        ({"region": "mx-central-1"}, "no managed layer versions recorded for region"),
         ({"lambda_reserved_concurrency": 0}, "greater than or equal to 1"),
         ({"bogus": 1}, "Extra inputs are not permitted"),
     ],
