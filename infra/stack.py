@@ -20,6 +20,8 @@ class ModelrailStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
+        # The cdk-nag acknowledgments made for this stack (infra/nag.py), for the tests.
+        self.acknowledgments: list[tuple[str, str]] = []
         self.storage = Storage(self, "Storage", environment=config.name, retain=config.retain_data)
         self.registry = RegistryTable(
             self, "Registry", key=self.storage.key, retain=config.retain_data
