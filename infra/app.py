@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.config import load_environments
 from infra.nag import acknowledge_findings
@@ -46,8 +46,8 @@ def build_app(outdir: str | None = None, environments: list[str] | None = None) 
             env=cdk.Environment(account=config.account, region=config.region),
             description=f"modelrail {name}: training pipeline, registry and storage",
         )
-        acknowledge_findings(stack)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        stack.acknowledgments = acknowledge_findings(stack)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app
 
 

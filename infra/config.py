@@ -12,12 +12,11 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from infra.layers import layer_arns
+
 # Log retention values CloudWatch Logs accepts.
 _RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653}
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_LAYER_ARN = re.compile(
-    r"^arn:aws[a-z-]*:lambda:(\{region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_.-]+:\d+$"
-)
 
 
 class ConfigError(ValueError):
@@ -42,8 +41,9 @@ class EnvironmentConfig(BaseModel):
     require_approval: bool = False
     # How long a trained model waits for `modelrail registry approve|reject` before REJECTED.
     approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 365)
-    lambda_layers: tuple[str, ...] = ()
-    lambda_reserved_concurrency: int = Field(default=5, ge=1, le=100)
+    # Reserved concurrency of the starter and PlanDeployment; None: unreserved. A reservation
+    # needs the account's quota to keep 10 unreserved (new accounts have 10 in total).
+    lambda_reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
     # ---- serving: one SageMaker endpoint per model, updated blue/green with a canary ----
     endpoint_instance_type: str = "ml.m5.large"
     # At least 2: a canary may be at most half of the fleet (SageMaker's guardrail).
@@ -84,13 +84,10 @@ class EnvironmentConfig(BaseModel):
             raise ValueError(f"{value!r} is not a SageMaker instance type (they start with 'ml.')")
         return value
 
-    @field_validator("lambda_layers")
-    @classmethod
-    def _layers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for arn in value:
-            if not _LAYER_ARN.match(arn):
-                raise ValueError(f"{arn!r} is not a Lambda layer version ARN")
-        return value
+    @model_validator(mode="after")
+    def _layers_recorded(self) -> Self:
+        layer_arns(self.region)  # LayerError (a ValueError): names the region and the file
+        return self
 
     @model_validator(mode="after")
     def _prod_rules(self) -> Self:
@@ -111,7 +108,8 @@ class EnvironmentConfig(BaseModel):
         return self
 
     def layer_arns(self) -> list[str]:
-        return [arn.replace("{region}", self.region) for arn in self.lambda_layers]
+        """The managed layers of the environment's region (infra/layers.py)."""
+        return layer_arns(self.region)
 
 
 def load_environments(context: dict[str, Any] | None) -> dict[str, EnvironmentConfig]:

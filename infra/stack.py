@@ -11,7 +11,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.deployment import Deployment, DeploymentResources
 from infra.constructs.pipeline import PipelineResources, TrainingPipeline
-from infra.constructs.storage import RegistryTable, Storage
+from infra.constructs.storage import RegistryTable, Storage, allow_alarm_notifications
 
 
 class ModelrailStack(Stack):
@@ -20,7 +20,9 @@ class ModelrailStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        self.storage = Storage(self, "Storage", retain=config.retain_data)
+        # The cdk-nag acknowledgments made for this stack (infra/nag.py), for the tests.
+        self.acknowledgments: list[tuple[str, str]] = []
+        self.storage = Storage(self, "Storage", environment=config.name, retain=config.retain_data)
         self.registry = RegistryTable(
             self, "Registry", key=self.storage.key, retain=config.retain_data
         )
@@ -31,6 +33,7 @@ class ModelrailStack(Stack):
             master_key=self.storage.key,
             enforce_ssl=True,
         )
+        allow_alarm_notifications(self.topic, config.name)
         self.deployment = Deployment(
             self,
             "Deploy",

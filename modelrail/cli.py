@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_deploy_parsers(sub)
 
+    from modelrail.destroy_cli import add_parser as add_destroy_parser
+
+    add_destroy_parser(sub)
+
     demo = sub.add_parser("demo", help="the whole loop on the local cloud, narrated")
     demo.add_argument("--workdir", default="out/demo")
     demo.add_argument("--rows", type=int, default=2000)

@@ -107,6 +107,7 @@ ENV_ARTIFACTS = "MODELRAIL_ARTIFACTS_BUCKET"
 ENV_TABLE = "MODELRAIL_REGISTRY_TABLE"
 ENV_ACTOR = "MODELRAIL_ACTOR"
 TABLE_OUTPUT = "RegistryTableName"
+ARTIFACTS_OUTPUT = "ArtifactsBucketName"
 DEFAULT_ENV = "dev"
 DEFAULT_CARD_DIR = Path("out/cards")
 DEPLOY_NOTE = (
@@ -848,40 +849,65 @@ def _transition(args: argparse.Namespace, registry: ModelRegistry, to: VersionSt
 
 
 def _cmd_approve(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    bucket = _approval_bucket(args)  # before anything changes: a failure here changes nothing
     code = _transition(args, registry, VersionStatus.APPROVED)
-    return code or _answer_pipeline(args, approved=True)
+    return code or _answer_pipeline(args, bucket, approved=True)
 
 
 def _cmd_reject(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    bucket = _approval_bucket(args)
     code = _transition(args, registry, VersionStatus.REJECTED)
-    return code or _answer_pipeline(args, approved=False)
+    return code or _answer_pipeline(args, bucket, approved=False)
 
 
-def resolve_artifacts_bucket(args: argparse.Namespace) -> str | None:
-    """``--artifacts-bucket``, ``$MODELRAIL_ARTIFACTS_BUCKET`` or the stack output; None
-    when none is known (then no pipeline can be waiting on an approval)."""
+def resolve_artifacts_bucket(args: argparse.Namespace, *, cloudformation: Any | None = None) -> str:
+    """``--artifacts-bucket``, else ``$MODELRAIL_ARTIFACTS_BUCKET``, else the stack's
+    ``ArtifactsBucketName`` output. Raises RegistryNotConfigured (no stack, no output) or
+    StoreError (DescribeStacks failed), each naming the stack and what to do."""
     explicit = getattr(args, "artifacts_bucket", None) or os.environ.get(ENV_ARTIFACTS)
     if explicit:
         return str(explicit)
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     stack = f"modelrail-{getattr(args, 'env', None) or DEFAULT_ENV}"
+    what = (
+        "the waiting pipeline cannot be answered and nothing was changed; pass "
+        f"--artifacts-bucket or set {ENV_ARTIFACTS} (the stack's {ARTIFACTS_OUTPUT} output), "
+        "or check --env and your AWS credentials, then run the command again"
+    )
     try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    except (ClientError, BotoCoreError):
-        return None
+        if cloudformation is None:
+            import boto3
+
+            cloudformation = boto3.client("cloudformation")
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ValidationError":  # CloudFormation's code for "no such stack"
+            raise RegistryNotConfigured(
+                f"cannot find stack {stack!r} ({error.get('Message', exc)}): {what}"
+            ) from exc
+        raise StoreError(
+            f"CloudFormation DescribeStacks {stack!r} failed: "
+            f"{error.get('Code', '?')}: {error.get('Message', exc)}: {what}"
+        ) from exc
+    except BotoCoreError as exc:
+        raise StoreError(f"CloudFormation DescribeStacks {stack!r} failed: {exc}: {what}") from exc
     for entry in stacks:
         for output in entry.get("Outputs", []):
-            if output.get("OutputKey") == "ArtifactsBucketName":
+            if output.get("OutputKey") == ARTIFACTS_OUTPUT and output.get("OutputValue"):
                 return str(output["OutputValue"])
-    return None
+    raise RegistryNotConfigured(f"stack {stack!r} has no output {ARTIFACTS_OUTPUT!r}: {what}")
 
 
-def _answer_pipeline(args: argparse.Namespace, *, approved: bool) -> int:
+def _approval_bucket(args: argparse.Namespace) -> str | None:
+    """Where approval requests wait, when this command answers the pipeline."""
     if not getattr(args, "answer_pipeline", False):
-        return 0
-    bucket = resolve_artifacts_bucket(args)
+        return None
+    return resolve_artifacts_bucket(args)
+
+
+def _answer_pipeline(args: argparse.Namespace, bucket: str | None, *, approved: bool) -> int:
     if bucket is None:
         return 0
     import boto3

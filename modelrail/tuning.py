@@ -9,26 +9,18 @@ depends on the model (ranges, objective, budget) comes from here.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
 from modelrail.contract import ModelContract, ParameterType
+from modelrail.naming import tuning_job_name
 
-MAX_TUNING_JOB_NAME = 32  # SageMaker's limit for HyperParameterTuningJobName
 METRIC_LINE = "modelrail-metric"  # what training/train.py prints, one metric per line
 
 
 def objective_metric(contract: ModelContract) -> str:
     """Trials are ranked on the validation split, never on the gate's holdout."""
     return f"validation:{contract.primary_metric.name}"
-
-
-def tuning_job_name(model: str, execution_name: str) -> str:
-    """Deterministic (a retried state reuses it) and within SageMaker's 32 characters."""
-    digest = hashlib.sha256(execution_name.encode()).hexdigest()
-    prefix = re.sub(r"[^a-zA-Z0-9-]", "-", model)[:14].strip("-") or "model"
-    return f"{prefix}-{digest[: MAX_TUNING_JOB_NAME - len(prefix) - 1]}"
 
 
 def _number(value: float, integer: bool) -> str:
@@ -68,14 +60,16 @@ def _text(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def tuning_request(contract: ModelContract, execution_name: str) -> dict[str, Any] | None:
+def tuning_request(
+    contract: ModelContract, execution_name: str, *, environment: str
+) -> dict[str, Any] | None:
     """The model-specific half of CreateHyperParameterTuningJob, or None (train once)."""
     policy = contract.tuning
     if policy is None:
         return None
     metric = objective_metric(contract)
     return {
-        "jobName": tuning_job_name(contract.name, execution_name),
+        "jobName": tuning_job_name(environment, contract.name, execution_name),
         "config": {
             "Strategy": policy.strategy,
             "HyperParameterTuningJobObjective": {

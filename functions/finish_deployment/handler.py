@@ -59,6 +59,7 @@ def lambda_handler(event: FinishInput, context: LambdaContext) -> dict[str, Any]
         sagemaker_client=_sagemaker(),
         cloudwatch_client=_cloudwatch(),
         keep_configs=int(os.environ["KEEP_ENDPOINT_CONFIGS"]),
+        environment=os.environ["MODELRAIL_ENV"],
         now=datetime.now(UTC),
     )
     logger.info(

@@ -46,6 +46,7 @@ def lambda_handler(event: PrepareInput, context: LambdaContext) -> dict[str, Any
         registry=_registry(),
         s3=_s3(),
         artifacts_bucket=os.environ["ARTIFACTS_BUCKET"],
+        environment=os.environ["MODELRAIL_ENV"],
     )
     logger.info(
         "prepared", extra={"champion": result.champion_version, "profile": result.profile_uri}

@@ -20,7 +20,18 @@ LAMBDA_TRANSIENT = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-SAGEMAKER_TRANSIENT = ["SageMaker.ThrottlingException", "SageMaker.InternalFailure"]
+# The optimized SageMaker integration (arn:aws:states:::sagemaker:*) reports throttling and
+# other service exceptions as SageMaker.AmazonSageMakerException; a quota that is full
+# for now (concurrent jobs, instances) as SageMaker.ResourceLimitExceededException.
+SAGEMAKER_JOB_TRANSIENT = ["SageMaker.AmazonSageMakerException"]
+SAGEMAKER_JOB_QUOTA = ["SageMaker.ResourceLimitExceededException"]
+# The AWS SDK integration (aws-sdk:sagemaker:*) names the API's error, always with the
+# Exception suffix (Step Functions' naming rule, even where the API omits it).
+SAGEMAKER_SDK_TRANSIENT = [
+    "SageMaker.ThrottlingException",
+    "SageMaker.InternalFailureException",
+    "SageMaker.ServiceUnavailableException",
+]
 SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException"]
 SFN_TRANSIENT = ["StepFunctions.ThrottlingException", "StepFunctions.ServiceUnavailableException"]
 
@@ -32,6 +43,19 @@ def retry_transient(task: _Retryable, errors: list[str]) -> _Retryable:
     task.add_retry(
         errors=errors,
         interval=Duration.seconds(2),
+        max_attempts=3,
+        backoff_rate=2.0,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task
+
+
+def retry_quota(task: _Retryable) -> _Retryable:
+    """A SageMaker quota that is full for now frees up as other jobs end: wait minutes,
+    not seconds (60 s, then 120 s, 240 s; full jitter)."""
+    task.add_retry(
+        errors=SAGEMAKER_JOB_QUOTA,
+        interval=Duration.seconds(60),
         max_attempts=3,
         backoff_rate=2.0,
         jitter_strategy=sfn.JitterType.FULL,

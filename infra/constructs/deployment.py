@@ -33,10 +33,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra import names
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
     LAMBDA_TRANSIENT,
-    SAGEMAKER_TRANSIENT,
+    SAGEMAKER_SDK_TRANSIENT,
     SNS_TRANSIENT,
     grant_container_basics,
     retry_transient,
@@ -44,6 +45,7 @@ from infra.constructs.common import (
 from infra.constructs.functions import PipelineFunction
 from modelrail.contract import load_contracts
 from modelrail.deploy.naming import NAMESPACE, VARIANT, alarm_names, endpoint_name
+from modelrail.naming import resource_prefix
 
 CAPTURE_PREFIX = "capture"
 # How often the state machine looks at an endpoint that is still changing.
@@ -114,7 +116,7 @@ class Deployment(Construct):
             fn.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["sagemaker:DescribeEndpoint"],
-                    resources=[self._arn("endpoint", f"modelrail-{cfg.name}-*")],
+                    resources=[self._ours("endpoint")],
                 )
             )
         self.finish_fn.add_to_role_policy(
@@ -126,7 +128,7 @@ class Deployment(Construct):
         self.finish_fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["sagemaker:DeleteEndpointConfig", "sagemaker:DescribeEndpointConfig"],
-                resources=[self._arn("endpoint-config", "*")],
+                resources=[self._ours("endpoint-config")],
             )
         )
         self.finish_fn.add_to_role_policy(
@@ -148,7 +150,7 @@ class Deployment(Construct):
         self.log_group = logs.LogGroup(
             self,
             "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/modelrail-{cfg.name}-deploy",
+            log_group_name=names.state_machine_log_group(cfg.name, "deploy"),
             retention=logs.RetentionDays.ONE_YEAR
             if cfg.retain_data
             else logs.RetentionDays.ONE_MONTH,
@@ -168,10 +170,44 @@ class Deployment(Construct):
             ),
         )
         res.key.grant_encrypt_decrypt(self.state_machine)
+        # CreateEndpoint, and UpdateEndpoint's new fleet, on a config with a KmsKeyId: the
+        # caller lets SageMaker create a grant for the instances' volumes; only for an AWS
+        # resource (SageMaker calling on the role's behalf).
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[res.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[res.key.key_arn])
+        )
+        # Deployment guardrails read the rollback alarms named in UpdateEndpoint.
+        self.state_machine.add_to_role_policy(self._describe_alarms())
 
     # ------------------------------------------------------------------------------
-    def _arn(self, resource: str, name: str) -> str:
-        return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name)
+    def _describe_alarms(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[
+                Stack.of(self).format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=names.alarm_pattern(self._res.config.name),
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+
+    def _ours(self, resource: str) -> str:
+        """This environment's SageMaker resources of one type: every name the deployment
+        makes starts with modelrail-<env>- (modelrail.naming)."""
+        return Stack.of(self).format_arn(
+            service="sagemaker",
+            resource=resource,
+            resource_name=f"{resource_prefix(self._res.config.name)}*",
+        )
 
     def _hosting_role(self) -> iam.Role:
         """What a SageMaker model runs as: read its artifact, pull the image, write logs
@@ -185,6 +221,21 @@ class Deployment(Construct):
         )
         self._res.artifacts_bucket.grant_read(role, "training-output/*")
         self._res.key.grant_decrypt(role)
+        # Data capture is written with the model's role: the capture prefix only, encrypted
+        # with the key (SSE-KMS needs a data key).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[self._res.artifacts_bucket.arn_for_objects(f"{CAPTURE_PREFIX}/*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Encrypt"], resources=[self._res.key.key_arn]
+            )
+        )
+        # The guardrails' alarm reads: SageMaker's guide asks it of the execution role.
+        role.add_to_policy(self._describe_alarms())
         grant_container_basics(
             role,
             config=cfg,
@@ -343,7 +394,7 @@ class Deployment(Construct):
         finish_error.next(fail_chain)
 
         def guarded(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
-            retry_transient(task, SAGEMAKER_TRANSIENT)
+            retry_transient(task, SAGEMAKER_SDK_TRANSIENT)
             task.add_catch(finish_error, errors=["States.ALL"], result_path="$.error")
             return task
 
@@ -363,7 +414,7 @@ class Deployment(Construct):
                     },
                     "EnableNetworkIsolation": True,
                 },
-                iam_resources=[self._arn("model", "*")],
+                iam_resources=[self._ours("model")],
                 additional_iam_statements=[
                     iam.PolicyStatement(
                         actions=["iam:PassRole"],
@@ -406,11 +457,11 @@ class Deployment(Construct):
                         },
                     },
                 },
-                iam_resources=[self._arn("endpoint-config", "*")],
+                iam_resources=[self._ours("endpoint-config")],
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
-        endpoint_resources = [self._arn("endpoint", f"modelrail-{cfg.name}-*")]
+        endpoint_resources = [self._ours("endpoint")]
         create_endpoint = guarded(
             tasks.CallAwsService(
                 self,
@@ -421,7 +472,7 @@ class Deployment(Construct):
                     "EndpointName": sfn.JsonPath.string_at("$.plan.endpointName"),
                     "EndpointConfigName": sfn.JsonPath.string_at("$.plan.configName"),
                 },
-                iam_resources=[*endpoint_resources, self._arn("endpoint-config", "*")],
+                iam_resources=[*endpoint_resources, self._ours("endpoint-config")],
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
@@ -452,7 +503,7 @@ class Deployment(Construct):
                         },
                     },
                 },
-                iam_resources=[*endpoint_resources, self._arn("endpoint-config", "*")],
+                iam_resources=[*endpoint_resources, self._ours("endpoint-config")],
                 result_path=sfn.JsonPath.DISCARD,
             )
         )

@@ -9,12 +9,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import layers, names
 from infra.assets import stage_lambda
 from infra.config import EnvironmentConfig
 
-# Python 3.13: the newest runtime for which both managed layers (Powertools for AWS Lambda
-# and AWS SDK for pandas) are published in every commercial region.
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+# The runtime the managed layers are chosen for (infra/layers.py); both layers publish
+# python3.14 too, but the local cloud runs handlers on the machine's Python, 3.13 at most
+# (docs/decisions.md D35).
+RUNTIME = lambda_.Runtime(layers.RUNTIME, lambda_.RuntimeFamily.PYTHON)
 HANDLER = "handler.lambda_handler"
 
 
@@ -39,6 +41,8 @@ class PipelineFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
+            # Named so that the key policy can match it (infra/names.py).
+            log_group_name=names.function_log_group(config.name, name),
             retention=_retention(config.log_retention_days),
             encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,

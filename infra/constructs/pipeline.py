@@ -28,21 +28,66 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra import names
 from infra.assets import stage_training_source
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
     LAMBDA_TRANSIENT,
-    SAGEMAKER_TRANSIENT,
+    SAGEMAKER_JOB_TRANSIENT,
+    SAGEMAKER_SDK_TRANSIENT,
     SFN_TRANSIENT,
     SNS_TRANSIENT,
     grant_container_basics,
+    retry_quota,
     retry_transient,
 )
 from infra.constructs.functions import PipelineFunction
 from infra.constructs.storage import INCOMING_PREFIX, QUARANTINE_PREFIX
 from infra.images import sklearn_image_uri
+from infra.timeouts import (
+    API_CALL_SECONDS,
+    INVOKE_OVERHEAD_SECONDS,
+    StepTimeouts,
+    job_timeout,
+    pipeline_timeout,
+    tuning_timeout,
+)
+from modelrail.contract import load_contracts
+from modelrail.naming import resource_prefix
 
 _Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
+
+
+_API_CALL = sfn.Timeout.duration(Duration.seconds(API_CALL_SECONDS))
+
+
+def _invoke_seconds(fn: lambda_.IFunction) -> int:
+    timeout = fn.timeout if isinstance(fn, lambda_.Function) else None
+    assert timeout is not None, "pipeline functions have an explicit timeout"
+    return int(timeout.to_seconds()) + INVOKE_OVERHEAD_SECONDS
+
+
+def _invoke_timeout(fn: lambda_.IFunction) -> sfn.Timeout:
+    return sfn.Timeout.duration(Duration.seconds(_invoke_seconds(fn)))
+
+
+class _RunLocation(tasks.S3Location):
+    """An S3 channel whose URI is in the state's input. Unlike
+    ``S3Location.from_json_expression`` it grants nothing: the pipeline grants the prefixes
+    its runs use (datasets/, runs/), never s3:GetObject on "*"."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._path = path
+
+    def bind(
+        self,
+        task: tasks.ISageMakerTask,
+        *,
+        for_reading: bool | None = None,
+        for_writing: bool | None = None,
+    ) -> tasks.S3LocationConfig:
+        return tasks.S3LocationConfig(uri=sfn.JsonPath.string_at(self._path))
 
 
 @dataclass(frozen=True)
@@ -161,7 +206,7 @@ class TrainingPipeline(Construct):
         self.state_machine_log_group = logs.LogGroup(
             self,
             "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/modelrail-{cfg.name}-training",
+            log_group_name=names.state_machine_log_group(cfg.name, "training"),
             retention=logs.RetentionDays.ONE_YEAR
             if cfg.retain_data
             else logs.RetentionDays.ONE_MONTH,
@@ -175,16 +220,20 @@ class TrainingPipeline(Construct):
             state_machine_name=f"modelrail-{cfg.name}-training",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
-            timeout=Duration.seconds(cfg.training_max_runtime_seconds + 3600),
+            timeout=Duration.seconds(pipeline_timeout(self._step_timeouts())),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.state_machine_log_group,
                 level=sfn.LogLevel.ALL,
-                include_execution_data=True,
+                # RequestApproval's TaskScheduled event carries the task token in its
+                # parameters: with execution data it would reach the log group, and anyone
+                # who reads the logs could approve. Events are still logged, without data.
+                include_execution_data=self.approval_fn is None,
             ),
         )
         res.key.grant_encrypt_decrypt(self.state_machine)
         self.search_policy.attach_to_role(self.state_machine.role)
+        self._train_policy().attach_to_role(self.state_machine.role)
 
         # ---- S3 -> EventBridge -> starter ------------------------------------------------
         self.dead_letters = sqs.Queue(
@@ -218,6 +267,8 @@ class TrainingPipeline(Construct):
         self.upload_rule = events.Rule(
             self,
             "UploadRule",
+            # Named: the key policy matches it by ARN (infra/names.py).
+            rule_name=names.upload_rule(cfg.name),
             description="modelrail: a dataset uploaded under incoming/ starts the training pipeline",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
@@ -255,6 +306,80 @@ class TrainingPipeline(Construct):
         self._res.key.grant_encrypt_decrypt(role)
         return role
 
+    def _tune_seconds(self) -> int:
+        """The slowest search of the contracts (a job's timeout when none searches: the
+        state exists either way)."""
+        cfg = self._res.config
+        budgets = [
+            (c.tuning.max_jobs, c.tuning.max_parallel_jobs)
+            for c in load_contracts().values()
+            if c.tuning is not None
+        ]
+        return max(
+            tuning_timeout(cfg.training_max_runtime_seconds, budgets),
+            job_timeout(cfg.training_max_runtime_seconds),
+        )
+
+    def _step_timeouts(self) -> StepTimeouts:
+        """The Task states' TimeoutSeconds, as set on them below (infra/timeouts.py)."""
+        cfg = self._res.config
+        api = API_CALL_SECONDS
+        return StepTimeouts(
+            validate=_invoke_seconds(self.validate_fn),
+            prepare=_invoke_seconds(self.prepare_fn),
+            train=job_timeout(cfg.training_max_runtime_seconds),
+            tune=self._tune_seconds() + api,  # then DescribeBestTrial
+            gate=_invoke_seconds(self.gate_fn),
+            register=_invoke_seconds(self.register_fn),
+            approval=cfg.approval_timeout_hours * 3600 if self.approval_fn else 0,
+            close_approval=_invoke_seconds(self.approval_fn) if self.approval_fn else 0,
+            notify=api,
+            start_deployment=api if self._res.deployment is not None else 0,
+        )
+
+    def _jobs(self, kind: str) -> str:
+        """This environment's SageMaker jobs of one kind (modelrail.naming)."""
+        return Stack.of(self).format_arn(
+            service="sagemaker",
+            resource=kind,
+            resource_name=f"{resource_prefix(self._res.config.name)}*",
+        )
+
+    def _train_policy(self) -> iam.Policy:
+        """createTrainingJob.sync (what CDK's task would grant, scoped to this
+        environment's job names)."""
+        stack = Stack.of(self)
+        return iam.Policy(
+            self,
+            "TrainPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:StopTrainingJob",
+                        "sagemaker:ListTags",
+                    ],
+                    resources=[self._jobs("training-job")],
+                ),
+                iam.PolicyStatement(
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[
+                        stack.format_arn(
+                            service="events",
+                            resource="rule",
+                            resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+                        )
+                    ],
+                ),
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.training_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+            ],
+        )
+
     def _definition(self) -> sfn.IChainable:
         res = self._res
         cfg = res.config
@@ -264,6 +389,7 @@ class TrainingPipeline(Construct):
             "NotifyFailure",
             topic=res.topic,
             subject="modelrail: training pipeline failed",
+            task_timeout=_API_CALL,
             message=sfn.TaskInput.from_object(
                 {
                     "event": "pipeline.failed",
@@ -300,6 +426,7 @@ class TrainingPipeline(Construct):
                 self,
                 "ValidateData",
                 lambda_function=self.validate_fn,
+                task_timeout=_invoke_timeout(self.validate_fn),
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
                 result_path="$.validation",
@@ -313,6 +440,7 @@ class TrainingPipeline(Construct):
                 self,
                 "PrepareData",
                 lambda_function=self.prepare_fn,
+                task_timeout=_invoke_timeout(self.prepare_fn),
                 payload=sfn.TaskInput.from_object(
                     {
                         "model": sfn.JsonPath.string_at("$.model"),
@@ -330,88 +458,102 @@ class TrainingPipeline(Construct):
         code = self.training_code = s3_assets.Asset(
             self, "TrainingCode", path=str(stage_training_source())
         )
+        # CDK's task renders the request; the state is a CustomState so that its grants are
+        # this environment's jobs (CDK grants training-job/* for a name known at run time)
+        # and no S3 "*" (CDK grants GetObject/ListBucket on * for a JSON-path channel).
+        request = tasks.SageMakerCreateTrainingJob(
+            self,
+            "TrainRequest",
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            training_job_name=sfn.JsonPath.string_at("$.prepared.trainingJobName"),
+            role=self.training_role,
+            algorithm_specification=tasks.AlgorithmSpecification(
+                training_image=tasks.DockerImage.from_registry(image),
+                training_input_mode=tasks.InputMode.FILE,
+            ),
+            # Script mode with network isolation: the code arrives as the "code" channel.
+            hyperparameters={
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": f'"/opt/ml/input/data/code/{code.s3_object_key}"',
+                "sagemaker_region": f'"{cfg.region}"',
+                "model-name": sfn.JsonPath.format('"{}"', sfn.JsonPath.string_at("$.model")),
+            },
+            input_data_config=[
+                tasks.Channel(
+                    channel_name="train",
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=_RunLocation("$.validation.trainUri"),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                            s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
+                        )
+                    ),
+                ),
+                tasks.Channel(
+                    channel_name="champion",
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=_RunLocation("$.prepared.championUri"),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                        )
+                    ),
+                ),
+                tasks.Channel(
+                    channel_name="code",
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=tasks.S3Location.from_bucket(
+                                code.bucket, code.s3_object_key
+                            ),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                        )
+                    ),
+                ),
+            ],
+            output_data_config=tasks.OutputDataConfig(
+                s3_output_location=tasks.S3Location.from_bucket(
+                    res.artifacts_bucket, "training-output"
+                ),
+                encryption_key=res.key,
+            ),
+            resource_config=tasks.ResourceConfig(
+                instance_count=cfg.training_instance_count,
+                instance_type=ec2.InstanceType(cfg.training_instance_type.removeprefix("ml.")),
+                volume_size=Size.gibibytes(cfg.training_volume_gb),
+                volume_encryption_key=res.key,
+            ),
+            stopping_condition=tasks.StoppingCondition(
+                max_runtime=Duration.seconds(cfg.training_max_runtime_seconds)
+            ),
+            enable_network_isolation=True,
+            result_selector={
+                "jobName.$": "$.TrainingJobName",
+                "jobArn.$": "$.TrainingJobArn",
+                "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+                "image.$": "$.AlgorithmSpecification.TrainingImage",
+                "hyperparameters.$": "$.HyperParameters",
+            },
+            result_path="$.training",
+        )
+        rendered = request.to_state_json()
         train = guarded(
-            tasks.SageMakerCreateTrainingJob(
+            sfn.CustomState(
                 self,
                 "Train",
-                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-                training_job_name=sfn.JsonPath.string_at("$$.Execution.Name"),
-                role=self.training_role,
-                algorithm_specification=tasks.AlgorithmSpecification(
-                    training_image=tasks.DockerImage.from_registry(image),
-                    training_input_mode=tasks.InputMode.FILE,
-                ),
-                # Script mode with network isolation: the code arrives as the "code" channel.
-                hyperparameters={
-                    "sagemaker_program": '"train.py"',
-                    "sagemaker_submit_directory": f'"/opt/ml/input/data/code/{code.s3_object_key}"',
-                    "sagemaker_region": f'"{cfg.region}"',
-                    "model-name": sfn.JsonPath.format('"{}"', sfn.JsonPath.string_at("$.model")),
+                state_json={
+                    "Type": "Task",
+                    "TimeoutSeconds": job_timeout(cfg.training_max_runtime_seconds),
+                    **{
+                        k: rendered[k]
+                        for k in ("Resource", "Parameters", "ResultSelector", "ResultPath")
+                    },
                 },
-                input_data_config=[
-                    tasks.Channel(
-                        channel_name="train",
-                        data_source=tasks.DataSource(
-                            s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_json_expression(
-                                    "$.validation.trainUri"
-                                ),
-                                s3_data_type=tasks.S3DataType.S3_PREFIX,
-                                s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
-                            )
-                        ),
-                    ),
-                    tasks.Channel(
-                        channel_name="champion",
-                        data_source=tasks.DataSource(
-                            s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_json_expression(
-                                    "$.prepared.championUri"
-                                ),
-                                s3_data_type=tasks.S3DataType.S3_PREFIX,
-                            )
-                        ),
-                    ),
-                    tasks.Channel(
-                        channel_name="code",
-                        data_source=tasks.DataSource(
-                            s3_data_source=tasks.S3DataSource(
-                                s3_location=tasks.S3Location.from_bucket(
-                                    code.bucket, code.s3_object_key
-                                ),
-                                s3_data_type=tasks.S3DataType.S3_PREFIX,
-                            )
-                        ),
-                    ),
-                ],
-                output_data_config=tasks.OutputDataConfig(
-                    s3_output_location=tasks.S3Location.from_bucket(
-                        res.artifacts_bucket, "training-output"
-                    ),
-                    encryption_key=res.key,
-                ),
-                resource_config=tasks.ResourceConfig(
-                    instance_count=cfg.training_instance_count,
-                    instance_type=ec2.InstanceType(cfg.training_instance_type.removeprefix("ml.")),
-                    volume_size=Size.gibibytes(cfg.training_volume_gb),
-                    volume_encryption_key=res.key,
-                ),
-                stopping_condition=tasks.StoppingCondition(
-                    max_runtime=Duration.seconds(cfg.training_max_runtime_seconds)
-                ),
-                enable_network_isolation=True,
-                result_selector={
-                    "jobName.$": "$.TrainingJobName",
-                    "jobArn.$": "$.TrainingJobArn",
-                    "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
-                    "image.$": "$.AlgorithmSpecification.TrainingImage",
-                    "hyperparameters.$": "$.HyperParameters",
-                },
-                result_path="$.training",
             ),
-            SAGEMAKER_TRANSIENT,
+            SAGEMAKER_JOB_TRANSIENT,
         )
-        # The output location and the code channel are granted by the task itself.
+        retry_quota(train)
+        # Rendering granted the output location (training-output*) and the code asset; the
+        # channels known only at run time are these two prefixes of the artifacts bucket.
         res.artifacts_bucket.grant_read(self.training_role, "datasets/*")
         res.artifacts_bucket.grant_read(self.training_role, "runs/*")
         search = self._search(train, guarded)
@@ -421,6 +563,7 @@ class TrainingPipeline(Construct):
                 self,
                 "QualityGate",
                 lambda_function=self.gate_fn,
+                task_timeout=_invoke_timeout(self.gate_fn),
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
                 result_path="$.gate",
@@ -432,6 +575,7 @@ class TrainingPipeline(Construct):
                 self,
                 "Register",
                 lambda_function=self.register_fn,
+                task_timeout=_invoke_timeout(self.register_fn),
                 payload=sfn.TaskInput.from_object(
                     {
                         "model": sfn.JsonPath.string_at("$.model"),
@@ -454,6 +598,7 @@ class TrainingPipeline(Construct):
             "NotifyRegistered",
             topic=res.topic,
             subject="modelrail: model version registered",
+            task_timeout=_API_CALL,
             message=sfn.TaskInput.from_object(
                 {
                     "event": "model_version.registered",
@@ -497,6 +642,7 @@ class TrainingPipeline(Construct):
                     "StartDeployment",
                     state_machine=res.deployment,
                     integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+                    task_timeout=_API_CALL,
                     name=sfn.JsonPath.format(
                         "{}-deploy", sfn.JsonPath.string_at("$$.Execution.Name")
                     ),
@@ -538,7 +684,7 @@ class TrainingPipeline(Construct):
         )
         return validate.next(prepare).next(fit).next(gate).next(register).next(judged)
 
-    def _search(self, train: sfn.TaskStateBase, guarded: Any) -> sfn.IChainable:
+    def _search(self, train: sfn.CustomState, guarded: Any) -> sfn.IChainable:
         """Tune, then describe the best trial into the shape Train produces.
 
         The tuning job's TrainingJobDefinition is the Train state's own request (one
@@ -564,6 +710,7 @@ class TrainingPipeline(Construct):
                 "Tune",
                 state_json={
                     "Type": "Task",
+                    "TimeoutSeconds": self._tune_seconds(),
                     "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createHyperParameterTuningJob.sync",
                     "Parameters": {
                         "HyperParameterTuningJobName.$": "$.prepared.tuning.jobName",
@@ -580,15 +727,13 @@ class TrainingPipeline(Construct):
                     "ResultPath": "$.tuning",
                 },
             ),
-            SAGEMAKER_TRANSIENT,
+            SAGEMAKER_JOB_TRANSIENT,
         )
+        retry_quota(tune)
         stack = Stack.of(self)
-        tuning_jobs = stack.format_arn(
-            service="sagemaker", resource="hyper-parameter-tuning-job", resource_name="*"
-        )
-        training_jobs = stack.format_arn(
-            service="sagemaker", resource="training-job", resource_name="*"
-        )
+        tuning_jobs = self._jobs("hyper-parameter-tuning-job")
+        # The trials are named <tuning job>-<NNN>-<hash>: this environment's prefix too.
+        training_jobs = self._jobs("training-job")
         self.search_policy = iam.Policy(
             self,
             "SearchPolicy",
@@ -630,10 +775,11 @@ class TrainingPipeline(Construct):
                 parameters={"TrainingJobName": sfn.JsonPath.string_at("$.tuning.best")},
                 iam_resources=[training_jobs],
                 iam_action="sagemaker:DescribeTrainingJob",
+                task_timeout=_API_CALL,
                 result_selector={**selector, "tuningJobArn.$": "$.TuningJobArn"},
                 result_path="$.training",
             ),
-            SAGEMAKER_TRANSIENT,
+            SAGEMAKER_SDK_TRANSIENT,
         )
         chain: sfn.Chain = tune.next(best)
         return chain
@@ -664,6 +810,7 @@ class TrainingPipeline(Construct):
             self,
             "CloseApproval",
             lambda_function=fn,
+            task_timeout=_invoke_timeout(fn),
             payload=sfn.TaskInput.from_object(
                 {"action": "close", "error": sfn.JsonPath.object_at("$.error"), **common}
             ),

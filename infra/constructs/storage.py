@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from infra import names
 
 # Prefixes in the data bucket. Uploads land in incoming/<model>/...; a rejected upload's
 # exact version is copied to quarantine/ with its report; the original is never touched.
@@ -17,7 +21,9 @@ QUARANTINE_PREFIX = "quarantine/"
 class Storage(Construct):
     """The customer-managed key, the data, artifacts and access-log buckets."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, retain: bool) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, environment: str, retain: bool
+    ) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
@@ -28,6 +34,8 @@ class Storage(Construct):
             enable_key_rotation=True,
             removal_policy=removal,
         )
+        for statement in service_key_statements(self, environment):
+            self.key.add_to_resource_policy(statement)
 
         # Server access logs cannot be delivered to a bucket encrypted with a KMS key,
         # so this one bucket uses S3-managed keys (see docs/decisions.md).
@@ -88,8 +96,10 @@ class RegistryTable(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            # On in every environment: a registry is the system of record (RELIABILITY 9).
-            deletion_protection=True,
+            # On wherever data is retained: there the registry is the system of record
+            # (RELIABILITY 9). A disposable environment (retain_data: false) must be able to
+            # `cdk destroy`; PITR stays on everywhere (docs/decisions.md D34).
+            deletion_protection=retain,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         self.table.add_global_secondary_index(
@@ -98,3 +108,96 @@ class RegistryTable(Construct):
             sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+
+
+def service_key_statements(scope: Construct, environment: str) -> list[iam.PolicyStatement]:
+    """What AWS services that encrypt with the key on the environment's behalf need, each
+    narrowed to this environment's resources (CDK adds none of these).
+
+    * CloudWatch Logs (log groups with a KmsKeyId): the regional service principal, with
+      the log group's ARN in the encryption context.
+    * CloudWatch alarm actions publishing to the encrypted topic: Decrypt and a data key,
+      only for this account's alarms of this environment.
+    * EventBridge delivering a failed upload event to the encrypted dead-letter queue:
+      Decrypt and a data key, only for the upload rule (named, so that the key policy does
+      not reference the rule, whose DLQ references the key).
+    """
+    stack = Stack.of(scope)
+    region = stack.region
+    log_groups = [
+        stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=pattern,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for pattern in names.log_group_patterns(environment)
+    ]
+    alarms = stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name=names.alarm_pattern(environment),
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    rule = stack.format_arn(
+        service="events", resource="rule", resource_name=names.upload_rule(environment)
+    )
+    return [
+        iam.PolicyStatement(
+            sid="CloudWatchLogsOfThisEnvironment",
+            principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+        ),
+        iam.PolicyStatement(
+            sid="AlarmActionsToTheEncryptedTopic",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {"aws:SourceArn": alarms},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="UploadRuleToTheEncryptedDeadLetterQueue",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnEquals": {"aws:SourceArn": rule},
+            },
+        ),
+    ]
+
+
+def allow_alarm_notifications(topic: sns.Topic, environment: str) -> None:
+    """A topic policy replaces SNS's default one: name the alarms that may publish."""
+    stack = Stack.of(topic)
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AlarmActionsOfThisEnvironment",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {
+                    "aws:SourceArn": stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=names.alarm_pattern(environment),
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                },
+            },
+        )
+    )

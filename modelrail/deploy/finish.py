@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from modelrail.deploy.lock import EndpointLock
 from modelrail.deploy.models import DeploymentPlan, FinishInput, FinishOutput, Outcome
+from modelrail.deploy.naming import config_pattern
 from modelrail.deploy.verify import Verdict, verify
 from modelrail.registry.errors import RegistryError, StaleAlias, StaleStatus
 from modelrail.registry.models import AliasName, VersionStatus, eligibility_problem
@@ -276,11 +277,12 @@ def _describe(sagemaker_client: Any, name: str) -> _Endpoint:
     return _Endpoint(True, described.get("EndpointConfigName"), pending)
 
 
-def _model_configs(sagemaker_client: Any, model: str) -> list[str]:
-    """The model's deployment configs (``<model>-v<N>-c-<10 hex>``), newest first."""
-    pattern = re.compile(rf"^{re.escape(model)}-v\d+-c-[0-9a-f]{{10}}$")
+def _model_configs(sagemaker_client: Any, environment: str, model: str) -> list[str]:
+    """The model's deployment configs in this environment
+    (``modelrail-<env>-<model tag>-v<N>-c-<10 hex>``), newest first."""
+    contains, pattern = config_pattern(environment, model)
     kwargs: dict[str, Any] = {
-        "NameContains": f"{model}-v",
+        "NameContains": contains,
         "SortBy": "CreationTime",
         "SortOrder": "Descending",
     }
@@ -307,15 +309,16 @@ def _model_configs(sagemaker_client: Any, model: str) -> list[str]:
 def cleanup_configs(
     sagemaker_client: Any,
     *,
+    environment: str,
     model: str,
     keep: int,
     protected: Iterable[str | None],
 ) -> list[str]:
-    """Delete the model's configs beyond the newest ``keep``, never a ``protected`` one;
-    the names deleted."""
+    """Delete the model's configs of this environment beyond the newest ``keep``, never a
+    ``protected`` one; the names deleted."""
     keep_names = {name for name in protected if name}
     deleted = []
-    for rank, name in enumerate(_model_configs(sagemaker_client, model)):
+    for rank, name in enumerate(_model_configs(sagemaker_client, environment, model)):
         if rank < keep or name in keep_names:
             continue
         try:
@@ -408,6 +411,7 @@ def finish_deployment(
     sagemaker_client: Any,
     cloudwatch_client: Any,
     keep_configs: int,
+    environment: str,
     now: datetime,
 ) -> FinishOutput:
     """Record the deployment's outcome, delete old configs, release the lock (always).
@@ -424,6 +428,7 @@ def finish_deployment(
             reported = (inp.endpoint or {}).get("EndpointConfigName")
             deleted = cleanup_configs(
                 sagemaker_client,
+                environment=environment,
                 model=plan.model,
                 keep=keep_configs,
                 protected=[reported, state.live, state.pending],

@@ -166,7 +166,9 @@ def plan_deployment(
                 reason=request.reason,
                 expected_status=current.status,
             )
-        model_name, config_name = deployment_names(model, version, request.execution_name)
+        model_name, config_name = deployment_names(
+            environment, model, version, request.execution_name
+        )
         alarms = sorted(alarm_names(environment, model).values())
         return DeploymentPlan(
             model=model,

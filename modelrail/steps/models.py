@@ -61,6 +61,10 @@ class TuningRequest(_Payload):
 
 
 class PrepareOutput(_Payload):
+    training_job_name: str = Field(
+        alias="trainingJobName", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+    )
+    """``modelrail-<env>-...`` (modelrail.naming): the Train state's TrainingJobName."""
     champion_uri: str = Field(alias="championUri")
     champion_version: int | None = Field(alias="championVersion")
     profile_uri: str = Field(alias="profileUri")

@@ -8,6 +8,7 @@
   later drift checks, plus Model Monitor-shaped ``statistics.json``/``constraints.json``),
   stored beside the snapshot and recorded in the version's lineage.
 * The hyperparameter search request when the contract asks for one (modelrail.tuning).
+* The training job's name, which carries the environment (modelrail.naming).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from modelrail.contract import ModelContract
+from modelrail.naming import training_job_name
 from modelrail.profile import build_profile, profile_json, to_constraints_json, to_statistics_json
 from modelrail.registry import AliasName, ModelRegistry
 from modelrail.steps.gate import split_s3_uri
@@ -42,6 +44,7 @@ def run_prepare(
     registry: ModelRegistry,
     s3: S3Client,
     artifacts_bucket: str,
+    environment: str,
 ) -> PrepareOutput:
     run_prefix = f"runs/{request.model}/{request.execution_name}/"
     champion_prefix = f"{run_prefix}champion/"
@@ -82,10 +85,13 @@ def run_prepare(
         )
     return PrepareOutput.model_validate(
         {
+            "trainingJobName": training_job_name(
+                environment, request.model, request.execution_name
+            ),
             "championUri": f"s3://{artifacts_bucket}/{champion_prefix}",
             "championVersion": champion.version if champion else None,
             "profileUri": f"s3://{train_bucket}/{folder}profile.json",
             "fingerprint": profile.fingerprint,
-            "tuning": tuning_request(contract, request.execution_name),
+            "tuning": tuning_request(contract, request.execution_name, environment=environment),
         }
     )

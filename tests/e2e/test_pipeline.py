@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from modelrail.local.cloud import LocalCloud, PipelineRun
+from modelrail.naming import training_job_name
 from modelrail.registry import DynamoDBRegistry
 from modelrail.sample import sample_command
 from tests.infra.definition import definition_pattern
@@ -83,7 +84,8 @@ def test_a_good_upload_is_trained_gated_and_registered_with_lineage(
     assert version.lineage.data.key == good_run.key
     assert version.lineage.data.version_id == good_run.version_id
     assert version.lineage.data.rows == 1500
-    assert version.lineage.training_job_name == good_run.execution_arn.rsplit(":", 1)[-1]
+    execution = good_run.execution_arn.rsplit(":", 1)[-1]
+    assert version.lineage.training_job_name == training_job_name("dev", MODEL, execution)
     assert version.lineage.pipeline_execution_arn == good_run.execution_arn
     assert version.metrics["rmse"] > 0 and "r2" in version.metrics
     job = cloud.client("sagemaker").describe_training_job(
@@ -120,7 +122,8 @@ def test_a_contract_violation_fails_at_validate_data_and_loses_nothing(
     # nothing registered beyond the good run's version, no training job for the bad one
     assert [v.version for v in _registry(cloud).list_versions(MODEL)] == [1]
     jobs = cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
-    assert [j["TrainingJobName"] for j in jobs] == [good_run.execution_arn.rsplit(":", 1)[-1]]
+    execution = good_run.execution_arn.rsplit(":", 1)[-1]
+    assert [j["TrainingJobName"] for j in jobs] == [training_job_name("dev", MODEL, execution)]
     # the upload is still there, byte for byte, and its exact version is quarantined with a report
     s3 = cloud.client("s3")
     kept = s3.get_object(Bucket=cloud.data_bucket, Key=bad_run.key, VersionId=bad_run.version_id)[

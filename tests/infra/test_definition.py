@@ -49,7 +49,8 @@ def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_executio
     train = states["Train"]
     assert train["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     params = train["Parameters"]
-    assert params["TrainingJobName.$"] == "$$.Execution.Name"
+    # PrepareData names the job modelrail-<env>-<model>-<digest of the execution name>
+    assert params["TrainingJobName.$"] == "$.prepared.trainingJobName"
     assert params["EnableNetworkIsolation"] is True
     assert params["ResourceConfig"]["VolumeKmsKeyId"] == PLACEHOLDER
     assert params["OutputDataConfig"]["KmsKeyId"] == PLACEHOLDER
@@ -160,3 +161,68 @@ def test_the_search_trains_exactly_what_train_would(states: dict[str, Any]) -> N
     }
     assert definition == train
     assert definition["EnableNetworkIsolation"] is True
+
+
+def _retried(task: dict[str, Any]) -> set[str]:
+    return {error for retry in task.get("Retry", []) for error in retry["ErrorEquals"]}
+
+
+def test_sagemaker_tasks_retry_the_error_names_step_functions_reports(
+    states: dict[str, Any], dev_template: dict[str, Any]
+) -> None:
+    """Throttling through the optimized SageMaker integration arrives as
+    SageMaker.AmazonSageMakerException; the AWS SDK integration names the API's error
+    with the Exception suffix (SageMaker.ThrottlingException)."""
+    from tests.infra.test_deployment import _states
+
+    machines = {**states, **{f"deploy:{k}": v for k, v in _states(dev_template).items()}}
+    optimized = {n: t for n, t in machines.items() if t.get("Resource", "").startswith(
+        "arn:aws:states:::sagemaker:")}  # fmt: skip
+    sdk = {n: t for n, t in machines.items() if t.get("Resource", "").startswith(
+        "arn:aws:states:::aws-sdk:sagemaker:")}  # fmt: skip
+    assert set(optimized) == {"Train", "Tune"}
+    assert len(sdk) == 6  # DescribeBestTrial + the five deployment calls
+    for name, task in optimized.items():
+        errors = _retried(task)
+        assert "SageMaker.AmazonSageMakerException" in errors, name
+        assert "SageMaker.ResourceLimitExceededException" in errors, name
+        assert not any(e.startswith("SageMaker.Throttling") for e in errors), name
+    for name, task in sdk.items():
+        errors = _retried(task)
+        assert "SageMaker.ThrottlingException" in errors, name
+        assert "SageMaker.AmazonSageMakerException" not in errors, name
+        assert all(e.endswith("Exception") for e in errors if e.startswith("SageMaker.")), name
+
+
+def _longest(states: dict[str, Any], start: str) -> int:
+    """The largest sum of per-state TimeoutSeconds over every path from ``start`` to an end
+    (the training machine has no loops)."""
+    from functools import cache
+
+    @cache
+    def walk(name: str) -> int:
+        state = states[name]
+        nexts = [state["Next"]] if "Next" in state else []
+        nexts += [c["Next"] for c in state.get("Choices", [])]
+        nexts += [state["Default"]] if "Default" in state else []
+        nexts += [c["Next"] for c in state.get("Catch", [])]
+        own = state.get("TimeoutSeconds", 0)
+        return own + max((walk(n) for n in nexts), default=0)
+
+    return walk(start)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_machine_outlasts_its_longest_path(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    body = definition(dev_template if env == "dev" else prod_template)
+    states = body["States"]
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert isinstance(state.get("TimeoutSeconds"), int), f"{name} has no timeout"
+    longest = _longest(states, body["StartAt"])
+    assert body["TimeoutSeconds"] > longest
+    if env == "prod":  # the approval wait alone is 72 hours
+        assert states["RequestApproval"]["TimeoutSeconds"] == 72 * 3600
+        assert longest > 72 * 3600

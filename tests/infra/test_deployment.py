@@ -170,10 +170,10 @@ def test_the_pipeline_starts_a_deployment_after_registration(dev_template: dict[
     assert start["Parameters"]["Input"]["version.$"] == "$.registered.version"
 
 
-def test_the_plan_function_has_reserved_concurrency(dev_template: dict[str, Any]) -> None:
+def test_the_plan_function_has_reserved_concurrency(prod_template: dict[str, Any]) -> None:
     functions = [
         r["Properties"]
-        for r in dev_template["Resources"].values()
+        for r in prod_template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
         and "check a version, lock its endpoint" in r["Properties"].get("Description", "")
     ]
@@ -199,3 +199,60 @@ def test_an_environment_may_register_without_deploying(tmp_path: Path) -> None:
     assert "StartDeployment" not in states
     assert states["NotifyRegistered"]["Next"] == "Registered"
     assert _states(template)["PlanDeployment"]["Next"] == "CreateModel"
+
+
+def _grants(template: dict[str, Any], policy_id_part: str) -> list[tuple[str, str, Any]]:
+    """(action, rendered resource, condition) for every statement of the policies whose
+    logical id contains ``policy_id_part``."""
+    from tests.infra.test_key_policy import render
+
+    out = []
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Policy" or policy_id_part not in logical:
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            resources = statement["Resource"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                for res in resources if isinstance(resources, list) else [resources]:
+                    out.append((action, str(render(res)), statement.get("Condition")))
+    assert out, f"no policy {policy_id_part}"
+    return out
+
+
+def _key_ref(template: dict[str, Any]) -> str:
+    (key,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    return str({"Fn::GetAtt": [key, "Arn"]})
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_model_role_writes_data_capture_under_the_capture_prefix_only(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    template = dev_template if env == "dev" else prod_template
+    grants = _grants(template, "DeployHostingRole")
+    puts = [(a, r) for a, r, _ in grants if a in {"s3:PutObject", "s3:PutObject*", "s3:*"}]
+    assert puts and all(r.endswith("/capture/*") for _, r in puts), puts
+    key = _key_ref(template)
+    for action in ("kms:GenerateDataKey", "kms:Encrypt"):
+        assert any(a == action and r == key for a, r, _ in grants), action
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_deployment_may_create_endpoints_on_the_encrypted_config_and_read_the_alarms(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    """CreateEndpoint (and the new fleet of UpdateEndpoint) for a config with a KmsKeyId
+    needs kms:CreateGrant for the caller; guardrails read the rollback alarms."""
+    from tests.infra.test_key_policy import ACCOUNT, REGION
+
+    template = dev_template if env == "dev" else prod_template
+    key = _key_ref(template)
+    caller = _grants(template, "DeployStateMachineRole")
+    (grant,) = [(r, c) for a, r, c in caller if a == "kms:CreateGrant"]
+    assert grant == (key, {"Bool": {"kms:GrantIsForAWSResource": "true"}})
+    assert any(a == "kms:DescribeKey" and r == key for a, r, _ in caller)
+    alarms = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:modelrail-{env}-*"
+    for part in ("DeployStateMachineRole", "DeployHostingRole"):
+        described = [r for a, r, _ in _grants(template, part) if a == "cloudwatch:DescribeAlarms"]
+        assert described == [alarms], part

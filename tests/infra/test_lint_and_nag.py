@@ -77,3 +77,40 @@ app.synth()
     )
     assert proc.returncode != 0
     assert "AwsSolutions-S10" in proc.stdout + proc.stderr
+
+
+def _report(assembly: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    report = json.loads((assembly / "validation-report.json").read_text())
+    return {p["pluginName"]: p for p in report["pluginReports"]}
+
+
+def test_serverless_checks_run_beside_aws_solutions_and_pass(assembly: Path) -> None:
+    plugins = _report(assembly)
+    assert set(plugins) == {"AwsSolutions", "Serverless"}
+    for name, plugin in plugins.items():
+        assert plugin["conclusion"] == "success", name
+        assert plugin["violations"] == [], name
+        for violation in plugin["suppressedViolations"]:
+            assert len(violation["reason"]) >= 40, violation["ruleName"]
+
+
+def test_every_acknowledgment_is_used_by_a_finding(assembly: Path) -> None:
+    """An acknowledgment that no finding uses hides nothing today but would silently hide a
+    future finding: each one made (infra/nag.py) must match a suppressed finding."""
+    from infra.app import build_app
+    from infra.stack import ModelrailStack
+
+    app = build_app(None, ["dev", "prod"])
+    made = {
+        ack
+        for stack in app.node.children
+        if isinstance(stack, ModelrailStack)
+        for ack in stack.acknowledgments
+    }
+    used = {
+        (v["acknowledgedAt"], v["acknowledgedId"])
+        for plugin in _report(assembly).values()
+        for v in plugin["suppressedViolations"]
+    }
+    assert made, "no acknowledgment recorded"
+    assert sorted(made - used) == []

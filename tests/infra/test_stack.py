@@ -125,8 +125,11 @@ def test_key_rotates(dev: Template) -> None:
     dev.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_registry_table_has_pitr_kms_deletion_protection_and_status_index(dev: Template) -> None:
-    dev.has_resource_properties(
+def test_registry_table_has_pitr_kms_deletion_protection_and_status_index(
+    prod: Template,
+) -> None:
+    # dev has no deletion protection (it must `cdk destroy`): see the test below
+    prod.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
             "KeySchema": [
@@ -174,15 +177,19 @@ def test_functions_have_runtime_timeout_memory_tracing_and_own_log_group(
         assert len(props["Layers"]) == 2
 
 
-def test_the_starter_has_reserved_concurrency_retry_limits_and_a_failure_destination(
-    dev: Template, dev_template: dict[str, Any]
+def test_the_starter_has_retry_limits_a_failure_destination_and_configured_concurrency(
+    dev: Template, dev_template: dict[str, Any], prod_template: dict[str, Any]
 ) -> None:
-    starter = next(
-        v
-        for k, v in _resources(dev_template, "AWS::Lambda::Function").items()
-        if "StartPipeline" in k
-    )
-    assert starter["Properties"]["ReservedConcurrentExecutions"] == 5
+    def starter(template: dict[str, Any]) -> dict[str, Any]:
+        return next(
+            v["Properties"]
+            for k, v in _resources(template, "AWS::Lambda::Function").items()
+            if "StartPipeline" in k
+        )
+
+    # reserved where the environment asks for it (prod), unreserved in dev (cdk.json)
+    assert starter(prod_template)["ReservedConcurrentExecutions"] == 10
+    assert "ReservedConcurrentExecutions" not in starter(dev_template)
     dev.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
@@ -273,7 +280,7 @@ def test_the_state_machine_may_tune_and_pass_only_the_training_role(
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     tuning = by_action["sagemaker:CreateHyperParameterTuningJob"]
-    assert "hyper-parameter-tuning-job/*" in json.dumps(tuning["Resource"])
+    assert "hyper-parameter-tuning-job/modelrail-dev-*" in json.dumps(tuning["Resource"])
     assert "training-job" not in json.dumps(tuning["Resource"])
     rule = by_action["events:PutRule"]
     assert "StepFunctionsGetEventsForSageMakerTuningJobsRule" in json.dumps(rule["Resource"])
@@ -284,3 +291,102 @@ def test_the_state_machine_may_tune_and_pass_only_the_training_role(
     }
     roles = search["Properties"]["Roles"]
     assert len(roles) == 1 and "StateMachineRole" in json.dumps(roles)
+
+
+def _policy_statements(template: dict[str, Any], part: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for logical, policy in _resources(template, "AWS::IAM::Policy").items()
+        if part in logical
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_training_role_reads_no_s3_object_on_every_resource(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    template = dev_template if env == "dev" else prod_template
+    statements = _policy_statements(template, "TrainingTrainingRole")
+    assert statements
+    for statement in statements:
+        s3 = [a for a in _as_list(statement["Action"]) if a.startswith("s3:")]
+        if s3:
+            assert "*" not in _as_list(statement["Resource"]), statement
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_sagemaker_actions_are_scoped_to_this_environments_names(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    """Jobs, models and endpoint configs are named modelrail-<env>-... (modelrail.naming):
+    no role may act on another environment's."""
+    from tests.infra.test_key_policy import render
+
+    template = dev_template if env == "dev" else prod_template
+    seen = set()
+    for statement in _policy_statements(template, ""):
+        actions = [a for a in _as_list(statement["Action"]) if a.startswith("sagemaker:")]
+        if not actions:
+            continue
+        for resource in _as_list(statement["Resource"]):
+            arn = str(render(resource))
+            if arn == "*":
+                assert set(actions) <= {"sagemaker:ListEndpointConfigs"}, statement
+                continue
+            kind, _, name = arn.split(":", 5)[-1].partition("/")
+            seen.add(kind)
+            assert name == f"modelrail-{env}-*", (actions, arn)
+    assert seen >= {
+        "training-job",
+        "hyper-parameter-tuning-job",
+        "model",
+        "endpoint-config",
+        "endpoint",
+    }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_machine_that_hands_out_task_tokens_logs_no_execution_data(
+    env: str, dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    """With execution data, the TaskScheduled event of a waitForTaskToken task logs its
+    parameters, the task token among them, to the log group."""
+    template = dev_template if env == "dev" else prod_template
+    machines = _resources(template, "AWS::StepFunctions::StateMachine").values()
+    tokens = 0
+    for machine in machines:
+        props = machine["Properties"]
+        hands_out = ".waitForTaskToken" in json.dumps(props["DefinitionString"])
+        tokens += hands_out
+        logging = props["LoggingConfiguration"]
+        assert logging["Level"] == "ALL"
+        assert logging["IncludeExecutionData"] is (not hands_out), props["StateMachineName"]
+    assert tokens == (1 if env == "prod" else 0)
+
+
+def test_dev_can_be_destroyed_and_prod_keeps_its_registry(
+    dev_template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    """``cdk destroy modelrail-dev`` (after ``modelrail destroy`` empties the buckets) must
+    not stop at a protected table; prod's table keeps deletion protection and is retained."""
+    (dev_table,) = _resources(dev_template, "AWS::DynamoDB::Table").values()
+    (prod_table,) = _resources(prod_template, "AWS::DynamoDB::Table").values()
+    assert dev_table["DeletionPolicy"] == "Delete"
+    assert dev_table["Properties"].get("DeletionProtectionEnabled", False) is False
+    assert prod_table["DeletionPolicy"] == "Retain"
+    assert prod_table["Properties"]["DeletionProtectionEnabled"] is True
+    for table in (dev_table, prod_table):
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+    # buckets are emptied by the command, not by CDK's auto-delete custom resource (D3)
+    for template in (dev_template, prod_template):
+        assert not [r for r in template["Resources"].values() if r["Type"].startswith("Custom::")]
+        assert "AWS::Lambda::Function" not in {
+            r["Type"] for k, r in template["Resources"].items() if "AutoDelete" in k
+        }

@@ -679,3 +679,39 @@ def test_the_default_factory_on_dynamodb(
     missing = main(["registry", "list", "--table", "no-such-table"])
     assert missing == 1
     assert "store error: DynamoDB Query on table 'no-such-table' failed" in capsys.readouterr().err
+
+
+# -- approve / reject answer the waiting pipeline, or fail saying why ---------------------
+
+
+def test_approve_fails_clearly_and_changes_nothing_when_the_stack_cannot_be_read(
+    dynamodb: DynamoDBRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --artifacts-bucket the approval record is found through the stack's
+    outputs; a DescribeStacks failure must not leave the run waiting behind exit 0."""
+    register(dynamodb, 1, approve=False)  # no stack modelrail-dev on moto
+    code = main(["registry", "approve", MODEL, "1", "--reason", "ok", "--table", TABLE])
+    err = squash(capsys.readouterr().err)
+    assert code == 2
+    assert "cannot find stack 'modelrail-dev'" in err
+    assert "the waiting pipeline cannot be answered" in err
+    assert "--artifacts-bucket" in err and "MODELRAIL_ARTIFACTS_BUCKET" in err
+    assert "nothing was changed" in err
+    assert dynamodb.get_version(MODEL, 1).status is S.REGISTERED
+
+
+def test_the_artifacts_bucket_comes_from_the_flag_the_environment_or_the_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelrail.registry_cli import resolve_artifacts_bucket
+
+    monkeypatch.delenv("MODELRAIL_ARTIFACTS_BUCKET", raising=False)
+    args = argparse.Namespace(artifacts_bucket=None, env="prod")
+    cfn = FakeCloudFormation([{"OutputKey": "ArtifactsBucketName", "OutputValue": "from-stack"}])
+    assert resolve_artifacts_bucket(args, cloudformation=cfn) == "from-stack"
+    with pytest.raises(RegistryNotConfigured, match="stack 'modelrail-prod' has no output"):
+        resolve_artifacts_bucket(args, cloudformation=FakeCloudFormation([]))
+    with pytest.raises(StoreError, match=r"DescribeStacks 'modelrail-prod' failed: AccessDenied"):
+        resolve_artifacts_bucket(args, cloudformation=FakeCloudFormation(code="AccessDenied"))
+    monkeypatch.setenv("MODELRAIL_ARTIFACTS_BUCKET", "from-env")
+    assert resolve_artifacts_bucket(args, cloudformation=FakeCloudFormation(code="X")) == "from-env"

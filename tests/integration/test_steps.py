@@ -271,9 +271,10 @@ def test_prepare_without_a_champion_writes_a_marker_and_the_profile(s3: Any) -> 
 
     result = run_prepare(
         _prepare_input(s3), contract=load_contract("demand"), registry=InMemoryRegistry(), s3=s3,
-        artifacts_bucket=ARTIFACTS,
+        artifacts_bucket=ARTIFACTS, environment="dev",
     )  # fmt: skip
     assert result.champion_version is None
+    assert result.training_job_name.startswith("modelrail-dev-demand-")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=ARTIFACTS, Prefix="runs/")["Contents"]]
     assert keys == ["runs/demand/demand-exec1/champion/NONE"]
     bucket, key = result.profile_uri[5:].split("/", 1)
@@ -299,8 +300,9 @@ def test_prepare_copies_the_champion_artifact_into_the_run(s3: Any) -> None:
         "demand", AliasName.CHAMPION, to_version=1, expected_version=None, by="t", reason="x"
     )
     result = run_prepare(
-        _prepare_input(s3), contract=contract, registry=registry, s3=s3, artifacts_bucket=ARTIFACTS
-    )
+        _prepare_input(s3), contract=contract, registry=registry, s3=s3, artifacts_bucket=ARTIFACTS,
+        environment="dev",
+    )  # fmt: skip
     assert result.champion_version == 1
     prefix = "runs/demand/demand-exec1/champion/"
     assert (

@@ -18,8 +18,9 @@ def _dev(**overrides: Any) -> dict[str, Any]:
 def test_the_shipped_cdk_json_is_valid() -> None:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]["modelrail:environments"]
     configs = load_environments(context)
-    assert set(configs) == {"dev", "prod"}
+    assert list(configs) == ["dev", "staging", "prod"]
     assert configs["prod"].retain_data and configs["prod"].require_approval
+    assert configs["staging"].retain_data and configs["staging"].require_approval
     assert configs["dev"].layer_arns()[0].startswith("arn:aws:lambda:us-east-1:")
 
 
@@ -30,7 +31,8 @@ def test_the_shipped_cdk_json_is_valid() -> None:
         ({"log_retention_days": 10}, "is not a CloudWatch Logs retention"),
         ({"training_instance_type": "m5.large"}, "start with 'ml.'"),
         ({"training_max_runtime_seconds": 5}, "greater than or equal to 60"),
-        ({"lambda_layers": ["not-an-arn"]}, "is not a Lambda layer version ARN"),
+        ({"region": "mx-central-1"}, "no managed layer versions recorded for region"),
+        ({"lambda_reserved_concurrency": 0}, "greater than or equal to 1"),
         ({"bogus": 1}, "Extra inputs are not permitted"),
     ],
 )
@@ -88,3 +90,13 @@ def test_deployment_settings_respect_sagemaker_guardrails(
 def test_prod_may_not_inject_faults() -> None:
     with pytest.raises(ConfigError, match="fault injection"):
         load_environments({"prod": {"retain_data": True, "allow_fault_injection": True}})
+
+
+def test_reserved_concurrency_is_off_unless_asked_for() -> None:
+    """An account with the default quota (new accounts: 10 in total, and Lambda keeps 10
+    unreserved) refuses any reservation: none unless the environment sets one."""
+    assert load_environments(_dev())["dev"].lambda_reserved_concurrency is None
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]["modelrail:environments"]
+    configs = load_environments(context)
+    assert configs["dev"].lambda_reserved_concurrency is None
+    assert configs["prod"].lambda_reserved_concurrency == 10

@@ -213,6 +213,7 @@ class Harness:
             sagemaker_client=self.sagemaker,
             cloudwatch_client=self.cloudwatch,
             keep_configs=self.keep_configs,
+            environment=ENV,
             now=T0 + timedelta(days=1),
         )
 
@@ -266,8 +267,8 @@ def test_first_deployment_creates_the_endpoint_and_crowns_the_version(h: Harness
     assert dumped["endpointExists"] is False and dumped["liveConfigName"] is None
     assert dumped["endpointName"] == ENDPOINT == "modelrail-dev-demand"
     assert dumped["previousChampion"] is None
-    assert dumped["modelName"].startswith("demand-v1-m-")
-    assert dumped["configName"].startswith("demand-v1-c-")
+    assert dumped["modelName"].startswith("modelrail-dev-demand-v1-m-")
+    assert dumped["configName"].startswith("modelrail-dev-demand-v1-c-")
     assert dumped["rollbackAlarms"] == [
         {"AlarmName": "modelrail-dev-demand-5xx"},
         {"AlarmName": "modelrail-dev-demand-latency-p99"},

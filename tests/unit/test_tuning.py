@@ -26,11 +26,11 @@ DEMAND = load_contract("demand")
 
 def test_a_contract_without_tuning_trains_once() -> None:
     assert DEMAND.tuning is None
-    assert tuning_request(DEMAND, "demand-abc") is None
+    assert tuning_request(DEMAND, "demand-abc", environment="dev") is None
 
 
 def test_the_request_carries_ranges_objective_and_budget() -> None:
-    request = tuning_request(CHURN, "churn-0123456789abcdef01234567")
+    request = tuning_request(CHURN, "churn-0123456789abcdef01234567", environment="dev")
     assert request is not None
     config = request["config"]
     assert config["HyperParameterTuningJobObjective"] == {
@@ -63,7 +63,7 @@ def test_a_minimised_metric_is_minimised() -> None:
     data = DEMAND.model_dump(mode="json") | {
         "tuning": {"parameters": {"max_depth": {"type": "integer", "min": 2, "max": 9}}}
     }
-    request = tuning_request(parse_contract(data), "demand-x")
+    request = tuning_request(parse_contract(data), "demand-x", environment="dev")
     assert request is not None
     assert request["config"]["HyperParameterTuningJobObjective"]["Type"] == "Minimize"
 
@@ -79,11 +79,11 @@ def test_a_minimised_metric_is_minimised() -> None:
     ],
 )
 def test_tuning_job_names_are_deterministic_and_fit_sagemaker(model: str, execution: str) -> None:
-    name = tuning_job_name(model, execution)
-    assert name == tuning_job_name(model, execution)
-    assert name != tuning_job_name(model, execution + "x")
+    name = tuning_job_name("dev", model, execution)
+    assert name == tuning_job_name("dev", model, execution)
+    assert name != tuning_job_name("dev", model, execution + "x")
     assert len(name) <= 32 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", name)
-    assert name.startswith(model[:14].strip("-"))
+    assert name.startswith("modelrail-dev-" + model[:7].rstrip("-"))
 
 
 @pytest.mark.parametrize(
