@@ -198,7 +198,7 @@ class LocalCloud:
         # Who calls what: every executor acts as the role AWS would use, and every call
         # is authorized against the synthesized policies (MODELRAIL_LOCAL_IAM=off: not).
         if enforce_iam is None:
-            enforce_iam = os.environ.get("MODELRAIL_LOCAL_IAM", "off").lower() != "off"
+            enforce_iam = os.environ.get("MODELRAIL_LOCAL_IAM", "on").lower() != "off"
         self.principals = Principals()
         self.iam = iam_enforce.Enforcer(self.principals, ACCOUNT, region, enabled=enforce_iam)
         self.training = training_runtime.TrainingRuntime(self.work_dir / "training")

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from modelrail.local.clock import LocalClock
 from modelrail.local.training_runtime import _split
@@ -367,6 +368,7 @@ class HostingRuntime:
         self._capture_lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._alarm_history: dict[str, list[dict[str, Any]]] = {}
+        self.capture_errors: list[str] = []
 
     # ---- moto backends ----------------------------------------------------------------
     def _sagemaker(self) -> Any:
@@ -927,7 +929,13 @@ class HostingRuntime:
                     "ServerSideEncryption": "aws:kms",
                     "SSEKMSKeyId": buffer.config["KmsKeyId"],
                 }
-            s3.put_object(Bucket=bucket, Key=key, Body="\n".join(records).encode() + b"\n", **extra)
+            body = "\n".join(records).encode() + b"\n"
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
+            except ClientError as exc:
+                # SageMaker drops capture it cannot write; the endpoint keeps serving.
+                self.capture_errors.append(f"{ep.name}: s3://{bucket}/{key}: {exc}")
+                logger.warning("capture for %s not written: %s", ep.name, exc)
 
     def flush_capture(self) -> None:
         """Write buffered capture records to S3 now (SageMaker does so every few minutes)."""

@@ -98,7 +98,7 @@ def test_a_healthy_canary_moves_all_traffic_and_the_champion(story: Story) -> No
     assert registry.get_version(MODEL, 2).status is VersionStatus.PRODUCTION
     assert registry.get_version(MODEL, 1).status is VersionStatus.ARCHIVED
     config = second.result["configName"]  # type: ignore[index]
-    assert config.startswith("demand-v2-")
+    assert config.startswith("modelrail-dev-demand-v2-")
     answers = story.traffic[2].answers
     assert answers and all(a.ok for a in answers)  # no request failed during the canary
     assert answers[-1].config == config  # all traffic on v2 at the end
@@ -164,7 +164,7 @@ def test_registry_rollback_redeploys_the_previous_champion(story: Story) -> None
     assert registry.get_alias(MODEL, AliasName.CHAMPION).version == 1  # type: ignore[union-attr]
     assert registry.get_version(MODEL, 1).status is VersionStatus.PRODUCTION
     live = cloud.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
-    assert live["EndpointConfigName"].startswith("demand-v1-")
+    assert live["EndpointConfigName"].startswith("modelrail-dev-demand-v1-")
     history = registry.get_version(MODEL, 1).status_history
     assert any("rollback from v2 to v1: drill" in (h.reason or "") for h in history)
 

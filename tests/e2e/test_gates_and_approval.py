@@ -188,11 +188,6 @@ def test_reject_stops_the_waiting_run(
 # ---- an approval nobody answers (prod configuration) --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # the outcome's assertions; a broken setup fails for real
-    reason="approval timeout exceeds the state machine timeout: fixed on branch infra-fixes",
-)
 def test_an_unanswered_approval_rejects_the_version_and_fails_the_run(
     prod: tuple[LocalCloud, Path],
 ) -> None:
