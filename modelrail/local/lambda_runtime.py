@@ -461,6 +461,7 @@ def serialize_dynamodb() -> Callable[[], None]:
     from moto.dynamodb.responses import DynamoHandler
 
     lock = threading.Lock()
+    own = DynamoHandler.__dict__.get("call_action")  # else inherited from BaseResponse
     original = DynamoHandler.call_action
 
     def call_action(self: DynamoHandler) -> Any:
@@ -470,7 +471,10 @@ def serialize_dynamodb() -> Callable[[], None]:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
     def undo() -> None:
-        DynamoHandler.call_action = original  # type: ignore[method-assign]
+        if own is None:
+            del DynamoHandler.call_action
+        else:
+            DynamoHandler.call_action = own  # type: ignore[method-assign]
 
     return undo
 

@@ -228,7 +228,7 @@ def environment_key(refs: Sequence[LayerRef], python: Interpreter, runtime: str)
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _pip_install(python: Interpreter, target: Path, requirements: Sequence[str]) -> None:
+def pip_install(python: Interpreter, target: Path, requirements: Sequence[str]) -> None:
     cmd = [
         python.path, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--no-input", "--no-warn-script-location", "--no-compile", "--only-binary=:all:",
@@ -308,9 +308,9 @@ def _build(env: LayerEnvironment) -> None:
     staging = root.with_name(root.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     for folder, ref in zip(env.layers, env.refs, strict=True):
-        _pip_install(env.python, staging / folder.name, ref.contents.requirements)
+        pip_install(env.python, staging / folder.name, ref.contents.requirements)
         _remove(staging / folder.name, ref.contents.removed)
-    _pip_install(env.python, staging / env.runtime.name, RUNTIME_SDK[env.runtime_id])
+    pip_install(env.python, staging / env.runtime.name, RUNTIME_SDK[env.runtime_id])
     _remove(staging / env.runtime.name, ())
     summary = {
         "python": env.python.version,

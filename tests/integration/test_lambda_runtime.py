@@ -292,3 +292,19 @@ def test_the_workers_python_is_isolated(cloud: Cloud) -> None:
     result, _ = cloud.invoke(cloud.deploy("flags", handler))
     assert result["isolated"] == 1 and result["no_site"] == 1 and not result["site"]
     assert result["executable"] != sys.executable
+
+
+def test_installing_serializes_dynamodb_requests_and_undo_restores_moto() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    before = DynamoHandler.call_action
+    undo = install(LambdaRuntime(Path("/nonexistent")))
+    try:
+        assert DynamoHandler.call_action is not before
+    finally:
+        undo()
+    assert DynamoHandler.call_action is before
+    assert (
+        "call_action" not in DynamoHandler.__dict__
+        or DynamoHandler.__dict__["call_action"] is before
+    )
