@@ -485,6 +485,10 @@ def loopback_server(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
 
     if host not in {"127.0.0.1", "localhost", "::1"}:
         raise LocalCloudError("the local cloud only listens on loopback")
+    # One line per request (every AWS call a Lambda makes) would drown the output.
+    werkzeug = logging.getLogger("werkzeug")
+    if werkzeug.level == logging.NOTSET:
+        werkzeug.setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

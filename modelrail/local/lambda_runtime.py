@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -211,8 +212,10 @@ class _Worker:
         return _Outcome(True, _error_payload("Runtime.ExitError", message), reusable=False)
 
     def kill(self) -> None:
+        """The worker and whatever its handler started (its own process group)."""
         if self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -298,6 +301,7 @@ class LambdaRuntime:
     _pools: dict[str, tuple[str, _Pool]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loaded: set[str] = field(default_factory=set)
+    _role_credentials: dict[str, Mapping[str, str]] = field(default_factory=dict)
 
     def code_dir(self, code_bytes: bytes) -> Path:
         digest = hashlib.sha256(code_bytes).hexdigest()[:16]
@@ -442,10 +446,17 @@ class LambdaRuntime:
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                **self.credentials(fn.role),
+                **self._credentials_for(fn.role),
             }
         )
         return values
+
+    def _credentials_for(self, role_arn: str) -> Mapping[str, str]:
+        """Asked once per role: every worker of a function gets the same keys."""
+        with self._lock:
+            if role_arn not in self._role_credentials:
+                self._role_credentials[role_arn] = dict(self.credentials(role_arn))
+            return self._role_credentials[role_arn]
 
     def shutdown(self) -> None:
         with self._lock:

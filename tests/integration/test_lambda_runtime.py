@@ -308,3 +308,33 @@ def test_installing_serializes_dynamodb_requests_and_undo_restores_moto() -> Non
         "call_action" not in DynamoHandler.__dict__
         or DynamoHandler.__dict__["call_action"] is before
     )
+
+
+def test_every_worker_of_a_function_gets_the_same_credentials(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def fresh_keys(role_arn: str) -> Mapping[str, str]:  # a new key each time it is asked
+        asked.append(role_arn)
+        return {"AWS_ACCESS_KEY_ID": f"AKIA{len(asked)}", "AWS_SECRET_ACCESS_KEY": "s"}
+
+    monkeypatch.setattr(cloud.runtime, "credentials", fresh_keys)
+    handler = (
+        "import os, time\n"
+        "def lambda_handler(event, context):\n"
+        "    time.sleep(0.3)\n"
+        "    return [os.getpid(), os.environ['AWS_ACCESS_KEY_ID']]\n"
+    )
+    name = cloud.deploy("keys", handler, Timeout=10)
+    results: list[list[Any]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cloud.invoke(name)[0])) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({pid for pid, _ in results}) == 2, "two workers"
+    assert {key for _, key in results} == {"AKIA1"}
+    assert asked == [cloud.role]
