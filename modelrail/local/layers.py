@@ -60,11 +60,11 @@ class LayerContents:
     source: str
 
 
-# (layer name, layer version) -> contents. The pandas layer's version numbers differ by
-# region: :11 is release 3.16.1 in af-south-1, while most commercial regions (us-east-1
-# included) publish 3.16.1 as :12 (docs/source/layers.rst of aws/aws-sdk-pandas, release
-# 3.16.1); the key holds name and version only, as the ARN's account and region do not
-# change what the layer holds for the versions listed here.
+# (layer name, layer version) -> contents, read from each publisher's docs and build.
+# The pandas layer numbers its releases per region (docs/source/layers.rst of
+# aws/aws-sdk-pandas): 3.16.1 is :12 in us-east-1 and most commercial regions and :11 in
+# af-south-1; in us-east-1, :11 lies between 3.16.0 (:9) and 3.16.1 (:12) and is not in
+# the release notes. Both map to 3.16.1 here; cdk.json's :11 deserves a look.
 LAYERS: Mapping[tuple[str, int], LayerContents] = {
     ("AWSLambdaPowertoolsPythonV3-python313-x86_64", 27): LayerContents(
         release="aws-lambda-powertools 3.23.0",
@@ -190,10 +190,15 @@ def _candidates(executable: str) -> Iterator[str]:
         yield found
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     minor = executable.removeprefix("python")
-    for folder in sorted((pyenv / "versions").glob(f"{minor}.*"), reverse=True):
+    installed = (pyenv / "versions").glob(f"{minor}.*")
+    for folder in sorted(installed, key=_version_key, reverse=True):  # newest patch first
         yield str(folder / "bin" / executable)
     for prefix in ("/usr/local/bin", "/usr/bin"):
         yield f"{prefix}/{executable}"
+
+
+def _version_key(folder: Path) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else -1 for part in folder.name.split("."))
 
 
 @cache
