@@ -7,15 +7,20 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install demo test test-fast lint typecheck synth bench clean
+.PHONY: install layers demo test test-fast lint typecheck synth bench clean
 
-install: $(STAMP)
+install: $(STAMP) layers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,infra,dev]'
 	touch $(STAMP)
+
+# The managed Lambda layers rebuilt from PyPI for the local cloud (.modelrail/layers/);
+# nothing to do when the cached environment matches. See docs/decisions.md D9.
+layers: $(STAMP)
+	@$(BIN)/python -m modelrail.local.layers build
 
 demo: install
 	$(BIN)/modelrail demo

@@ -9,6 +9,9 @@ Figures (wall clock on this machine; each the median of --repeat runs where chea
                       back by its alarm (under steady traffic), each to its verdict
   invoke              InvokeEndpoint round trip on the local endpoint, 3 rows, p50 and p99
   validate N rows     modelrail.validation.validate_dataset on a demand CSV
+  layer environment   the managed layers rebuilt locally: size, and build time when built
+  cold import         each handler imported in the layer environment by a fresh Python
+                      (-B: no bytecode read or written, as on the managed layers)
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from infra.assets import lambda_function_names, stage_lambda
 from modelrail.contract import load_contract
 from modelrail.deploy_cli import wait_for
+from modelrail.local import layers
 from modelrail.local.cloud import LocalCloud, PipelineRun, synthesize
 from modelrail.local.traffic import Traffic
 from modelrail.sample import generate, sample_command
@@ -58,6 +63,25 @@ def _deployment(cloud: LocalCloud, run: PipelineRun, outcome: str) -> float:
     )
     assert deployed.outcome == outcome, deployed.to_json()
     return time.perf_counter() - start
+
+
+def _cold_imports(work: Path, repeat: int) -> list[tuple[str, str, str]]:
+    """The layer environment's size and each handler's cold import, median of ``repeat``."""
+    env = layers.ensure_environment(layers.configured_layer_sets()[0])
+    info = env.build_info()
+    rows = [
+        (
+            f"layer environment (Python {info['python']}, 2 layers + runtime SDK)",
+            f"{info['megabytes']} MB, built in {info['seconds']} s",
+            "once, pip cache as found",
+        )
+    ]
+    environ = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
+    for name in lambda_function_names():
+        asset = stage_lambda(name, build_dir=work / "imports")
+        times = [layers.probe_import(asset, env, environ=environ).seconds for _ in range(repeat)]
+        rows.append((f"cold import, {name} handler (no .pyc)", _s(times), f"median of {repeat}"))
+    return rows
 
 
 def main() -> None:
@@ -139,6 +163,8 @@ def main() -> None:
                 n,
             )
         )
+
+    rows.extend(_cold_imports(work, args.repeat))
 
     table = ["| measure | result | runs |", "|---|---|---|"] + [
         f"| {a} | {b} | {c} |" for a, b, c in rows

@@ -15,12 +15,11 @@ message for a region that has no entry (infra.config). Sources, for whoever upda
   awswrangler's ranges (pandas 3, numpy 2). No PyYAML, scipy or scikit-learn.
 
 Both publish python3.14 layers too; the runtime stays python3.13 (docs/decisions.md D35).
-:func:`layer_packages` is data for a local Lambda runtime: pip requirement strings.
+What each of these layer versions carries (the packages, as pip requirements) is recorded
+once, beside the local Lambda runtime that rebuilds it: ``modelrail/local/layers.py``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 RUNTIME = "python3.13"
 
@@ -28,20 +27,6 @@ POWERTOOLS_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-x86_64"
 POWERTOOLS_VERSION = 27
 PANDAS_LAYER = "AWSSDKPandas-Python313"
-
-#: Requirements per (layer name, version).
-PACKAGES: dict[tuple[str, int], tuple[str, ...]] = {
-    (POWERTOOLS_LAYER, 27): ("aws-lambda-powertools[all]==3.24.0",),
-    **{
-        (PANDAS_LAYER, version): (
-            "awswrangler==3.16.1",
-            "pandas>=3.0,<4",
-            "numpy>=2,<3",
-            "pyarrow==22.0.0",
-        )
-        for version in (11, 12)  # 3.16.1: :11 in af-south-1, :12 elsewhere
-    },
-}
 
 #: region -> (AWS SDK for pandas publisher account, its layer version for 3.16.1)
 _PANDAS = {
@@ -83,17 +68,3 @@ def layer_arns(region: str) -> list[str]:
             f"AWS SDK for pandas layer ARNs for {RUNTIME} x86_64 in that region to "
             f"infra/layers.py (recorded: {', '.join(sorted(LAYERS))})"
         ) from None
-
-
-def layer_packages(arns: Iterable[str]) -> list[str]:
-    """The pip requirements of the layers, in layer order."""
-    out: list[str] = []
-    for arn in arns:
-        head, _, version = arn.rpartition(":")
-        key = (head.rsplit(":", 1)[-1], int(version) if version.isdigit() else -1)
-        if key not in PACKAGES:
-            raise LayerError(
-                f"unknown layer {arn!r}: its packages are not recorded in infra/layers.py"
-            )
-        out += PACKAGES[key]
-    return out

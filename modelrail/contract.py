@@ -17,6 +17,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from modelrail.limits import ValidationLimits
+
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _HYPERPARAMETER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
@@ -193,7 +195,7 @@ class ModelContract(_Frozen):
     time_column: str | None = None
     """A datetime column: when set, the holdout is the most recent rows, not a random draw."""
     tolerances: dict[str, Any] = Field(default_factory=dict)
-    """Data-gate tolerances (modelrail.validation.ValidationLimits fields)."""
+    """Data-gate tolerances (modelrail.limits.ValidationLimits fields)."""
     quality: QualityPolicy = QualityPolicy()
     tuning: TuningPolicy | None = None
     """When set, the pipeline searches hyperparameters instead of training once; searched
@@ -255,10 +257,8 @@ class ModelContract(_Frozen):
     def features(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.name != self.target)
 
-    def validation_limits(self) -> Any:
-        """The tolerances as ``modelrail.validation.ValidationLimits``."""
-        from modelrail.validation import ValidationLimits  # validation imports this module
-
+    def validation_limits(self) -> ValidationLimits:
+        """The tolerances as :class:`modelrail.limits.ValidationLimits`."""
         try:
             limits = ValidationLimits.model_validate(self.tolerances)
         except ValidationError as exc:
@@ -294,19 +294,33 @@ def parse_contract(data: Any, *, source: str = "<contract>") -> ModelContract:
 
 
 def load_contract_file(path: Path) -> ModelContract:
-    # PyYAML is imported here, not at module level: Lambda reads contracts as JSON and
-    # its runtime has no PyYAML.
-    import yaml
-
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ContractError(f"{path}: cannot read contract: {exc}") from exc
+    data = _parse_json(text, path) if path.suffix == ".json" else _parse_yaml(text, path)
     contract = parse_contract(data, source=str(path))
     if contract.name != path.stem:
         raise ContractError(f"{path}: contract name {contract.name!r} must match the file name")
     return contract
+
+
+def _parse_json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{path}: cannot read contract: {exc}") from exc
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    # PyYAML is imported only for YAML files: Lambda reads the contracts rendered to
+    # JSON, and neither managed layer ships PyYAML.
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: cannot read contract: {exc}") from exc
 
 
 def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, ModelContract]:

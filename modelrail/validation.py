@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -41,9 +41,9 @@ from pandas.tseries.api import guess_datetime_format
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
+from modelrail.limits import ValidationLimits
 
 Severity = Literal["error", "warning"]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
@@ -92,29 +92,6 @@ class ViolationCode(StrEnum):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ValidationLimits(_Frozen):
-    """Tolerances. A problem affecting a fraction of rows at or under its tolerance is
-    reported as a warning instead of an error. The target never tolerates nulls or
-    unparseable values: the training job cannot use such rows."""
-
-    allow_extra_columns: bool = False
-    max_null_fraction: Fraction = 0.0
-    """Nulls tolerated in a non-nullable feature column."""
-    column_max_null_fraction: dict[str, Fraction] = Field(default_factory=dict)
-    """Per-column override of ``max_null_fraction``."""
-    max_invalid_fraction: Fraction = 0.0
-    """Unparseable values (not a number, not a boolean...) tolerated in a feature column."""
-    max_out_of_range_fraction: Fraction = 0.0
-    max_unknown_category_fraction: Fraction = 0.0
-    max_duplicate_fraction: Fraction = 0.01
-    """Exact duplicate rows above this fraction are an error; any at or under, a warning."""
-    min_class_fraction: Fraction = 0.01
-    """Classification: a class rarer than this is an error."""
-
-    def null_tolerance(self, column: str) -> float:
-        return self.column_max_null_fraction.get(column, self.max_null_fraction)
 
 
 class Violation(_Frozen):

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelrail.registry import DynamoDBRegistry
+from modelrail.steps.contracts import contract_for
 from modelrail.steps.models import PrepareInput, dump
 from modelrail.steps.prepare import run_prepare
-from modelrail.steps.validate import contract_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -11,9 +11,9 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelrail.steps.contracts import contract_for
 from modelrail.steps.gate import run_gate
 from modelrail.steps.models import GateInput, dump
-from modelrail.steps.validate import contract_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelrail.registry import DynamoDBRegistry, EventBridgeSink
+from modelrail.steps.contracts import contract_for
 from modelrail.steps.models import RegisterInput, dump
 from modelrail.steps.register import run_register
-from modelrail.steps.validate import contract_for
 
 logger = Logger()
 tracer = Tracer()

@@ -192,15 +192,17 @@ class LocalCloud:
         self._assembly = assembly
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="modelrail-local-"))
-        self.lambdas = lambda_runtime.LambdaRuntime(
-            self.work_dir / "lambda", log_level=lambda_log_level
-        )
         # Who calls what: every executor acts as the role AWS would use, and every call
         # is authorized against the synthesized policies (MODELRAIL_LOCAL_IAM=off: not).
         if enforce_iam is None:
             enforce_iam = os.environ.get("MODELRAIL_LOCAL_IAM", "on").lower() != "off"
         self.principals = Principals()
         self.iam = iam_enforce.Enforcer(self.principals, ACCOUNT, region, enabled=enforce_iam)
+        self.lambdas = lambda_runtime.LambdaRuntime(
+            self.work_dir / "lambda",
+            log_level=lambda_log_level,
+            credentials=self.principals.credentials,  # each function as its execution role
+        )
         self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
         self.tuning = tuning_runtime.TuningRuntime(self.training)
         # One local clock: endpoint bakes, alarm periods and Wait states run `clock_speed`
@@ -278,6 +280,10 @@ class LocalCloud:
             iam_enforce.install_interpreter_roles(self.principals),
             hosting_runtime.install(self.hosting),
         ]
+        # Lambda workers are other processes: they reach these backends over HTTP. The
+        # server stops last, after the workers (undo runs in reverse).
+        loopback, self.lambdas.endpoint_url = loopback_server()
+        self._undo.insert(0, loopback.stop)
 
     def stop(self) -> None:
         if self._mock is not None:
@@ -338,14 +344,9 @@ class LocalCloud:
         """Also answer AWS API calls over HTTP on loopback (for the AWS CLI, boto3 in
         other processes and ``modelrail`` commands via ``AWS_ENDPOINT_URL``). The server
         shares this process's backends and executors."""
-        from moto.server import ThreadedMotoServer
-
-        if host not in {"127.0.0.1", "localhost", "::1"}:
-            raise LocalCloudError("the local cloud only listens on loopback")
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        self._server.start()
+        self._server, url = loopback_server(host, port)
         self._undo.append(self._server.stop)
-        return f"http://{host}:{port}"
+        return url
 
     # ---- access ---------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -507,6 +508,23 @@ class LocalCloud:
                 body = {"message": sent[1]}
             messages.append(body if isinstance(body, dict) else {"message": body})
         return messages
+
+
+def loopback_server(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
+    """moto's server on a loopback address (port 0: a free one) and its URL. It shares
+    this process's backends, so what it serves reaches the executors too (D15)."""
+    from moto.server import ThreadedMotoServer
+
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise LocalCloudError("the local cloud only listens on loopback")
+    # One line per request (every AWS call a Lambda makes) would drown the output.
+    werkzeug = logging.getLogger("werkzeug")
+    if werkzeug.level == logging.NOTSET:
+        werkzeug.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return server, f"http://{'[::1]' if bound_host == '::1' else bound_host}:{bound_port}"
 
 
 def iter_runs(cloud: LocalCloud, uploads: list[tuple[str, Path]]) -> Iterator[PipelineRun]:

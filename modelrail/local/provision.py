@@ -4,8 +4,8 @@
 2. Publish the stack's file assets (the asset manifest's sources and destinations).
 3. Create the stack from the synthesized template with moto's CloudFormation.
 4. Reconcile what moto's CloudFormation records but does not apply (bucket
-   versioning, EventBridge notifications, public access block, async-invoke config),
-   and re-create state machines in moto's executing Step Functions backend.
+   versioning, EventBridge notifications, public access block, async-invoke config,
+   function layers), and re-create state machines in moto's executing Step Functions backend.
 
 The template is never edited: what is created is what the template says.
 """
@@ -257,6 +257,8 @@ def reconcile(
                 s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
         elif kind == "AWS::Lambda::EventInvokeConfig":
             _reconcile_invoke_config(props, deployed, region)
+        elif kind == "AWS::Lambda::Function" and props.get("Layers"):
+            _reconcile_layers(deployed.physical(logical), props["Layers"], region)
         elif kind == "AWS::CloudWatch::Alarm":
             _reconcile_alarm(props, deployed, region)
     if enforcer is not None:  # after every key policy is in place
@@ -379,6 +381,20 @@ def _reconcile_invoke_config(props: dict[str, Any], deployed: DeployedStack, reg
     if on_failure is not None:
         kwargs["DestinationConfig"] = {"OnFailure": {"Destination": _resolve(on_failure, deployed)}}
     client.put_function_event_invoke_config(**kwargs)
+
+
+def _reconcile_layers(function_name: str, arns: list[Any], region: str) -> None:
+    """moto's CloudFormation drops a function's ``Layers``, and its API refuses layer
+    versions it did not publish (the managed layers live in AWS's accounts). Record the
+    ARNs on moto's function as AWS would; the Lambda executor reproduces their contents."""
+    from moto.awslambda.models import lambda_backends
+
+    unresolved = [arn for arn in arns if not isinstance(arn, str)]
+    if unresolved:
+        raise ProvisioningError(f"{function_name}: layer ARNs must be literal: {unresolved}")
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    fn = lambda_backends[account][region].get_function(function_name)
+    fn.layers = [{"Arn": arn, "CodeSize": 0} for arn in arns]
 
 
 # PutMetricAlarm takes the template's property names; these are the ones a single-metric

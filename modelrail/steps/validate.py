@@ -14,7 +14,7 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelrail.contract import ContractError, ModelContract, load_contract
+from modelrail.steps.contracts import UnknownModel, contract_for
 from modelrail.steps.models import DatasetRef, PipelineInput, ValidationOutput
 from modelrail.validation import DataValidationError, ValidationReport, validate_dataset
 
@@ -22,15 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-class UnknownModel(ValueError):
-    """No contract is deployed for the model named by the upload's prefix."""
-
-
-def contract_for(model: str, contracts_dir: Path) -> ModelContract:
-    try:
-        return load_contract(model, contracts_dir)
-    except ContractError as exc:
-        raise UnknownModel(str(exc)) from exc
+__all__ = ["UnknownModel", "contract_for", "quarantine_prefix", "run_validation"]
 
 
 def quarantine_prefix(prefix: str, request: PipelineInput) -> str:

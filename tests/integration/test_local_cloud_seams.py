@@ -26,6 +26,34 @@ def test_lambda_invocations_go_through_invoke_lambda() -> None:
     )
 
 
+def test_cloudformation_drops_a_functions_layers() -> None:
+    """provision.py restores them (D2); a moto that keeps them makes this fail first."""
+    from moto.awslambda.models import LambdaFunction
+
+    source = inspect.getsource(LambdaFunction.create_from_cloudformation_json)
+    assert '"Layers"' not in source and "'Layers'" not in source
+    assert "self.layers" in inspect.getsource(LambdaFunction.__init__)
+
+
+def test_the_server_reports_the_port_it_bound() -> None:
+    from moto.server import ThreadedMotoServer
+
+    assert list(inspect.signature(ThreadedMotoServer.__init__).parameters) == [
+        "self",
+        "ip_address",
+        "port",
+        "verbose",
+    ]
+    assert hasattr(ThreadedMotoServer, "get_host_and_port")
+
+
+def test_dynamodb_requests_go_through_call_action() -> None:
+    """The Lambda executor serializes DynamoDB requests there (D9, D17)."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert list(inspect.signature(DynamoHandler.call_action).parameters) == ["self"]
+
+
 def test_the_interpreter_picks_task_services_through_the_factory_function() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from infra.config import ConfigError, load_environments
-from infra.layers import LAYERS, RUNTIME, LayerError, layer_arns, layer_packages
+from infra.layers import LAYERS, RUNTIME, LayerError, layer_arns
 
 _ARN = re.compile(r"^arn:aws:lambda:(?P<region>[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 
@@ -43,11 +43,11 @@ def test_a_region_without_an_entry_is_refused_with_what_to_do() -> None:
         load_environments({"dev": {"retain_data": False, "region": "mx-central-1"}})
 
 
-def test_the_packages_each_layer_carries_are_pip_requirements() -> None:
-    packages = layer_packages(layer_arns("eu-west-1"))
-    assert "aws-lambda-powertools[all]==3.24.0" in packages
-    assert "awswrangler==3.16.1" in packages and "pyarrow==22.0.0" in packages
-    assert any(p.startswith("pandas>=3") for p in packages)
-    assert any(p.startswith("numpy>=2") for p in packages)
-    with pytest.raises(LayerError, match="unknown layer"):
-        layer_packages(["arn:aws:lambda:us-east-1:123456789012:layer:Other:1"])
+def test_every_deployed_layer_has_its_contents_recorded_for_the_local_runtime() -> None:
+    from modelrail.local.layers import LAYERS as CONTENTS
+    from modelrail.local.layers import LayerRef
+
+    for region, arns in LAYERS.items():
+        for arn in arns:
+            ref = LayerRef.parse(arn)
+            assert (ref.name, ref.version) in CONTENTS, f"{region}: {arn}"
