@@ -45,14 +45,7 @@ def request_approval(
 ) -> None:
     if not event.task_token:
         raise ValueError("an approval request needs the task token ($$.Task.Token)")
-    registry.transition(
-        event.model,
-        event.version,
-        VersionStatus.PENDING_APPROVAL,
-        by=PIPELINE,
-        reason=f"awaiting approval ({event.execution.rsplit(':', 1)[-1]})",
-        expected_status=VersionStatus.REGISTERED,
-    )
+    # The token is stored first: whoever sees PENDING_APPROVAL can answer it at once.
     record = {
         "model": event.model,
         "version": event.version,
@@ -64,6 +57,14 @@ def request_approval(
         Bucket=bucket,
         Key=approval_key(event.model, event.version),
         Body=json.dumps(record).encode(),
+    )
+    registry.transition(
+        event.model,
+        event.version,
+        VersionStatus.PENDING_APPROVAL,
+        by=PIPELINE,
+        reason=f"awaiting approval ({event.execution.rsplit(':', 1)[-1]})",
+        expected_status=VersionStatus.REGISTERED,
     )
 
 

@@ -89,6 +89,24 @@ def test_request_parks_the_version_and_stores_the_token(
     assert record["taskToken"] == "tok-1" and record["execution"] == EXECUTION
 
 
+def test_the_token_is_stored_before_anyone_can_see_the_version_waiting(
+    s3: Any, registry: InMemoryRegistry
+) -> None:
+    """A reviewer who approves the moment the version is PENDING_APPROVAL finds the token
+    (stored after the move, such an approval answered nothing and the run waited on)."""
+    seen: list[bool] = []
+    transition = registry.transition
+
+    def observing(*args: Any, **kwargs: Any) -> Any:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=approval_key("demand", 1))
+        seen.append(listed.get("KeyCount", 0) == 1)
+        return transition(*args, **kwargs)
+
+    registry.transition = observing  # type: ignore[method-assign]
+    request_approval(_event("request", taskToken="tok-1"), registry=registry, s3=s3, bucket=BUCKET)
+    assert seen == [True]
+
+
 def test_a_request_without_a_token_is_refused(s3: Any, registry: InMemoryRegistry) -> None:
     with pytest.raises(ValueError, match=r"needs the task token"):
         request_approval(_event("request"), registry=registry, s3=s3, bucket=BUCKET)
