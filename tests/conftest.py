@@ -26,7 +26,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     preset = os.environ.get("MODELRAIL_TEST_ASSEMBLY")
     if preset:  # reuse an assembly from `make synth` while iterating locally
         return Path(preset)
-    return synthesize(tmp_path_factory.mktemp("cdk.out"), environments=("dev", "prod"))
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), environments=("dev", "staging", "prod"))
 
 
 def load_template(assembly: Path, environment: str) -> dict[str, Any]:

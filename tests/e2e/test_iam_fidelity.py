@@ -164,3 +164,35 @@ def test_an_endpoint_role_without_capture_write_serves_but_captures_nothing(
         and "/capture/modelrail-dev-demand/live/" in denials[0].resource
     )
     assert cloud.hosting.capture_errors
+
+
+def test_the_data_gate_without_its_s3_read_fails_at_validate_data(
+    assembly: Path, tmp_path: Path, good_data: Path
+) -> None:
+    edited = edited_assembly(
+        assembly,
+        tmp_path / "cdk.out",
+        without_action("TrainingValidateDataFnRole", "s3:GetObject*"),
+    )
+    with LocalCloud(assembly=edited, work_dir=tmp_path / "cloud") as cloud:
+        run = cloud.upload_and_wait(MODEL, good_data)
+        quarantined = cloud.client("s3").list_objects_v2(
+            Bucket=cloud.data_bucket, Prefix="quarantine/"
+        )
+        denials = list(cloud.iam.denials)
+    assert run.status == "FAILED"
+    assert run.failed_state == "ValidateData"
+    # S3 answers a HEAD without a body, so the handler sees only "403 Forbidden", as on
+    # AWS; the local cloud's record names who was refused what.
+    assert "(403) when calling the HeadObject operation: Forbidden" in (run.message or "")
+    denial = denials[0]
+    assert denial.principal.startswith(
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/modelrail-dev-TrainingValidateDataFnRole"
+    )
+    assert denial.action == "s3:GetObjectVersion"
+    assert denial.resource.endswith("/incoming/demand/good.csv")
+    assert (
+        "is not authorized to perform: s3:GetObjectVersion on resource: arn:aws:s3:::"
+        in denial.message
+    )
+    assert quarantined.get("KeyCount", 0) == 0  # an access error is not a bad upload
