@@ -53,6 +53,15 @@ class AccessDenied(PermissionError):
         self.resource = resource
 
 
+# Every (role ARN, action) any local cloud of this process used: the permission report
+# of docs/security.md is made from a run of the demo, which starts several clouds.
+_USED_IN_PROCESS: set[tuple[str, str]] = set()
+
+
+def used_in_process() -> set[tuple[str, str]]:
+    return set(_USED_IN_PROCESS)
+
+
 @dataclass(frozen=True)
 class Denial:
     principal: str
@@ -98,6 +107,8 @@ class Enforcer:
     enabled: bool = True
     denials: list[Denial] = field(default_factory=list)
     authorized: int = 0
+    # (role ARN, action) of every permission a role was granted and used (docs/security.md)
+    used: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ---- the decision ---------------------------------------------------------------
@@ -131,6 +142,9 @@ class Enforcer:
             **check.context,
         }
         self._decide(principal.arn, check, identity, context)
+        with self._lock:
+            self.used.add((principal.role_arn, check.action))
+            _USED_IN_PROCESS.add((principal.role_arn, check.action))
 
     def require_service(self, service: str, check: Check) -> None:
         """Authorize a service principal (``logs.us-east-1.amazonaws.com``, ...) acting on
