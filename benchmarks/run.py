@@ -12,14 +12,20 @@ Figures (wall clock on this machine; each the median of --repeat runs where chea
   layer environment   the managed layers rebuilt locally: size, and build time when built
   cold import         each handler imported in the layer environment by a fresh Python
                       (-B: no bytecode read or written, as on the managed layers)
+  IAM enforcement     the cost of fidelity: a good upload and its first deployment with
+                      enforcement on and off, the time spent per authorized call, and the
+                      demo's wall time on and off
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -33,7 +39,7 @@ from infra.assets import lambda_function_names, stage_lambda
 from modelrail.contract import load_contract
 from modelrail.deploy_cli import wait_for
 from modelrail.local import layers
-from modelrail.local.cloud import LocalCloud, PipelineRun, synthesize
+from modelrail.local.cloud import LocalCloud, PipelineRun, cached_assembly, synthesize
 from modelrail.local.traffic import Traffic
 from modelrail.sample import generate, sample_command
 from modelrail.validation import validate_dataset
@@ -82,6 +88,53 @@ def _cold_imports(work: Path, repeat: int) -> list[tuple[str, str, str]]:
         times = [layers.probe_import(asset, env, environ=environ).seconds for _ in range(repeat)]
         rows.append((f"cold import, {name} handler (no .pyc)", _s(times), f"median of {repeat}"))
     return rows
+
+
+def _pipeline_and_deploy(assembly: Path, good: Path, *, enforce: bool) -> tuple[float, int, float]:
+    """Seconds from upload to the first deployment's verdict; authorized calls and the
+    seconds spent authorizing them."""
+    with LocalCloud(assembly=assembly, enforce_iam=enforce) as cloud:
+        start = time.perf_counter()
+        run = cloud.upload_and_wait("demand", good)
+        _deployment(cloud, run, "PRODUCTION")
+        return time.perf_counter() - start, cloud.iam.authorized, cloud.iam.seconds
+
+
+def _enforcement(assembly: Path, good: Path, repeat: int) -> list[tuple[str, str, str]]:
+    on: list[float] = []
+    off: list[float] = []
+    calls, spent = 0, 0.0
+    for _ in range(repeat):  # alternated, so load drifts hit both alike
+        seconds, count, authorizing = _pipeline_and_deploy(assembly, good, enforce=True)
+        on.append(seconds)
+        calls, spent = calls + count, spent + authorizing
+        off.append(_pipeline_and_deploy(assembly, good, enforce=False)[0])
+    demo: dict[str, float] = {}
+    cached_assembly()  # the demo's assembly (every environment), so neither run synthesizes
+    for mode in ("on", "off"):
+        environ = {**os.environ, "MODELRAIL_LOCAL_IAM": mode}
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "modelrail.cli", "demo", "--workdir", out],
+                env=environ, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            demo[mode] = time.perf_counter() - started
+    n = f"median of {repeat}"
+    return [
+        ("good upload + first deployment, IAM enforced", _s(on), n),
+        ("good upload + first deployment, IAM not enforced", _s(off), n),
+        (
+            "authorizing one call (policies evaluated)",
+            f"{spent / max(calls, 1) * 1000:.2f} ms",
+            f"{calls} calls",
+        ),
+        (
+            "make demo's loop, IAM enforced / not enforced",
+            f"{demo['on']:.1f} s / {demo['off']:.1f} s",
+            "once each",
+        ),
+    ]
 
 
 def main() -> None:
@@ -165,6 +218,7 @@ def main() -> None:
         )
 
     rows.extend(_cold_imports(work, args.repeat))
+    rows.extend(_enforcement(assembly, good, args.repeat))
 
     table = ["| measure | result | runs |", "|---|---|---|"] + [
         f"| {a} | {b} | {c} |" for a, b, c in rows

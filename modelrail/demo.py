@@ -62,6 +62,9 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         assert cloud.stack is not None
         print(f"  stack {cloud.stack.name} deployed in {time.monotonic() - t0:.1f}s "
               f"({len(cloud.stack.resources)} resources)")  # fmt: skip
+        if cloud.iam.enabled:
+            print("  IAM enforced: functions, state machines, jobs and endpoints call AWS as "
+                  "their roles, authorized against the synthesized policies and key policy")  # fmt: skip
 
         accepted = _run(cloud, good, "a good dataset")
         if accepted.status != "SUCCEEDED":
@@ -147,10 +150,21 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         print("\nthe dev registry at the end (`modelrail registry list`):")
         for model in (MODEL, "churn"):
             print_listing(registry, model=model)
+        _print_iam(cloud, "\nIAM on the local cloud")
 
     _approval_demo(workdir)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _print_iam(cloud: LocalCloud, label: str) -> None:
+    """What the enforcement did: calls authorized as their roles, and any denial."""
+    iam = cloud.iam
+    roles = len({role for role, _ in iam.used})
+    print(f"{label}: {iam.authorized} calls authorized as {roles} roles against the "
+          f"synthesized policies and key policy, {len(iam.denials)} denied")  # fmt: skip
+    for denial in iam.denials[:3]:
+        print(f"    denied: {denial.message}")
 
 
 def _deployment(cloud: LocalCloud, run: PipelineRun, label: str) -> DeploymentRun:

@@ -51,6 +51,9 @@ ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 _SYNTH_INPUTS = ("infra", "functions", "training", "contracts", "modelrail", "cdk.json")
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# Real seconds a Task's TimeoutSeconds lasts at least on the sped-up clock (D27): the
+# Lambda functions and jobs behind tasks compute in real time.
+TASK_COMPUTE_FLOOR = 30.0
 
 
 class LocalCloudError(RuntimeError):
@@ -274,7 +277,7 @@ class LocalCloud:
             events_delivery.install(self.events),
             interpreter.install(),
             clock.install_wait_scaling(self.clock),
-            interpreter.install_timeouts(self.clock),
+            interpreter.install_timeouts(self.clock, compute_floor=TASK_COMPUTE_FLOOR),
             # After the interpreter's own corrections, which it wraps.
             iam_enforce.install(self.iam),
             iam_enforce.install_interpreter_roles(self.principals),

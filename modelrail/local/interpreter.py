@@ -47,11 +47,11 @@ def install() -> Callable[[], None]:
     return undo
 
 
-def install_timeouts(clock: LocalClock) -> Callable[[], None]:
+def install_timeouts(clock: LocalClock, *, compute_floor: float = 0.0) -> Callable[[], None]:
     """Execution and task timeouts, heartbeats and retry intervals on ``clock``."""
     from modelrail.local import timeouts
 
-    return timeouts.install(clock)
+    return timeouts.install(clock, compute_floor=compute_floor)
 
 
 def _install_sfn_shapes() -> Callable[[], None]:

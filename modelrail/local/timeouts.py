@@ -44,10 +44,14 @@ from modelrail.local.clock import ClockEvent, LocalClock
 from modelrail.local.threads import ContextThread
 
 
-def install(clock: LocalClock) -> Callable[[], None]:
+def install(clock: LocalClock, *, compute_floor: float = 0.0) -> Callable[[], None]:
+    """``compute_floor``: real seconds a task's ``TimeoutSeconds`` lasts at least (never
+    more than the timeout itself). Handlers and jobs compute in real time while the clock
+    runs faster: at 60x a Lambda task's 150 s would end after 2.5 real seconds, shorter
+    than a cold worker takes here, though the same code finishes in time on AWS."""
     undos = [
         _install_execution_timeout(clock),
-        _install_task_timeout(clock),
+        _install_task_timeout(clock, compute_floor),
         _install_callback_waits(clock),
         _install_heartbeat_error(),
         _install_attempt_tokens(),
@@ -166,25 +170,41 @@ def _close_all_tokens(env: Any) -> None:
 # ---- task TimeoutSeconds, callback and heartbeat waits ---------------------------------------
 
 
+class _FlooredClockEvent(ClockEvent):
+    """A :class:`ClockEvent` whose timed wait lasts at least ``min(timeout, floor)`` real
+    seconds."""
+
+    def __init__(self, clock: LocalClock, floor: float) -> None:
+        super().__init__(clock)
+        self._floor = floor
+
+    def wait(self, timeout: float | None = None) -> bool:
+        started = time.monotonic()
+        if super().wait(timeout) or timeout is None:
+            return True
+        rest = min(timeout, self._floor) - (time.monotonic() - started)
+        return threading.Event.wait(self, rest) if rest > 0 else False
+
+
 class _ThreadingOnTheClock:
     """Stands in for the ``threading`` module inside one moto module: its ``Event`` is a
-    :class:`ClockEvent`; everything else is the real module."""
+    :class:`ClockEvent` (with a real-time floor); everything else is the real module."""
 
-    def __init__(self, clock: LocalClock) -> None:
-        self.Event = functools.partial(ClockEvent, clock)
+    def __init__(self, clock: LocalClock, floor: float = 0.0) -> None:
+        self.Event = functools.partial(_FlooredClockEvent, clock, floor)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(threading, name)
 
 
-def _install_task_timeout(clock: LocalClock) -> Callable[[], None]:
+def _install_task_timeout(clock: LocalClock, floor: float) -> Callable[[], None]:
     """A task's ``TimeoutSeconds``: ExecutionState._evaluate_with_timeout waits on a
     ``threading.Event()`` for the task's seconds."""
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 
     module: Any = execute_state
     original = module.threading
-    module.threading = _ThreadingOnTheClock(clock)
+    module.threading = _ThreadingOnTheClock(clock, floor)
 
     def undo() -> None:
         module.threading = original

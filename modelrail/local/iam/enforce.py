@@ -26,6 +26,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -107,6 +108,7 @@ class Enforcer:
     enabled: bool = True
     denials: list[Denial] = field(default_factory=list)
     authorized: int = 0
+    seconds: float = 0.0  # spent authorizing the calls that were allowed (make bench)
     # (role ARN, action) of every permission a role was granted and used (docs/security.md)
     used: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -114,6 +116,7 @@ class Enforcer:
     # ---- the decision ---------------------------------------------------------------
     def authorize(self, principal: Principal, call: Call) -> None:
         """Raise :class:`AccessDenied` unless every permission ``call`` needs is granted."""
+        started = time.perf_counter()
         if principal is _UNATTRIBUTED:
             self._deny(
                 principal.arn,
@@ -132,6 +135,7 @@ class Enforcer:
             self.require(principal, check)
         with self._lock:
             self.authorized += 1
+            self.seconds += time.perf_counter() - started
 
     def require(self, principal: Principal, check: Check) -> None:
         identity = identity_policies(self.account, principal.role_arn)
