@@ -199,10 +199,25 @@ def resolve_table(args: argparse.Namespace, *, cloudformation: Any | None = None
     explicit = getattr(args, "table", None) or os.environ.get(ENV_TABLE)
     if explicit:
         return str(explicit)
-    stack = f"modelrail-{getattr(args, 'env', None) or DEFAULT_ENV}"
     hint = f"pass --table or set {ENV_TABLE}"
+    return _stack_output(args, TABLE_OUTPUT, cloudformation=cloudformation, advice=f"; {hint}")
+
+
+def _stack_output(
+    args: argparse.Namespace,
+    key: str,
+    *,
+    cloudformation: Any | None,
+    advice: str,
+    advise_on_failure: bool = False,
+) -> str:
+    """The environment stack's output ``key``. Raises RegistryNotConfigured (no stack, no
+    output) or StoreError (DescribeStacks failed), each naming the stack; ``advice`` (what
+    to do) ends the message, on failures too with ``advise_on_failure``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    stack = f"modelrail-{getattr(args, 'env', None) or DEFAULT_ENV}"
+    failed = advice if advise_on_failure else ""
     try:
         if cloudformation is None:
             import boto3
@@ -213,19 +228,19 @@ def resolve_table(args: argparse.Namespace, *, cloudformation: Any | None = None
         error = exc.response.get("Error", {})
         if error.get("Code") == "ValidationError":  # CloudFormation's code for "no such stack"
             raise RegistryNotConfigured(
-                f"cannot find stack {stack!r} ({error.get('Message', exc)}); {hint}"
+                f"cannot find stack {stack!r} ({error.get('Message', exc)}){advice}"
             ) from exc
         raise StoreError(
             f"CloudFormation DescribeStacks {stack!r} failed: "
-            f"{error.get('Code', '?')}: {error.get('Message', exc)}"
+            f"{error.get('Code', '?')}: {error.get('Message', exc)}{failed}"
         ) from exc
     except BotoCoreError as exc:
-        raise StoreError(f"CloudFormation DescribeStacks {stack!r} failed: {exc}") from exc
+        raise StoreError(f"CloudFormation DescribeStacks {stack!r} failed: {exc}{failed}") from exc
     for entry in stacks:
         for output in entry.get("Outputs", []):
-            if output.get("OutputKey") == TABLE_OUTPUT and output.get("OutputValue"):
+            if output.get("OutputKey") == key and output.get("OutputValue"):
                 return str(output["OutputValue"])
-    raise RegistryNotConfigured(f"stack {stack!r} has no output {TABLE_OUTPUT!r}; {hint}")
+    raise RegistryNotConfigured(f"stack {stack!r} has no output {key!r}{advice}")
 
 
 def default_registry_factory(args: argparse.Namespace) -> ModelRegistry:
@@ -867,37 +882,18 @@ def resolve_artifacts_bucket(args: argparse.Namespace, *, cloudformation: Any | 
     explicit = getattr(args, "artifacts_bucket", None) or os.environ.get(ENV_ARTIFACTS)
     if explicit:
         return str(explicit)
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    stack = f"modelrail-{getattr(args, 'env', None) or DEFAULT_ENV}"
     what = (
         "the waiting pipeline cannot be answered and nothing was changed; pass "
         f"--artifacts-bucket or set {ENV_ARTIFACTS} (the stack's {ARTIFACTS_OUTPUT} output), "
         "or check --env and your AWS credentials, then run the command again"
     )
-    try:
-        if cloudformation is None:
-            import boto3
-
-            cloudformation = boto3.client("cloudformation")
-        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ValidationError":  # CloudFormation's code for "no such stack"
-            raise RegistryNotConfigured(
-                f"cannot find stack {stack!r} ({error.get('Message', exc)}): {what}"
-            ) from exc
-        raise StoreError(
-            f"CloudFormation DescribeStacks {stack!r} failed: "
-            f"{error.get('Code', '?')}: {error.get('Message', exc)}: {what}"
-        ) from exc
-    except BotoCoreError as exc:
-        raise StoreError(f"CloudFormation DescribeStacks {stack!r} failed: {exc}: {what}") from exc
-    for entry in stacks:
-        for output in entry.get("Outputs", []):
-            if output.get("OutputKey") == ARTIFACTS_OUTPUT and output.get("OutputValue"):
-                return str(output["OutputValue"])
-    raise RegistryNotConfigured(f"stack {stack!r} has no output {ARTIFACTS_OUTPUT!r}: {what}")
+    return _stack_output(
+        args,
+        ARTIFACTS_OUTPUT,
+        cloudformation=cloudformation,
+        advice=f": {what}",
+        advise_on_failure=True,
+    )
 
 
 def _approval_bucket(args: argparse.Namespace) -> str | None:

@@ -345,10 +345,25 @@ class TrainingPipeline(Construct):
             resource_name=f"{resource_prefix(self._res.config.name)}*",
         )
 
+    def _sync_statements(self, rule: str) -> list[iam.PolicyStatement]:
+        """What a `.sync` SageMaker task needs beside the job's own actions: the rule Step
+        Functions manages to follow the job, and passing the training role."""
+        rule_arn = Stack.of(self).format_arn(service="events", resource="rule", resource_name=rule)
+        return [
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[rule_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.training_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ]
+
     def _train_policy(self) -> iam.Policy:
         """createTrainingJob.sync (what CDK's task would grant, scoped to this
         environment's job names)."""
-        stack = Stack.of(self)
         return iam.Policy(
             self,
             "TrainPolicy",
@@ -362,21 +377,7 @@ class TrainingPipeline(Construct):
                     ],
                     resources=[self._jobs("training-job")],
                 ),
-                iam.PolicyStatement(
-                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                    resources=[
-                        stack.format_arn(
-                            service="events",
-                            resource="rule",
-                            resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule",
-                        )
-                    ],
-                ),
-                iam.PolicyStatement(
-                    actions=["iam:PassRole"],
-                    resources=[self.training_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                ),
+                *self._sync_statements("StepFunctionsGetEventsForSageMakerTrainingJobsRule"),
             ],
         )
 
@@ -730,7 +731,6 @@ class TrainingPipeline(Construct):
             SAGEMAKER_JOB_TRANSIENT,
         )
         retry_quota(tune)
-        stack = Stack.of(self)
         tuning_jobs = self._jobs("hyper-parameter-tuning-job")
         # The trials are named <tuning job>-<NNN>-<hash>: this environment's prefix too.
         training_jobs = self._jobs("training-job")
@@ -748,21 +748,7 @@ class TrainingPipeline(Construct):
                     ],
                     resources=[tuning_jobs],
                 ),
-                iam.PolicyStatement(
-                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                    resources=[
-                        stack.format_arn(
-                            service="events",
-                            resource="rule",
-                            resource_name="StepFunctionsGetEventsForSageMakerTuningJobsRule",
-                        )
-                    ],
-                ),
-                iam.PolicyStatement(
-                    actions=["iam:PassRole"],
-                    resources=[self.training_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                ),
+                *self._sync_statements("StepFunctionsGetEventsForSageMakerTuningJobsRule"),
             ],
         )
         selector = dict(state["ResultSelector"])

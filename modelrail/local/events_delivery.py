@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 
 from modelrail.local.iam.enforce import AccessDenied, MotoWorld
-from modelrail.local.iam.requests import Check, PolicyRef
+from modelrail.local.iam.requests import Check, PolicyRef, kms_checks
 
 if TYPE_CHECKING:
     from modelrail.local.iam.enforce import Enforcer
@@ -161,13 +161,15 @@ class EventsDelivery:
             return
         world = MotoWorld(queue.split(":")[4], pending.region)
         context = {"aws:SourceArn": pending.rule_arn, "aws:SourceAccount": queue.split(":")[4]}
+        checks = [
+            Check("sqs:SendMessage", queue, context, PolicyRef("sqs", queue)),
+            *kms_checks(
+                world, world.queue_key(queue), ("kms:GenerateDataKey", "kms:Decrypt"), context
+            ),
+        ]
         try:
-            self._as_events(Check("sqs:SendMessage", queue, context, PolicyRef("sqs", queue)))
-            key = world.queue_key(queue)
-            if key:
-                key_arn = world.key_arn(key)
-                for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                    self._as_events(Check(action, key_arn, context, PolicyRef("kms", key_arn)))
+            for check in checks:
+                self._as_events(check)
         except AccessDenied as exc:
             logger.warning("EventBridge dropped an event for %s: %s", pending.target["Arn"], exc)
             return

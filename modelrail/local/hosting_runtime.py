@@ -74,6 +74,8 @@ INVOCATION_TIMEOUT = 60.0  # SageMaker's limit for a real-time request, in secon
 CAPTURE_FLUSH_RECORDS = 500
 CAPTURE_FLUSH_SECONDS = 2.0
 EVALUATE_EVERY = 0.1  # real seconds between alarm evaluations
+# What publishing to an encrypted topic or queue needs on its key (SNS and SQS docs).
+_PUBLISH_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -857,18 +859,14 @@ class HostingRuntime:
         if self.enforcer is None:
             return True
         from modelrail.local.iam.enforce import AccessDenied, MotoWorld
-        from modelrail.local.iam.requests import Check, PolicyRef
+        from modelrail.local.iam.requests import Check, PolicyRef, kms_checks
 
         context = {"aws:SourceArn": alarm.alarm_arn, "aws:SourceAccount": self.account_id}
-        checks = [Check("sns:Publish", topic, context, PolicyRef("sns", topic))]
         world = MotoWorld(self.account_id, self.region)
-        key = world.topic_key(topic)
-        if key:
-            arn = world.key_arn(key)
-            checks += [
-                Check(action, arn, context, PolicyRef("kms", arn))
-                for action in ("kms:GenerateDataKey", "kms:Decrypt")
-            ]
+        checks = [
+            Check("sns:Publish", topic, context, PolicyRef("sns", topic)),
+            *kms_checks(world, world.topic_key(topic), _PUBLISH_KEY_ACTIONS, context),
+        ]
         try:
             for check in checks:
                 self.enforcer.require_service("cloudwatch.amazonaws.com", check)

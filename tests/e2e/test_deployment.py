@@ -135,6 +135,9 @@ def test_a_faulty_canary_is_rolled_back_by_its_alarm_and_nothing_moves(story: St
     deployment_messages = [m for m in messages if m.get("event", "").startswith("deployment.")]
     assert [m["event"] for m in deployment_messages] == ["deployment.rolled_back"]
     assert alarm in json.dumps(deployment_messages[0])
+    # the alarm's own action reached the encrypted topic: the topic policy and the key
+    # policy let cloudwatch.amazonaws.com publish (the local cloud checks both)
+    assert any(m.get("AlarmName") == alarm and m.get("NewStateValue") == "ALARM" for m in messages)
 
 
 def test_data_capture_records_the_served_requests(story: Story) -> None:

@@ -105,7 +105,11 @@ def _via(call: Call, service: str) -> Context:
     }
 
 
-def _kms(world: World, key: str | None, actions: Sequence[str], context: Context) -> list[Check]:
+def kms_checks(
+    world: World, key: str | None, actions: Sequence[str], context: Context
+) -> list[Check]:
+    """What using ``key`` (any id form; None: no key) for ``actions`` needs: each action on
+    the key, under its key policy."""
     if not key:
         return []
     arn = world.key_arn(key)
@@ -155,7 +159,7 @@ def _s3(call: Call, world: World) -> list[Check]:
     via = _via(call, "s3")
     if action in ("GetObject", "GetObjectVersion") and key:
         ctx = {**via, "kms:EncryptionContext:aws:s3:arn": resource}
-        checks += _kms(world, world.object_key(bucket, key, version), ["kms:Decrypt"], ctx)
+        checks += kms_checks(world, world.object_key(bucket, key, version), ["kms:Decrypt"], ctx)
     if action == "PutObject" and key:
         checks += _s3_put_extras(call, world, bucket, resource)
     return checks
@@ -175,12 +179,12 @@ def _s3_put_extras(call: Call, world: World, bucket: str, resource: str) -> list
         checks.append(Check(action, src_arn, {}, PolicyRef("s3", src_bucket)))
         src_kms = world.object_key(src_bucket, src_key, src_version)
         ctx = {**via, "kms:EncryptionContext:aws:s3:arn": src_arn}
-        checks += _kms(world, src_kms, ["kms:Decrypt"], ctx)
+        checks += kms_checks(world, src_kms, ["kms:Decrypt"], ctx)
     key = headers.get("x-amz-server-side-encryption-aws-kms-key-id")
     if not key and headers.get("x-amz-server-side-encryption") != "AES256":
         key = world.bucket_key(bucket)
     ctx = {**via, "kms:EncryptionContext:aws:s3:arn": resource}
-    return checks + _kms(world, key, ["kms:GenerateDataKey"], ctx)
+    return checks + kms_checks(world, key, ["kms:GenerateDataKey"], ctx)
 
 
 # ---- DynamoDB -------------------------------------------------------------------------
@@ -198,7 +202,9 @@ def _table(
 ) -> list[Check]:
     resource = _arn(call, "dynamodb", f"table/{table}" + (f"/index/{index}" if index else ""))
     checks = [Check(f"dynamodb:{action}", resource)]
-    return checks + _kms(world, world.table_key(table), ["kms:Decrypt"], _via(call, "dynamodb"))
+    return checks + kms_checks(
+        world, world.table_key(table), ["kms:Decrypt"], _via(call, "dynamodb")
+    )
 
 
 @rule(
@@ -264,7 +270,7 @@ def _grant(call: Call, world: World, key: str | None) -> list[Check]:
     """An endpoint on a config with a KmsKeyId: SageMaker creates a grant on the key with
     the permissions of the caller of CreateEndpoint/UpdateEndpoint."""
     ctx = {**_via(call, "sagemaker"), "kms:GrantIsForAWSResource": True}
-    return _kms(world, key, ["kms:CreateGrant", "kms:DescribeKey"], ctx)
+    return kms_checks(world, key, ["kms:CreateGrant", "kms:DescribeKey"], ctx)
 
 
 @rule("sagemaker", "CreateTrainingJob")
@@ -361,7 +367,9 @@ def _sns_publish(call: Call, world: World) -> list[Check]:
     topic = call.params.get("TopicArn") or call.params["TargetArn"]
     checks = [Check("sns:Publish", topic, {}, PolicyRef("sns", topic))]
     key = world.topic_key(topic)
-    return checks + _kms(world, key, ["kms:GenerateDataKey", "kms:Decrypt"], _via(call, "sns"))
+    return checks + kms_checks(
+        world, key, ["kms:GenerateDataKey", "kms:Decrypt"], _via(call, "sns")
+    )
 
 
 @rule("sqs", "SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
@@ -372,7 +380,7 @@ def _sqs(call: Call, world: World) -> list[Check]:
         "SendMessage": ["kms:GenerateDataKey", "kms:Decrypt"],
         "ReceiveMessage": ["kms:Decrypt"],
     }
-    return checks + _kms(
+    return checks + kms_checks(
         world, world.queue_key(arn), actions.get(call.operation, []), _via(call, "sqs")
     )
 
