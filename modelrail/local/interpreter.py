@@ -38,11 +38,38 @@ def install() -> Callable[[], None]:
     undo_fail = _install_fail_names()
     undo_sfn = _install_sfn_shapes()
     undo_json = _install_json_results()
+    undo_tokens = _install_token_lookup()
 
     def undo() -> None:
+        undo_tokens()
         undo_json()
         undo_sfn()
         undo_fail()
+
+    return undo
+
+
+def _install_token_lookup() -> Callable[[], None]:
+    """``SendTaskSuccess/Failure/Heartbeat`` look for the token in every execution's
+    environment, which moto creates on the execution's own thread: an execution started a
+    moment earlier has none yet, and the lookup crashed with ``AttributeError`` (seen with
+    a deployment starting while a reviewer approved another run). An execution without an
+    environment holds no token; the lookup skips it."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend._get_executions
+
+    def with_environment(self: Any, execution_status: Any = None) -> list[Any]:
+        return [
+            e
+            for e in original(self, execution_status)
+            if getattr(getattr(e, "exec_worker", None), "env", None) is not None
+        ]
+
+    StepFunctionsParserBackend._get_executions = with_environment  # type: ignore[method-assign]
+
+    def undo() -> None:
+        StepFunctionsParserBackend._get_executions = original  # type: ignore[method-assign]
 
     return undo
 

@@ -10,7 +10,7 @@ logs with the job's metric definitions, and writes the counters, ``BestTrainingJ
 status back onto moto's record.
 
 Differences from the service, on purpose and documented: every strategy samples at
-random (seeded by the job name, so a run is reproducible) where SageMaker's Bayesian
+random (seeded by the search's ranges and data, so a run is reproducible) where SageMaker's Bayesian
 strategy learns from earlier trials; ``Auto`` scaling is linear; early stopping is off.
 """
 
@@ -70,6 +70,22 @@ def _draw(spec: dict[str, Any], rng: random.Random, integer: bool) -> str:
     if integer:
         value = min(max(round(value), math.ceil(low)), math.floor(high))
     return _format(value, integer)
+
+
+def search_seed(request: dict[str, Any]) -> str:
+    """What the trials are drawn from: the ranges, the static hyperparameters and the input
+    channels (content-addressed datasets), not the job's name, which changes with every
+    upload of the same file (its S3 version id): the same data searches the same way."""
+    definition = request.get("TrainingJobDefinition") or {}
+    basis = {
+        "ranges": request["HyperParameterTuningJobConfig"].get("ParameterRanges"),
+        "static": definition.get("StaticHyperParameters"),
+        "channels": [
+            (c.get("ChannelName"), c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri"))
+            for c in definition.get("InputDataConfig") or []
+        ],
+    }
+    return json.dumps(basis, sort_keys=True)
 
 
 def sample_trials(ranges: dict[str, Any], count: int, seed: str) -> list[dict[str, str]]:
@@ -140,7 +156,7 @@ class TuningRuntime:
         limits = config["ResourceLimits"]
         count = min(int(limits["MaxNumberOfTrainingJobs"]), self.max_trials)
         parallel = max(1, min(int(limits["MaxParallelTrainingJobs"]), self.max_parallel, count))
-        hp_sets = sample_trials(config.get("ParameterRanges") or {}, count, name)
+        hp_sets = sample_trials(config.get("ParameterRanges") or {}, count, search_seed(request))
         tuning_arn = backend.hyper_parameter_tuning_jobs[name].arn
         tuning_job = backend.hyper_parameter_tuning_jobs[name]
         tuning_job.hyper_parameter_tuning_job_status = "InProgress"

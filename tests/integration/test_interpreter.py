@@ -144,3 +144,27 @@ def test_without_the_correction_starting_another_state_machine_crashes(sfn: Any)
     assert described["status"] == "FAILED"
     assert described["error"] == "States.Runtime"
     assert "StateMachineArn" in described["cause"]
+
+
+def test_a_task_answer_skips_executions_that_have_no_environment_yet() -> None:
+    """moto looks for a task token in every execution's environment, which the
+    execution's own thread creates: one started a moment earlier crashed the lookup."""
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from modelrail.local.interpreter import _install_token_lookup
+
+    starting = SimpleNamespace(status="RUNNING", exec_worker=SimpleNamespace(env=None))
+    backend: Any = StepFunctionsParserBackend.__new__(StepFunctionsParserBackend)
+    backend.state_machines = [SimpleNamespace(executions=[starting])]
+    with pytest.raises(AttributeError, match="callback_pool_manager"):
+        StepFunctionsParserBackend.send_task_success(backend, "token", "{}")
+    undo = _install_token_lookup()
+    try:
+        from moto.stepfunctions.parser.api import InvalidToken
+
+        with pytest.raises(InvalidToken):  # no execution holds it: the service's answer
+            StepFunctionsParserBackend.send_task_success(backend, "token", "{}")
+    finally:
+        undo()
