@@ -15,6 +15,9 @@ Figures (wall clock on this machine; each the median of --repeat runs where chea
   IAM enforcement     the cost of fidelity: a good upload and its first deployment with
                       enforcement on and off, the time spent per authorized call, and the
                       demo's wall time on and off
+  false promotions    how often the gate promotes a truly equal challenger, point rule
+                      against the 95% interval rule, and a better one (D39;
+                      benchmarks/false_promotions.py)
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import false_promotions
 from infra.assets import lambda_function_names, stage_lambda
 from modelrail.contract import load_contract
 from modelrail.deploy_cli import wait_for
@@ -219,6 +223,7 @@ def main() -> None:
 
     rows.extend(_cold_imports(work, args.repeat))
     rows.extend(_enforcement(assembly, good, args.repeat))
+    rows.extend(false_promotions.rows())
 
     table = ["| measure | result | runs |", "|---|---|---|"] + [
         f"| {a} | {b} | {c} |" for a, b, c in rows
