@@ -155,6 +155,8 @@ def main() -> None:
 
     good = sample_command("demand", 2000, 7, work / "good.csv")
     better = sample_command("demand", 4000, 11, work / "better.csv")
+    # Significantly better than `better`, so the faulty version reaches its canary (D39).
+    faulty_data = sample_command("demand", 12000, 13, work / "faulty.csv")
     bad = work / "bad.csv"
     pd.read_csv(good).drop(columns=["units_sold"]).to_csv(bad, index=False)
     deploys, goods, trains, bads = [], [], [], []
@@ -178,7 +180,7 @@ def main() -> None:
             with Traffic.from_sample(cloud, "demand", good, rows=3) as traffic:
                 again = cloud.upload_and_wait("demand", better)
                 canaries.append(_deployment(cloud, again, "PRODUCTION"))
-                faulty = cloud.upload_and_wait("demand", better, metadata={FAULT: "1"})
+                faulty = cloud.upload_and_wait("demand", faulty_data, metadata={FAULT: "1"})
                 rollbacks.append(_deployment(cloud, faulty, "ROLLED_BACK"))
             latencies.extend(traffic.latencies)
     n = f"median of {args.repeat}"
