@@ -15,6 +15,9 @@ Figures (wall clock on this machine; each the median of --repeat runs where chea
   IAM enforcement     the cost of fidelity: a good upload and its first deployment with
                       enforcement on and off, the time spent per authorized call, and the
                       demo's wall time on and off
+  false promotions    how often the gate promotes a truly equal challenger, point rule
+                      against the 95% interval rule, and a better one (D39;
+                      benchmarks/false_promotions.py)
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import false_promotions
 from infra.assets import lambda_function_names, stage_lambda
 from modelrail.contract import load_contract
 from modelrail.deploy_cli import wait_for
@@ -151,6 +155,8 @@ def main() -> None:
 
     good = sample_command("demand", 2000, 7, work / "good.csv")
     better = sample_command("demand", 4000, 11, work / "better.csv")
+    # Significantly better than `better`, so the faulty version reaches its canary (D39).
+    faulty_data = sample_command("demand", 12000, 13, work / "faulty.csv")
     bad = work / "bad.csv"
     pd.read_csv(good).drop(columns=["units_sold"]).to_csv(bad, index=False)
     deploys, goods, trains, bads = [], [], [], []
@@ -174,7 +180,7 @@ def main() -> None:
             with Traffic.from_sample(cloud, "demand", good, rows=3) as traffic:
                 again = cloud.upload_and_wait("demand", better)
                 canaries.append(_deployment(cloud, again, "PRODUCTION"))
-                faulty = cloud.upload_and_wait("demand", better, metadata={FAULT: "1"})
+                faulty = cloud.upload_and_wait("demand", faulty_data, metadata={FAULT: "1"})
                 rollbacks.append(_deployment(cloud, faulty, "ROLLED_BACK"))
             latencies.extend(traffic.latencies)
     n = f"median of {args.repeat}"
@@ -219,6 +225,7 @@ def main() -> None:
 
     rows.extend(_cold_imports(work, args.repeat))
     rows.extend(_enforcement(assembly, good, args.repeat))
+    rows.extend(false_promotions.rows())
 
     table = ["| measure | result | runs |", "|---|---|---|"] + [
         f"| {a} | {b} | {c} |" for a, b, c in rows

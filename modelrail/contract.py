@@ -100,19 +100,45 @@ class MetricThreshold(_Frozen):
         return value >= self.threshold if self.greater_is_better else value <= self.threshold
 
 
+# The bounds of improvement_confidence: with the training job's 1000 resamples, 0.99
+# leaves 5 in each tail of the interval; below 0.5 an "interval" says nothing.
+MIN_CONFIDENCE = 0.5
+MAX_CONFIDENCE = 0.99
+
+
 class QualityPolicy(_Frozen):
     """The bar beyond the primary metric's threshold (the quality gate reads it)."""
 
     min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
-    """Relative margin the challenger must beat the champion by on the primary metric."""
+    """Relative margin the challenger must beat the champion by on the primary metric
+    (0.02: by 2% of the champion's value; 0.0: by anything at all). It must be beaten
+    with confidence: the lower bound of the paired bootstrap interval of the difference
+    must exceed it, so a tie or a lead within the holdout's noise is rejected (D39)."""
+    improvement_confidence: float = 0.95
+    """Coverage of that two-sided interval, from 0.5 to 0.99: 0.95 makes a truly equal
+    challenger pass about one time in forty (the upper 2.5% tail)."""
     max_slice_regression: float = Field(default=0.10, ge=0.0)
-    """A slice's primary metric may be at most this much (relative) worse than the champion's."""
+    """A slice's primary metric may be at most this much (relative) worse than the
+    champion's; a regression counts only when significant: the slice interval's upper
+    bound is below minus this tolerance (D39)."""
     min_slice_rows: int = Field(default=20, ge=1)
     """Slices with fewer holdout rows than this are reported, not judged."""
     max_latency_ms: float | None = Field(default=None, gt=0)
     """Budget for the p95 single-row prediction latency measured in the training job."""
     max_model_mb: float | None = Field(default=None, gt=0)
     """Budget for the serialized model's size."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        confidence = self.improvement_confidence
+        if not (MIN_CONFIDENCE <= confidence <= MAX_CONFIDENCE):
+            raise ValueError(
+                f"improvement_confidence {confidence!r} must be between {MIN_CONFIDENCE} and "
+                f"{MAX_CONFIDENCE}: it is the coverage of a two-sided interval, and above "
+                f"{MAX_CONFIDENCE} its tails rest on fewer than 5 of the training job's "
+                "1000 bootstrap resamples"
+            )
+        return self
 
 
 class ParameterType(StrEnum):

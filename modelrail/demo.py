@@ -209,9 +209,9 @@ def _canary_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -
     if v2.registered_version is None:
         return False
 
-    faulty = workdir / "demand-faulty.csv"
-    faulty.write_bytes(better.read_bytes())
-    print("\n▶ a version that misbehaves: the same data uploaded with "
+    # More data again: a tie with v2 would be rejected at the gate (D39), not canaried.
+    faulty = sample_command(MODEL, 12000, 13, workdir / "demand-faulty.csv")
+    print("\n▶ a version that misbehaves: a significantly better model, uploaded with "
           "--metadata modelrail-fault-error-rate=1 (fault injection, dev only)")  # fmt: skip
     v3 = cloud.upload_and_wait(MODEL, faulty, metadata={"modelrail-fault-error-rate": "1"})
     print(f"  training run {v3.status}: v{v3.registered_version} registered")

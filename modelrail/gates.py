@@ -11,7 +11,18 @@ never an exception, so the state machine always gets a decision to act on.
      "primary_metric": {"name": "rmse", "value": 18.2, "threshold": 25.0,
                         "greater_is_better": false},
      "metrics": {"rmse": 18.2, "mae": 12.9, "r2": 0.81},
-     "rows": {"train": 800, "holdout": 200}}
+     "rows": {"train": 800, "holdout": 200},
+     "champion": {"version": 3, "rows": 200, "metrics": {"rmse": 18.9, ...},
+                  "slices": {...},
+                  "comparison": {"metric": "rmse", "confidence": 0.95, "resamples": 1000,
+                                 "rows": 200, "point": 0.7, "lower": -0.4, "upper": 1.8,
+                                 "slices": {"store_id": {"S01": {"rows": 20, ...}}}}}}
+
+The champion's ``comparison`` is the training job's paired bootstrap interval of the
+primary metric's difference, challenger minus champion and oriented so that positive is
+better (docs/decisions.md D39). A challenger replaces a champion only when the interval's
+lower bound exceeds the required margin: a tie, or a lead the holdout's noise could
+explain, is "no significant improvement".
 """
 
 from __future__ import annotations
@@ -34,10 +45,34 @@ class _Frozen(BaseModel):
 class GatePolicy(_Frozen):
     min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
     """How much better than the champion a challenger must be on the primary metric,
-    relative to the champion's value: 0.02 means 2% better; 0.0 means at least as good."""
+    relative to the champion's value: 0.02 means 2% better; 0.0 means better at all."""
+    improvement_confidence: float | None = Field(default=0.95, ge=0.5, le=0.99)
+    """The confidence the improvement must be shown with: the lower bound of the paired
+    interval at this coverage must exceed the margin. ``None`` is the rule before D39
+    (the point estimate reaching the margin, a tie passing), kept only so that
+    benchmarks/false_promotions.py can measure it; contracts always set a confidence."""
     require_comparable_champion: bool = True
     """When a champion is given but its primary metric is missing or not finite: fail
     (True) or skip the comparison (False)."""
+
+
+class ImprovementInterval(_Frozen):
+    """The evidence a champion comparison was decided on (overall or for one slice)."""
+
+    metric: str
+    point: float
+    """Challenger minus champion on the holdout, positive when the challenger is better."""
+    lower: float
+    upper: float
+    confidence: float
+    resamples: int
+    rows: int
+    """Holdout rows both models were scored on (the slice's rows for a slice)."""
+    margin: float
+    """In the metric's units: the lower bound must exceed it (overall), or the upper
+    bound must fall below it for a slice to count as a regression (``-tolerance``)."""
+    significant: bool
+    """Overall: a significant improvement; slice: a significant regression."""
 
 
 class GateCheck(_Frozen):
@@ -46,6 +81,7 @@ class GateCheck(_Frozen):
     value: float | None = None
     threshold: float | None = None
     message: str
+    interval: ImprovementInterval | None = None
 
 
 class GateDecision(_Frozen):
@@ -57,6 +93,11 @@ class GateDecision(_Frozen):
     primary_metric: str
     value: float | None = None
     champion_value: float | None = None
+
+    @property
+    def comparison(self) -> ImprovementInterval | None:
+        """The interval the champion check decided on (None: no champion, or no interval)."""
+        return next((c.interval for c in self.checks if c.name == "champion"), None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -280,6 +321,16 @@ def _champion(
             message=f"cannot compare with the champion: its {metric.name!r} is {_describe(raw)}",
         )
         return check, None
+    if policy.improvement_confidence is None:
+        return _point_rule(contract, value, best, policy), best
+    return _interval_rule(contract, value, best, champion, policy), best
+
+
+def _point_rule(
+    contract: ModelContract, value: float, best: float, policy: GatePolicy
+) -> GateCheck:
+    """The rule before D39: the point estimate reaches the margin (a tie passes)."""
+    metric = contract.primary_metric
     margin = policy.min_improvement * abs(best)
     if metric.greater_is_better:
         required = best + margin
@@ -304,10 +355,128 @@ def _champion(
             f"{better} is better and the policy requires {bound} {_fmt(required)} "
             f"(min_improvement {policy.min_improvement:.1%})"
         )
-    check = GateCheck(
+    return GateCheck(
         name="champion", passed=passed, value=value, threshold=required, message=message
     )
-    return check, best
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}"
+
+
+def _bounds(block: Any) -> tuple[tuple[int, float, float, float] | None, str | None]:
+    """(rows, point, lower, upper) of one interval block, or why it cannot be used."""
+    if not isinstance(block, Mapping):
+        return None, "it is not an object"
+    rows = block.get("rows")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        return None, f"its 'rows' is {rows!r}"
+    numbers = []
+    for key in ("point", "lower", "upper"):
+        number = _number(block.get(key))
+        if number is None:
+            return None, f"its {key!r} is {_describe(block.get(key))}"
+        numbers.append(number)
+    point, lower, upper = numbers
+    if lower > upper:
+        return None, f"its lower bound {_fmt(lower)} is above its upper bound {_fmt(upper)}"
+    return (rows, point, lower, upper), None
+
+
+def _comparison_header(
+    contract: ModelContract, comparison: Any, policy: GatePolicy
+) -> tuple[tuple[float, int] | None, str | None]:
+    """(confidence, resamples) of the training job's comparison, or why it is unusable."""
+    metric = contract.primary_metric.name
+    if comparison is None:
+        return None, "the champion has no paired interval (its 'comparison' is missing)"
+    if not isinstance(comparison, Mapping):
+        return None, f"the champion's 'comparison' is not an object ({type(comparison).__name__})"
+    if comparison.get("metric") != metric:
+        return None, (
+            f"the champion's comparison is for {comparison.get('metric')!r}, not {metric!r}"
+        )
+    confidence = _number(comparison.get("confidence"))
+    required = policy.improvement_confidence
+    assert required is not None
+    if confidence is None or confidence < required - 1e-9:
+        shown = _describe(comparison.get("confidence")) if confidence is None else confidence
+        return None, (
+            f"the champion's comparison has confidence {shown}, the contract requires {required}"
+        )
+    resamples = comparison.get("resamples")
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        return None, f"the champion's comparison has {resamples!r} resamples"
+    return (confidence, resamples), None
+
+
+def _interval_rule(
+    contract: ModelContract,
+    value: float,
+    best: float,
+    champion: Mapping[str, Any],
+    policy: GatePolicy,
+) -> GateCheck:
+    """Promote only when the interval's lower bound exceeds the margin (D39)."""
+    metric = contract.primary_metric
+    comparison = champion.get("comparison")
+    header, problem = _comparison_header(contract, comparison, policy)
+    parsed: tuple[int, float, float, float] | None = None
+    if header is not None:
+        parsed, problem = _bounds(comparison)
+        problem = problem and f"the champion's comparison cannot be used: {problem}"
+    if header is None or parsed is None:
+        return GateCheck(
+            name="champion",
+            passed=False,
+            value=value,
+            message=f"no significant improvement can be shown: {problem}",
+        )
+    confidence, resamples = header
+    rows, point, lower, upper = parsed
+    expected = (value - best) if metric.greater_is_better else (best - value)
+    if abs(point - expected) > 1e-6 * max(1.0, abs(value), abs(best)):
+        return GateCheck(
+            name="champion",
+            passed=False,
+            value=value,
+            message=f"no significant improvement can be shown: the comparison's difference "
+            f"{_signed(point)} is not {metric.name} {_fmt(value)} against the champion's "
+            f"{_fmt(best)} ({_signed(expected)})",
+        )
+    margin = policy.min_improvement * abs(best)
+    passed = lower > margin
+    interval = ImprovementInterval(
+        metric=metric.name,
+        point=point,
+        lower=lower,
+        upper=upper,
+        confidence=confidence,
+        resamples=resamples,
+        rows=rows,
+        margin=margin,
+        significant=passed,
+    )
+    evidence = (
+        f"{metric.name} {_fmt(value)} against the champion's {_fmt(best)}: difference "
+        f"{_signed(point)} (positive is better), {confidence:.0%} interval "
+        f"[{_signed(lower)}, {_signed(upper)}] over {rows} paired holdout rows "
+        f"({resamples} resamples)"
+    )
+    rule = f"the margin {_fmt(margin)} (min_improvement {policy.min_improvement:.1%})"
+    message = (
+        f"significant improvement: {evidence}; the lower bound exceeds {rule}"
+        if passed
+        else f"no significant improvement: {evidence}; the lower bound does not exceed {rule}"
+    )
+    return GateCheck(
+        name="champion",
+        passed=passed,
+        value=value,
+        threshold=margin,
+        message=message,
+        interval=interval,
+    )
 
 
 def _relative_worse(contract: ModelContract, value: float, reference: float) -> float:
@@ -320,18 +489,42 @@ def _relative_worse(contract: ModelContract, value: float, reference: float) -> 
     return delta / scale
 
 
+def _slice_interval(
+    contract: ModelContract,
+    champion: Mapping[str, Any],
+    policy: GatePolicy,
+    column: str,
+    value: str,
+) -> tuple[int, float, float, float] | None:
+    """The training job's interval for one slice, when it has a usable one (and the
+    comparison it belongs to is usable: the right metric, at the required confidence)."""
+    comparison = champion.get("comparison")
+    if _comparison_header(contract, comparison, policy)[0] is None:
+        return None
+    slices = comparison.get("slices") if isinstance(comparison, Mapping) else None
+    block = (slices.get(column) or {}).get(value) if isinstance(slices, Mapping) else None
+    return _bounds(block)[0] if block is not None else None
+
+
 def _slices(
-    contract: ModelContract, evaluation: Mapping[str, Any], champion: Mapping[str, Any]
+    contract: ModelContract,
+    evaluation: Mapping[str, Any],
+    champion: Mapping[str, Any],
+    policy: GatePolicy,
 ) -> list[GateCheck]:
     """No slice regresses beyond the contract's tolerance against the champion on the
-    same holdout. Small slices are reported in the passing message, not judged."""
+    same holdout. Small slices are reported in the passing message, not judged.
+
+    With a confidence (D39), a slice regression counts only when it is significant: the
+    slice interval's upper bound is below minus the tolerance (relative to the champion's
+    slice value). A slice without a usable interval is judged on its point estimate."""
     quality = contract.quality
     metric = contract.primary_metric.name
     ours, theirs = evaluation.get("slices"), champion.get("slices")
     if not contract.slices or not isinstance(ours, Mapping) or not isinstance(theirs, Mapping):
         return []
     failing: list[GateCheck] = []
-    judged = small = 0
+    judged = small = on_point = 0
     for column in contract.slices:
         for value, block in sorted((ours.get(column) or {}).items()):
             other = (theirs.get(column) or {}).get(value)
@@ -347,7 +540,39 @@ def _slices(
                 continue
             judged += 1
             worse = _relative_worse(contract, mine, best)
-            if worse > quality.max_slice_regression:
+            tolerance = quality.max_slice_regression
+            found = (
+                None
+                if policy.improvement_confidence is None
+                else _slice_interval(contract, champion, policy, column, value)
+            )
+            interval: ImprovementInterval | None = None
+            if found is None:
+                on_point += policy.improvement_confidence is not None
+                regressed = worse > tolerance
+                evidence = ""
+            else:
+                n, point, lower, upper = found
+                margin = -tolerance * abs(best)
+                regressed = upper < margin
+                comparison = champion.get("comparison") or {}
+                interval = ImprovementInterval(
+                    metric=metric,
+                    point=point,
+                    lower=lower,
+                    upper=upper,
+                    confidence=_number(comparison.get("confidence")) or 0.0,
+                    resamples=int(_number(comparison.get("resamples")) or 0),
+                    rows=n,
+                    margin=margin,
+                    significant=regressed,
+                )
+                evidence = (
+                    f"; significant: the {interval.confidence:.0%} interval of the difference "
+                    f"[{_signed(lower)}, {_signed(upper)}] over {n} rows lies below "
+                    f"{_signed(margin)}"
+                )
+            if regressed:
                 failing.append(
                     GateCheck(
                         name=f"slice:{column}={value}",
@@ -356,18 +581,22 @@ def _slices(
                         threshold=best,
                         message=f"slice {column}={value} ({rows} rows): {metric} {_fmt(mine)} is "
                         f"{worse:.1%} worse than the champion's {_fmt(best)} (tolerance "
-                        f"{quality.max_slice_regression:.0%})",
+                        f"{tolerance:.0%}){evidence}",
+                        interval=interval,
                     )
                 )
     if failing:
         return failing
-    note = f"; {small} slice(s) under {quality.min_slice_rows} rows not judged" if small else ""
+    notes = f"; {small} slice(s) under {quality.min_slice_rows} rows not judged" if small else ""
+    if on_point:
+        notes += f"; {on_point} without an interval judged on the point estimate"
+    rule = "significantly " if policy.improvement_confidence is not None else ""
     return [
         GateCheck(
             name="slices",
             passed=True,
-            message=f"no slice regresses more than {quality.max_slice_regression:.0%} "
-            f"({judged} judged{note})",
+            message=f"no slice regresses {rule}more than {quality.max_slice_regression:.0%} "
+            f"({judged} judged{notes})",
         )
     ]
 
@@ -442,7 +671,10 @@ def evaluate_gate(
     The champion is ``champion`` when given, else the ``champion`` block the training job
     wrote after scoring the champion's artifact on the same holdout. Slice and budget
     checks come from the contract's ``quality`` policy."""
-    policy = policy or GatePolicy(min_improvement=contract.quality.min_improvement)
+    policy = policy or GatePolicy(
+        min_improvement=contract.quality.min_improvement,
+        improvement_confidence=contract.quality.improvement_confidence,
+    )
     if not isinstance(evaluation, Mapping):
         check = GateCheck(
             name="evaluation",
@@ -466,6 +698,6 @@ def evaluate_gate(
         check, champion_value = _champion(contract, value, champion, policy)
         if check is not None:
             checks.append(check)
-        checks.extend(_slices(contract, evaluation, champion))
+        checks.extend(_slices(contract, evaluation, champion, policy))
     checks.extend(_budgets(contract, evaluation))
     return GateDecision.from_checks(contract, checks, value=value, champion_value=champion_value)

@@ -25,6 +25,7 @@ from typing import Literal
 from modelrail.contract import ModelContract
 from modelrail.registry.models import (
     AliasChange,
+    ChampionComparison,
     DataRef,
     GateResult,
     Lineage,
@@ -415,7 +416,29 @@ def _gates(card: ModelCard) -> _Section:
         (g.name, _verdict(g.passed), "; ".join(g.reasons) if g.reasons else Cell("-", "muted"))
         for g in card.gates
     ]
-    return _Section("Gates", (summary, _table(("Gate", "Result", "Reasons"), rows)))
+    blocks: list[_Block] = [summary, _table(("Gate", "Result", "Reasons"), rows)]
+    for gate in card.gates:
+        if gate.comparison is not None:
+            blocks.append(_comparison(gate.comparison))
+    return _Section("Gates", tuple(blocks))
+
+
+def _comparison(c: ChampionComparison) -> _Facts:
+    """The champion comparison the quality gate decided on (docs/decisions.md D39)."""
+    decision = (
+        Cell("significant improvement", "pass")
+        if c.significant
+        else Cell("no significant improvement", "fail")
+    )
+    return _facts(
+        ("Against the champion", decision),
+        ("Metric", c.metric),
+        ("Difference (positive is better)", f"{c.point:+.6g}"),
+        (f"{c.confidence:.0%} interval", f"[{c.lower:+.6g}, {c.upper:+.6g}]"),
+        ("Required: lower bound above", _num(c.margin)),
+        ("Paired holdout rows", f"{c.rows:,}"),
+        ("Bootstrap resamples", f"{c.resamples:,}"),
+    )
 
 
 def _status_history(card: ModelCard) -> _Section:

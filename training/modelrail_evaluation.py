@@ -1,7 +1,8 @@
 """The evaluation beyond the headline metrics, written into evaluation.json by train.py.
 
-Slices, calibration, permutation importance, model size and latency, and the champion
-scored on the challenger's holdout. Runs in the SageMaker scikit-learn container, under
+Slices, calibration, permutation importance, model size and latency, the champion
+scored on the challenger's holdout and a paired bootstrap interval of the difference
+between the two (docs/decisions.md D39). Runs in the SageMaker scikit-learn container, under
 the same rules as modelrail_features.py (standard library, numpy, pandas, scipy,
 scikit-learn and joblib only).
 
@@ -13,9 +14,12 @@ calibration bin has ``null`` means, and a champion that cannot be scored is repo
 from __future__ import annotations
 
 import json
+import math
 import tarfile
 import tempfile
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,11 @@ LATENCY_BATCH_MAX_ROWS = 1000
 LATENCY_BATCH_RUNS = 3  # the median of these is batch_ms
 MAX_ERROR_CHARS = 300
 PROBABILITY_METRICS = ("roc_auc", "log_loss")
+BOOTSTRAP_RESAMPLES = 1000
+DEFAULT_CONFIDENCE = 0.95  # modelrail.contract.QualityPolicy.improvement_confidence
+# Resamples are drawn in chunks of at most this many (resample, row) cells: 1000
+# resamples of a 20000-row holdout stay under 20 MB of weights at a time.
+BOOTSTRAP_CHUNK_CELLS = 2_500_000
 
 # The champion channel's files (see modelrail/steps/prepare.py).
 CHAMPION_ARCHIVE = "model.tar.gz"
@@ -259,6 +268,233 @@ def latency(
 
 
 # ---------------------------------------------------------------------------
+# paired bootstrap of the champion-challenger difference
+
+# A metric as a function of bootstrap weights: row i of ``weights`` (shape
+# resamples x rows) holds how often each holdout row was drawn in resample i; the result
+# is the metric of every resample. Weights of all ones give the metric on the holdout.
+WeightedMetric = Callable[[np.ndarray], np.ndarray]
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN where the denominator is 0."""
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def _f1(
+    weights: np.ndarray, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """F1 per resample and whether the label occurs at all (in truth or prediction)."""
+    t, f_p, f_n = weights @ tp, weights @ fp, weights @ fn
+    denominator = 2 * t + f_p + f_n
+    present = denominator > 0
+    return np.where(present, _ratio(2 * t, denominator), 0.0), present
+
+
+def _weighted_roc_auc(score: np.ndarray, positive: np.ndarray) -> WeightedMetric:
+    """The Mann-Whitney form of ROC AUC with ties counted half, on weighted rows."""
+    order = np.argsort(score, kind="stable")
+    ranked = score[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    pos = positive[order].astype("float64")
+    neg = 1.0 - pos
+
+    def metric(weights: np.ndarray) -> np.ndarray:
+        w = weights[:, order]
+        pos_w = np.add.reduceat(w * pos, starts, axis=1)  # per tie group of scores
+        neg_w = np.add.reduceat(w * neg, starts, axis=1)
+        below = np.cumsum(neg_w, axis=1) - neg_w
+        wins = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
+        return _ratio(wins, pos_w.sum(axis=1) * neg_w.sum(axis=1))
+
+    return metric
+
+
+def weighted_metric(name: str, y_true: np.ndarray, scored: mf.Scored) -> WeightedMetric:
+    """The contract metric ``name`` of ``scored`` as a function of bootstrap weights.
+
+    Matches :func:`modelrail_features.compute_metric` on weights of all ones (a unit
+    test holds them together). A resample the metric is undefined on (one class for
+    roc_auc) gives NaN.
+    """
+    y_pred = scored.predictions
+    if name in ("rmse", "mae", "mape", "r2"):
+        truth = np.asarray(y_true, dtype="float64")
+        error = truth - np.asarray(y_pred, dtype="float64")
+        if name == "r2":
+            centred = truth - truth.mean()
+
+            def r2(weights: np.ndarray) -> np.ndarray:
+                n = weights.sum(axis=1)
+                residual = weights @ (error**2)
+                total = weights @ (centred**2) - (weights @ centred) ** 2 / n
+                # As scikit-learn does for a constant target: 1 if perfect, else 0.
+                flat = np.where(residual == 0, 1.0, 0.0)
+                return np.where(total > 0, 1.0 - _ratio(residual, total), flat)
+
+            return r2
+        if name == "mape":
+            terms = np.abs(error) / np.maximum(np.abs(truth), np.finfo("float64").eps)
+        else:
+            terms = error**2 if name == "rmse" else np.abs(error)
+
+        def mean(weights: np.ndarray) -> np.ndarray:
+            value = _ratio(weights @ terms, weights.sum(axis=1))
+            return np.sqrt(value) if name == "rmse" else value
+
+        return mean
+    truth_o = np.asarray(y_true, dtype=object)
+    if name == "accuracy":
+        correct = (np.asarray(y_pred, dtype=object) == truth_o).astype("float64")
+        return lambda weights: _ratio(weights @ correct, weights.sum(axis=1))
+    if name == "f1":
+        pred_o = np.asarray(y_pred, dtype=object)
+        classes = scored.classes
+        if classes is not None and len(classes) == 2:
+            hit, said = truth_o == classes[1], pred_o == classes[1]
+            tp, fp, fn = (a.astype("float64") for a in (hit & said, ~hit & said, hit & ~said))
+            return lambda weights: _f1(weights, tp, fp, fn)[0]
+        labels = sorted(set(truth_o.tolist()) | set(pred_o.tolist()), key=str)
+        parts = []
+        for label in labels:
+            hit, said = truth_o == label, pred_o == label
+            parts.append(tuple(a.astype("float64") for a in (hit & said, ~hit & said, hit & ~said)))
+
+        def macro(weights: np.ndarray) -> np.ndarray:
+            total = np.zeros(len(weights))
+            count = np.zeros(len(weights))
+            for tp, fp, fn in parts:
+                f1, present = _f1(weights, tp, fp, fn)
+                total += np.where(present, f1, 0.0)
+                count += present
+            return _ratio(total, count)
+
+        return macro
+    if name in PROBABILITY_METRICS:
+        if scored.probabilities is None or scored.classes is None:
+            raise ValueError(f"metric {name!r} needs class probabilities")
+        probabilities = np.asarray(scored.probabilities, dtype="float64")
+        classes = list(scored.classes)
+        if name == "roc_auc":
+            if len(classes) != 2:
+                raise ValueError("metric 'roc_auc' is defined here for binary problems only")
+            return _weighted_roc_auc(probabilities[:, 1], truth_o == classes[1])
+        column = {label: i for i, label in enumerate(classes)}
+        index = np.asarray([column[label] for label in truth_o.tolist()])
+        eps = np.finfo(probabilities.dtype).eps
+        clipped = np.clip(probabilities, eps, 1 - eps)
+        clipped = clipped / clipped.sum(axis=1, keepdims=True)
+        loss = -np.log(clipped[np.arange(len(index)), index])
+        return lambda weights: _ratio(weights @ loss, weights.sum(axis=1))
+    raise ValueError(f"unknown metric {name!r}; known: {sorted(mf.GREATER_IS_BETTER)}")
+
+
+def resample_weights(rng: np.random.Generator, rows: int, resamples: int) -> np.ndarray:
+    """``resamples`` x ``rows`` counts: how often each row is drawn, ``rows`` draws each."""
+    draws = rng.integers(0, rows, size=(resamples, rows))
+    flat = (draws + (np.arange(resamples) * rows)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=resamples * rows)
+    return counts.reshape(resamples, rows).astype("float64")
+
+
+def paired_bootstrap(
+    name: str,
+    y_true: Any,
+    challenger: mf.Scored,
+    champion: mf.Scored,
+    *,
+    seed: int | list[int],
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> dict[str, Any]:
+    """A percentile interval of ``metric(challenger) - metric(champion)`` on the same rows.
+
+    Each resample draws the holdout's rows with replacement and scores both models on
+    the same draw (paired), so what the two models share cancels out. The difference is
+    oriented so that positive means the challenger is better, whichever way the metric
+    improves. Resamples on which the metric is undefined are left out and counted; with
+    fewer than half of them usable, no interval is given (``lower``/``upper`` None).
+    """
+    truth = np.asarray(y_true)
+    rows = len(truth)
+    sign = 1.0 if mf.GREATER_IS_BETTER[name] else -1.0
+    ours = weighted_metric(name, truth, challenger)
+    theirs = weighted_metric(name, truth, champion)
+    ones = np.ones((1, rows))
+    point = float(sign * (ours(ones) - theirs(ones))[0]) if rows else math.nan
+    rng = np.random.default_rng(seed)
+    chunk = max(1, BOOTSTRAP_CHUNK_CELLS // max(rows, 1))
+    differences = []
+    for start in range(0, resamples if rows else 0, chunk):
+        weights = resample_weights(rng, rows, min(chunk, resamples - start))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            differences.append(sign * (ours(weights) - theirs(weights)))
+    diffs = np.concatenate(differences) if differences else np.empty(0)
+    diffs = diffs[np.isfinite(diffs)]
+    block: dict[str, Any] = {
+        "rows": rows,
+        "point": point if math.isfinite(point) else None,
+        "lower": None,
+        "upper": None,
+        "valid_resamples": len(diffs),
+    }
+    if math.isfinite(point) and 2 * len(diffs) >= resamples:
+        tail = (1.0 - confidence) / 2.0
+        lower, upper = np.quantile(diffs, [tail, 1.0 - tail])
+        block["lower"], block["upper"] = float(lower), float(upper)
+    return block
+
+
+def _slice_seed(seed: int, column: str, value: str) -> list[int]:
+    """A stable seed per slice (str hashes change between processes; CRC-32 does not)."""
+    return [seed, zlib.crc32(column.encode()), zlib.crc32(value.encode())]
+
+
+def comparison(
+    challenger: mf.Scored,
+    champion: mf.Scored,
+    target: pd.Series,
+    groups: dict[str, dict[str, np.ndarray]],
+    contract: dict[str, Any],
+) -> dict[str, Any]:
+    """The paired bootstrap interval of the primary metric's difference, overall and per
+    slice, for evaluation.json (the quality gate decides on it)."""
+    name = contract["primary_metric"]["name"]
+    seed = int(contract.get("seed", 42))
+    confidence = float(
+        (contract.get("quality") or {}).get("improvement_confidence", DEFAULT_CONFIDENCE)
+    )
+    y_true = target.to_numpy()
+    options: dict[str, Any] = {"confidence": confidence, "resamples": BOOTSTRAP_RESAMPLES}
+    overall = paired_bootstrap(name, y_true, challenger, champion, seed=seed, **options)
+    slices: dict[str, dict[str, Any]] = {}
+    for column, values in groups.items():
+        slices[column] = {}
+        for value, mask in values.items():
+            slices[column][value] = paired_bootstrap(
+                name,
+                y_true[mask],
+                challenger.subset(mask),
+                champion.subset(mask),
+                seed=_slice_seed(seed, column, value),
+                **options,
+            )
+    return {
+        "method": "paired_bootstrap_percentile",
+        "metric": name,
+        "difference": "challenger minus champion, positive when the challenger is better",
+        "greater_is_better": mf.GREATER_IS_BETTER[name],
+        "confidence": confidence,
+        "resamples": BOOTSTRAP_RESAMPLES,
+        "seed": seed,
+        **overall,
+        "slices": slices,
+    }
+
+
+# ---------------------------------------------------------------------------
 # champion
 
 
@@ -302,6 +538,7 @@ def _score_champion(
     target: pd.Series,
     groups: dict[str, dict[str, np.ndarray]],
     contract: dict[str, Any],
+    challenger: mf.Scored | None,
 ) -> dict[str, Any]:
     try:
         pipeline = joblib.load(folder / CHAMPION_MODEL)
@@ -319,12 +556,20 @@ def _score_champion(
     try:
         features = mf.build_features(raw, champion_contract)
         scored = mf.score(pipeline, features, champion_contract)
-        return {
+        scores = {
             "metrics": mf.metrics_of(scored, target, mf.metric_names(contract)),
             "slices": slice_metrics(groups, scored, target, contract),
         }
     except Exception as exc:
         raise ChampionError(f"cannot score the champion on the holdout: {one_line(exc)}") from exc
+    if challenger is not None:
+        try:
+            scores["comparison"] = comparison(challenger, scored, target, groups, contract)
+        except Exception as exc:
+            raise ChampionError(
+                f"cannot compare the champion with the challenger: {one_line(exc)}"
+            ) from exc
+    return scores
 
 
 def champion(
@@ -333,8 +578,11 @@ def champion(
     target: pd.Series,
     groups: dict[str, dict[str, np.ndarray]],
     contract: dict[str, Any],
+    challenger: mf.Scored | None = None,
 ) -> dict[str, Any] | None:
-    """The champion's metrics and slices on the challenger's holdout rows.
+    """The champion's metrics and slices on the challenger's holdout rows, and with the
+    challenger's predictions on those rows, the paired interval of the difference
+    (``comparison``, see :func:`comparison`).
 
     ``None`` when there is no champion (no channel, or only the ``NONE`` marker);
     ``{"error": "..."}`` when there is one but it cannot be loaded or scored.
@@ -363,9 +611,9 @@ def champion(
         if CHAMPION_ARCHIVE in names:
             with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
                 _extract(folder / CHAMPION_ARCHIVE, Path(scratch))
-                scores = _score_champion(Path(scratch), raw, target, groups, contract)
+                scores = _score_champion(Path(scratch), raw, target, groups, contract, challenger)
         else:
-            scores = _score_champion(folder, raw, target, groups, contract)
+            scores = _score_champion(folder, raw, target, groups, contract, challenger)
     except ChampionError as exc:
         return {"error": _clip(str(exc))}
     except Exception as exc:  # whatever else: a bad champion must not fail the job

@@ -387,7 +387,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     evaluation["latency_ms"] = me.latency(
         pipeline, contract, me.serving_records(raw_holdout, contract)
     )
-    evaluation["champion"] = me.champion(args.champion, raw_holdout, y_holdout, groups, contract)
+    evaluation["champion"] = me.champion(
+        args.champion, raw_holdout, y_holdout, groups, contract, challenger=scored
+    )
     diagnostics = time.monotonic() - started
 
     # The serving contract is the one trained with (overrides included).

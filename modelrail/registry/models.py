@@ -136,10 +136,31 @@ class Lineage(_Frozen):
     model_artifact_uri: str = Field(min_length=1)
 
 
+class ChampionComparison(_Frozen):
+    """The evidence the quality gate compared the model with the champion on: the paired
+    bootstrap interval of the primary metric's difference (docs/decisions.md D39).
+
+    The registry's own copy of :class:`modelrail.gates.ImprovementInterval`, converted at
+    the Register step, so that the stored record does not change with the gate's code."""
+
+    metric: str
+    point: FiniteFloat
+    """Model minus champion on the shared holdout, positive when the model is better."""
+    lower: FiniteFloat
+    upper: FiniteFloat
+    confidence: FiniteFloat
+    resamples: int = Field(ge=1)
+    rows: int = Field(ge=1)
+    margin: FiniteFloat
+    significant: bool
+
+
 class GateResult(_Frozen):
     name: str = Field(min_length=1, max_length=128)
     passed: bool
     reasons: list[str] = Field(default_factory=list)
+    comparison: ChampionComparison | None = None
+    """For the quality gate, when there was a champion to compare with."""
 
 
 class StatusChange(_Frozen):

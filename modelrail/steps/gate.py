@@ -64,5 +64,8 @@ def run_gate(request: GateInput, *, contract: ModelContract, s3: S3Client) -> Ga
             "metrics": metrics,
             "checks": [c.model_dump(mode="json") for c in decision.checks],
             "evaluationUri": uri,
+            "comparison": (
+                None if decision.comparison is None else decision.comparison.model_dump(mode="json")
+            ),
         }
     )

@@ -96,6 +96,9 @@ class GateOutput(_Payload):
     metrics: dict[str, float]
     checks: list[dict[str, Any]]
     evaluation_uri: str = Field(alias="evaluationUri")
+    comparison: dict[str, Any] | None = None
+    """The champion comparison's interval and decision (modelrail.gates.ImprovementInterval),
+    None without a champion."""
 
 
 class RegisterInput(_Payload):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from modelrail.contract import ModelContract
 from modelrail.registry import (
     AliasName,
+    ChampionComparison,
     DataRef,
     GateResult,
     Lineage,
@@ -78,6 +79,11 @@ def run_register(
                 name="quality",
                 passed=request.gate.passed,
                 reasons=[c["message"] for c in request.gate.checks if not c.get("passed", False)],
+                comparison=(
+                    None
+                    if request.gate.comparison is None
+                    else ChampionComparison.model_validate(request.gate.comparison)
+                ),
             ),
         ],
         created_by=request.requested_by,

@@ -62,8 +62,9 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     data = tmp_path_factory.mktemp("deploy-data")
     small = sample_command(MODEL, 600, 1, data / "v1.csv")
     large = sample_command(MODEL, 3000, 2, data / "v2.csv")
-    faulty = data / "v3.csv"
-    faulty.write_bytes(large.read_bytes())  # the same data: a version as good as v2
+    # More data again, so v3 is significantly better than v2 and reaches its canary (the
+    # same data would tie v2, and a tie is rejected: D39).
+    faulty = sample_command(MODEL, 12000, 3, data / "v3.csv")
     with LocalCloud(assembly=assembly, work_dir=tmp_path_factory.mktemp("deploy-cloud")) as cloud:
         sfn = cloud.client("stepfunctions")
         runs: dict[int, PipelineRun] = {}

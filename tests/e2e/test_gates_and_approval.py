@@ -80,11 +80,17 @@ def test_champion_vs_challenger_on_the_same_holdout(dev: tuple[LocalCloud, Path]
     weak = cloud.upload_and_wait(MODEL, sample_command(MODEL, 220, 3, data / "weak.csv"))
     assert weak.status == "FAILED" and weak.failed_state == "QualityGate"
     assert weak.error == "QualityGateRejected"
-    assert weak.message is not None and "does not beat the champion's" in weak.message
+    assert weak.message is not None and "no significant improvement: rmse" in weak.message
+    assert "paired holdout rows (1000 resamples)" in weak.message
     v3 = _registry(cloud).get_version(MODEL, 3)
     assert v3.status is VersionStatus.REJECTED
     quality = next(g for g in v3.gates if g.name == "quality")
     assert not quality.passed and any("champion" in r for r in quality.reasons)
+    assert quality.comparison is not None and not quality.comparison.significant
+    assert quality.comparison.upper < 0  # significantly worse, on the challenger's 44 rows
+    # v2's interval cleared the margin; the registry keeps the evidence.
+    kept = next(g for g in v2.gates if g.name == "quality").comparison
+    assert kept is not None and kept.significant and kept.lower > 0 and kept.rows == 600
     assert _registry(cloud).get_alias(MODEL, AliasName.CHAMPION).version == 2  # type: ignore[union-attr]
 
 

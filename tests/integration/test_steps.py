@@ -178,6 +178,44 @@ def test_the_gate_passes_a_model_under_the_threshold_and_rejects_one_over(s3: An
     assert not bad.passed and "rmse" in bad.summary and "25" in bad.summary
 
 
+def test_a_tie_with_the_champion_is_rejected_and_its_interval_reaches_the_registry(
+    s3: Any,
+) -> None:
+    contract = load_contract("demand")
+    tie = _evaluation(19.0)
+    comparison = {
+        "metric": "rmse",
+        "confidence": 0.95,
+        "resamples": 1000,
+        "rows": 200,
+        "point": 0.0,
+        "lower": 0.0,
+        "upper": 0.0,
+        "slices": {},
+    }
+    tie["champion"] = {"version": 1, "metrics": {"rmse": 19.0}, "comparison": comparison}
+    gate = run_gate(_put_output(s3, "job-tie", tie), contract=contract, s3=s3)
+    assert not gate.passed
+    assert "no significant improvement: rmse 19 against the champion's 19" in gate.summary
+    assert gate.comparison == {
+        "metric": "rmse",
+        "point": 0.0,
+        "lower": 0.0,
+        "upper": 0.0,
+        "confidence": 0.95,
+        "resamples": 1000,
+        "rows": 200,
+        "margin": 0.0,
+        "significant": False,
+    }
+    request = _register_input().model_copy(update={"gate": gate})
+    registry = InMemoryRegistry()
+    run_register(request, contract=contract, registry=registry)
+    quality = registry.get_version("demand", 1).gates[1]
+    assert quality.comparison is not None and quality.comparison.model_dump() == gate.comparison
+    assert quality.reasons[0].startswith("no significant improvement")  # fmt: skip
+
+
 def test_a_job_without_an_evaluation_is_an_explicit_error(s3: Any) -> None:
     with pytest.raises(EvaluationMissing, match=r"has no evaluation\.json"):
         run_gate(_put_output(s3, "job-empty", None), contract=load_contract("demand"), s3=s3)

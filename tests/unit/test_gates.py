@@ -25,6 +25,10 @@ from modelrail.gates import (
 # rmse <= 25 (lower is better); secondary mae, r2. The contract's latency/size budgets
 # and slice policy are tested in test_gates_quality.py; here they are off.
 DEMAND = load_contract("demand").model_copy(update={"quality": QualityPolicy(), "slices": ()})
+# The point rule from before D39 (a tie passes): the tests of how a champion's value is
+# read and how the margin scales use it, as bare champion dicts carry no interval. The
+# interval rule the contracts use is tested in test_gates_significance.py.
+POINT = GatePolicy(improvement_confidence=None)
 
 
 def churn() -> ModelContract:
@@ -218,10 +222,10 @@ def test_an_empty_evaluation_lists_every_problem() -> None:
     ids=["bare", "metrics", "evaluation"],
 )
 def test_champion_shapes(champion: dict[str, Any]) -> None:
-    better = evaluate_gate(DEMAND, evaluation(19.0), champion=champion)
+    better = evaluate_gate(DEMAND, evaluation(19.0), champion=champion, policy=POINT)
     assert better.passed
     assert better.champion_value == 20.0
-    worse = evaluate_gate(DEMAND, evaluation(21.0), champion=champion)
+    worse = evaluate_gate(DEMAND, evaluation(21.0), champion=champion, policy=POINT)
     assert not worse.passed
     assert failing(worse) == {
         "champion": "rmse 21 does not beat the champion's 20: lower is better and the policy "
@@ -229,14 +233,22 @@ def test_champion_shapes(champion: dict[str, Any]) -> None:
     }
 
 
-def test_a_tie_with_the_champion_passes_by_default() -> None:
-    decision = evaluate_gate(DEMAND, evaluation(20.0), champion={"rmse": 20.0})
+def test_a_tie_passes_only_under_the_old_point_rule() -> None:
+    decision = evaluate_gate(DEMAND, evaluation(20.0), champion={"rmse": 20.0}, policy=POINT)
     assert decision.passed
     assert "rmse 20 is as good as the champion's 20" in decision.summary()
 
 
+def test_without_a_paired_interval_no_improvement_can_be_shown() -> None:
+    decision = evaluate_gate(DEMAND, evaluation(19.0), champion={"rmse": 20.0})
+    assert failing(decision) == {
+        "champion": "no significant improvement can be shown: the champion has no paired "
+        "interval (its 'comparison' is missing)"
+    }
+
+
 def test_min_improvement_is_relative_to_the_champion() -> None:
-    policy = GatePolicy(min_improvement=0.5)
+    policy = GatePolicy(min_improvement=0.5, improvement_confidence=None)
     tie = evaluate_gate(DEMAND, evaluation(20.0), champion={"rmse": 20.0}, policy=policy)
     assert not tie.passed
     assert "requires at most 10 (min_improvement 50.0%)" in tie.reasons[0]
@@ -252,7 +264,7 @@ def test_min_improvement_is_relative_to_the_champion() -> None:
 
 
 def test_greater_is_better_champion_comparison() -> None:
-    policy = GatePolicy(min_improvement=0.25)
+    policy = GatePolicy(min_improvement=0.25, improvement_confidence=None)
     champion = {"accuracy": 0.8}
     assert evaluate_gate(churn(), churn_eval(1.0), champion=champion, policy=policy).passed
     decision = evaluate_gate(churn(), churn_eval(0.9), champion=champion, policy=policy)
@@ -269,7 +281,7 @@ def test_negative_champion_metrics_use_the_magnitude() -> None:
         "primary_metric": {"name": "r2", "value": 0.5},
         "metrics": {"mae": 1.0, "r2": 0.5},
     }
-    policy = GatePolicy(min_improvement=0.5)
+    policy = GatePolicy(min_improvement=0.5, improvement_confidence=None)
     # champion r2 -0.4: must reach -0.4 + 0.5 * 0.4 = -0.2
     decision = evaluate_gate(contract, ev, champion={"r2": -0.4}, policy=policy)
     champion_check = next(c for c in decision.checks if c.name == "champion")
@@ -381,7 +393,7 @@ finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 @given(value=finite, champion=finite, better=st.floats(0, 1e3))
 def test_a_better_challenger_never_does_worse(value: float, champion: float, better: float) -> None:
     """Lowering rmse can only turn a failing decision into a passing one."""
-    policy = GatePolicy(min_improvement=0.1)
+    policy = GatePolicy(min_improvement=0.1, improvement_confidence=None)
     worse = evaluate_gate(DEMAND, evaluation(value), champion={"rmse": champion}, policy=policy)
     improved = evaluate_gate(
         DEMAND, evaluation(value - better), champion={"rmse": champion}, policy=policy

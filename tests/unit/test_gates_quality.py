@@ -38,12 +38,40 @@ def _slices(
     }
 
 
-def _champion(rmse: float, **kw: Any) -> dict[str, Any]:
-    return {
+def _champion(
+    rmse: float,
+    challenger: float | None = None,
+    *,
+    spread: float = 0.5,
+    slice_intervals: dict[str, tuple[float, float, float]] | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
+    """The champion block the training job writes, with the paired interval of the
+    difference against a challenger of rmse ``challenger`` (positive is better: champion
+    minus challenger for rmse), ``spread`` either side of the point."""
+    block: dict[str, Any] = {
         "version": 3,
         "metrics": {"rmse": rmse, "mae": rmse / 2, "r2": 0.8},
         "slices": _slices(rmse, **kw),
     }
+    if challenger is not None:
+        point = rmse - challenger
+        block["comparison"] = {
+            "metric": "rmse",
+            "confidence": 0.95,
+            "resamples": 1000,
+            "rows": 200,
+            "point": point,
+            "lower": point - spread,
+            "upper": point + spread,
+            "slices": {
+                "store_id": {
+                    key: {"rows": 100, "point": pt, "lower": lo, "upper": hi}
+                    for key, (pt, lo, hi) in (slice_intervals or {}).items()
+                }
+            },
+        }
+    return block
 
 
 def test_no_champion_passes_on_threshold_and_budgets() -> None:
@@ -53,32 +81,65 @@ def test_no_champion_passes_on_threshold_and_budgets() -> None:
 
 
 def test_a_challenger_worse_than_the_champion_on_the_same_holdout_is_rejected() -> None:
-    decision = evaluate_gate(DEMAND, _evaluation(20.0, champion=_champion(18.0)))
+    decision = evaluate_gate(DEMAND, _evaluation(20.0, champion=_champion(18.0, 20.0)))
     assert not decision.passed
-    assert any("does not beat the champion's 18" in r for r in decision.reasons)
+    assert any(
+        r.startswith("no significant improvement: rmse 20 against the champion's 18")
+        for r in decision.reasons
+    )
     assert decision.champion_value == 18.0
 
 
 def test_a_better_challenger_passes_and_says_so() -> None:
-    decision = evaluate_gate(DEMAND, _evaluation(17.0, champion=_champion(18.0)))
+    decision = evaluate_gate(DEMAND, _evaluation(17.0, champion=_champion(18.0, 17.0)))
     assert decision.passed, decision.reasons
-    assert "champion's 18" in decision.summary()
+    assert "significant improvement: rmse 17 against the champion's 18" in decision.summary()
 
 
-def test_a_slice_that_regresses_beyond_tolerance_is_rejected_even_if_the_total_improves() -> None:
+def test_a_slice_that_regresses_significantly_beyond_tolerance_is_rejected() -> None:
+    # S02: 21 against 18 is 16.7% worse (tolerance 15%: -2.7 in rmse); the interval of
+    # the difference [-3.6, -2.8] lies below -2.7, so the regression counts.
+    champion = _champion(18.0, 17.0, slice_intervals={"S02": (-3.0, -3.6, -2.8)})
     challenger = _evaluation(
-        17.0, champion=_champion(18.0), slices=_slices(17.0, store_rmse={"S02": 21.0})
+        17.0, champion=champion, slices=_slices(17.0, store_rmse={"S02": 21.0})
     )
     decision = evaluate_gate(DEMAND, challenger)
     assert not decision.passed
     (reason,) = decision.reasons
-    assert reason.startswith(
-        "slice store_id=S02 (100 rows): rmse 21 is 16.7% worse than the champion's 18"
+    assert reason == (
+        "slice store_id=S02 (100 rows): rmse 21 is 16.7% worse than the champion's 18 "
+        "(tolerance 15%); significant: the 95% interval of the difference [-3.6, -2.8] "
+        "over 100 rows lies below -2.7"
+    )
+
+
+def test_a_slice_regression_within_the_noise_does_not_count() -> None:
+    # The same 16.7% point regression, but the interval reaches above -2.7.
+    champion = _champion(18.0, 17.0, slice_intervals={"S02": (-3.0, -5.5, -0.5)})
+    challenger = _evaluation(
+        17.0, champion=champion, slices=_slices(17.0, store_rmse={"S02": 21.0})
+    )
+    decision = evaluate_gate(DEMAND, challenger)
+    assert decision.passed, decision.reasons
+    assert next(c.message for c in decision.checks if c.name == "slices") == (
+        "no slice regresses significantly more than 15% (4 judged; 3 without an interval "
+        "judged on the point estimate)"
+    )
+
+
+def test_a_slice_without_an_interval_is_judged_on_its_point_estimate() -> None:
+    challenger = _evaluation(
+        17.0, champion=_champion(18.0, 17.0), slices=_slices(17.0, store_rmse={"S02": 21.0})
+    )
+    decision = evaluate_gate(DEMAND, challenger)
+    assert decision.reasons == (
+        "slice store_id=S02 (100 rows): rmse 21 is 16.7% worse than the champion's 18 "
+        "(tolerance 15%)",
     )
 
 
 def test_small_slices_are_reported_not_judged() -> None:
-    champion = _champion(18.0)
+    champion = _champion(18.0, 17.0)
     challenger = _evaluation(
         17.0, champion=champion, slices=_slices(17.0, store_rmse={"S02": 40.0}, rows=5)
     )
@@ -121,6 +182,12 @@ def test_the_margin_comes_from_the_contract() -> None:
     strict = DEMAND.model_copy(
         update={"quality": DEMAND.quality.model_copy(update={"min_improvement": 0.1})}
     )
-    champion = _champion(18.0)
-    assert not evaluate_gate(strict, _evaluation(17.0, champion=copy.deepcopy(champion))).passed
-    assert evaluate_gate(strict, _evaluation(16.0, champion=champion)).passed
+    # 10% of the champion's 18: the lower bound must exceed 1.8.
+    weak = evaluate_gate(strict, _evaluation(17.0, champion=_champion(18.0, 17.0)))
+    assert not weak.passed
+    assert (
+        "the lower bound does not exceed the margin 1.8 (min_improvement 10.0%)"
+        in (weak.reasons[0])
+    )
+    champion = _champion(18.0, 15.0)
+    assert evaluate_gate(strict, _evaluation(15.0, champion=copy.deepcopy(champion))).passed

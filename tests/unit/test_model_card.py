@@ -17,7 +17,14 @@ from modelrail.model_card import (
     render_markdown,
     write_card,
 )
-from modelrail.registry import AliasName, InMemoryRegistry, ModelVersion, VersionStatus
+from modelrail.registry import (
+    AliasName,
+    ChampionComparison,
+    GateResult,
+    InMemoryRegistry,
+    ModelVersion,
+    VersionStatus,
+)
 from tests.conftest_registry import TickClock, gates, lineage
 
 DEMAND = load_contract("demand")  # rmse <= 25; secondary mae, r2
@@ -255,3 +262,41 @@ def test_write_card_writes_both_files(tmp_path: Path) -> None:
     assert page == tmp_path / "cards" / "demand-v2.html"
     assert markdown.read_text(encoding="utf-8") == render_markdown(card)
     assert page.read_text(encoding="utf-8") == render_html(card)
+
+
+def test_the_champion_comparison_is_shown_with_its_interval_and_sizes() -> None:
+    comparison = ChampionComparison(
+        metric="rmse",
+        point=0.4,
+        lower=-0.3,
+        upper=1.1,
+        confidence=0.95,
+        resamples=1000,
+        rows=1200,
+        margin=0.0,
+        significant=False,
+    )
+    reason = "no significant improvement: rmse 12.1 against the champion's 12.5"
+    quality = GateResult(name="quality", passed=False, reasons=[reason], comparison=comparison)
+    registry = InMemoryRegistry(clock=TickClock())
+    v = registry.register_version(
+        "demand", metrics={"rmse": 12.1}, lineage=lineage(), gates=[quality], created_by="ci"
+    )
+    stored = registry.get_version("demand", v.version).gates[0].comparison
+    assert stored == comparison  # the registry keeps it
+    card = build_card(v, contract=DEMAND, alias_history=[], champion=None, generated_at=GENERATED)
+    text = unescape_md(render_markdown(card))
+    for fact in (
+        "Against the champion",
+        "no significant improvement",
+        "Difference (positive is better)",
+        "+0.4",
+        "95% interval",
+        "[-0.3, +1.1]",
+        "Paired holdout rows",
+        "1,200",
+        "Bootstrap resamples",
+        "1,000",
+    ):
+        assert fact in text, fact
+    assert "[-0.3, +1.1]" in render_html(card)

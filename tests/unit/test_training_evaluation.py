@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from modelrail.contract import ModelContract, load_contract, parse_contract
+from modelrail.gates import evaluate_gate
 from modelrail.sample import generate, write_sample
 from tests.unit.test_training import OptMl, Training, _opt_ml
 from tests.unit.test_training import training as training  # the fixture
@@ -395,12 +396,41 @@ def test_the_champion_is_scored_on_the_same_holdout(
     # The same data and seed: the challenger is the champion, number for number.
     second = _train(training, opt_ml, data, *SMALL)
     champion = second["champion"]
-    assert set(champion) == {"version", "model", "rows", "metrics", "slices"}
+    assert set(champion) == {"version", "model", "rows", "metrics", "slices", "comparison"}
     assert champion["version"] == 3
     assert champion["model"] == "demand"
     assert champion["rows"] == second["rows"]["holdout"] == 200
     assert champion["metrics"] == second["metrics"] == first["metrics"]
     assert champion["slices"] == second["slices"]
+    # Identical predictions: every paired difference is 0, and the gate says so.
+    comparison = champion["comparison"]
+    assert comparison | {"slices": None} == {
+        "method": "paired_bootstrap_percentile",
+        "metric": "rmse",
+        "difference": "challenger minus champion, positive when the challenger is better",
+        "greater_is_better": False,
+        "confidence": 0.95,
+        "resamples": 1000,
+        "seed": 42,
+        "rows": 200,
+        "point": 0.0,
+        "lower": 0.0,
+        "upper": 0.0,
+        "valid_resamples": 1000,
+        "slices": None,
+    }
+    for column, values in second["slices"].items():
+        for value, block in values.items():
+            assert comparison["slices"][column][value] == {
+                "rows": block["rows"],
+                "point": 0.0,
+                "lower": 0.0,
+                "upper": 0.0,
+                "valid_resamples": 1000,
+            }
+    decision = evaluate_gate(opt_ml.contract, second)
+    assert not decision.passed
+    assert any(r.startswith("no significant improvement: rmse") for r in decision.reasons)
 
 
 def test_a_weaker_champion_scores_worse_on_the_same_rows(
@@ -418,6 +448,12 @@ def test_a_weaker_champion_scores_worse_on_the_same_rows(
     assert "model" not in champion
     assert champion["metrics"] == weak["metrics"]  # the same holdout rows
     assert champion["metrics"]["rmse"] > 1.2 * evaluation["metrics"]["rmse"]
+    comparison = champion["comparison"]
+    assert comparison["point"] == pytest.approx(
+        champion["metrics"]["rmse"] - evaluation["metrics"]["rmse"]
+    )
+    assert 0 < comparison["lower"] < comparison["point"] < comparison["upper"]
+    assert evaluate_gate(opt_ml.contract, evaluation).comparison is not None
     for column, values in evaluation["slices"].items():
         assert set(champion["slices"][column]) == set(values)
         for value, block in values.items():
