@@ -222,3 +222,72 @@ def test_state_machine_tasks_call_as_the_machine_role(cloud: enforce.Enforcer) -
     assert [d.principal for d in cloud.denials] == [
         "arn:aws:sts::123456789012:assumed-role/machine/e1"
     ]
+
+
+def _queue_with_key(key_policy_statements: list[dict[str, Any]]) -> tuple[str, str]:
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.put_key_policy(
+        KeyId=key,
+        PolicyName="default",
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": key_policy_statements}),
+    )
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(
+        QueueName=f"dlq-{len(key_policy_statements)}", Attributes={"KmsMasterKeyId": key}
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    allow_events = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+    }
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [allow_events]})},
+    )
+    return url, arn
+
+
+def test_eventbridge_dead_letters_only_through_a_key_policy_that_names_it(
+    cloud: enforce.Enforcer,
+) -> None:
+    """A target EventBridge may not invoke (no function policy) goes to the target's DLQ,
+    written as events.amazonaws.com: the queue's key policy must allow it too."""
+    from modelrail.local.events_delivery import EventsDelivery
+
+    root = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    events_key = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+    }
+    sqs = boto3.client("sqs", region_name=REGION)
+    for statements, delivered in (([root], 0), ([root, events_key], 1)):
+        url, queue = _queue_with_key(statements)
+        delivery = EventsDelivery(principals=cloud.principals, enforcer=cloud)
+        target = {
+            "Id": "t",
+            "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nobody-allowed-events",
+            "DeadLetterConfig": {"Arn": queue},
+        }
+        delivery.submit(
+            "rule", target, {"detail": {}}, REGION, f"arn:aws:events:{REGION}:{ACCOUNT}:rule/r"
+        )
+        delivery.drain()
+        delivery.stop()
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        assert int(attributes["Attributes"]["ApproximateNumberOfMessages"]) == delivered
+    assert {d.principal for d in cloud.denials} == {"events.amazonaws.com"}
+    assert {d.action for d in cloud.denials} == {"lambda:InvokeFunction", "kms:GenerateDataKey"}
