@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modelrail.local.hosting_runtime import judge, statistic
+from modelrail.local.metric_math import MetricMathError, evaluate, parse, references
 
 
 def above(value: float, threshold: float) -> bool:
@@ -59,3 +60,75 @@ def test_a_single_error_alarms_a_one_of_one_alarm() -> None:
         "ALARM",
         1,
     )
+
+
+# ---------------------------------------------------------------------------
+# metric math (the rollback error-rate alarms, D39)
+
+RATE = "IF(invocations < 20, FILL(errors, 0) / 20, FILL(errors, 0) / invocations)"
+
+
+@pytest.mark.parametrize(
+    ("errors", "invocations", "expected"),
+    [
+        (1.0, 5.0, 0.05),  # one failure in a quiet minute: counted over 20
+        (1.0, 100.0, 0.01),
+        (12.0, 12.0, 0.6),  # a failing model at low traffic still shows
+        (30.0, 60.0, 0.5),
+        (None, 40.0, 0.0),  # no error datapoint: FILL makes it none
+        (3.0, None, None),  # no invocations datapoint: no datapoint for the alarm
+    ],
+)
+def test_the_error_rate_expression(
+    errors: float | None, invocations: float | None, expected: float | None
+) -> None:
+    value = evaluate(parse(RATE), {"errors": errors, "invocations": invocations})
+    assert value == (None if expected is None else pytest.approx(expected))
+
+
+def test_arithmetic_precedence_comparisons_and_division_by_zero() -> None:
+    assert evaluate(parse("m1 + m2 * 2 - -1"), {"m1": 1.0, "m2": 3.0}) == 8.0
+    assert evaluate(parse("(m1 + m2) / 2"), {"m1": 1.0, "m2": 3.0}) == 2.0
+    assert evaluate(parse("m1 >= 0.1"), {"m1": 0.1}) == 1.0
+    assert evaluate(parse("m1 != m2"), {"m1": 1.0, "m2": 1.0}) == 0.0
+    assert evaluate(parse("m1 / m2"), {"m1": 1.0, "m2": 0.0}) is None
+    # IF evaluates the branch it takes only
+    assert evaluate(parse("IF(m2 > 0, m1 / m2, 0)"), {"m1": 1.0, "m2": 0.0}) == 0.0
+    assert references(parse(RATE)) == {"errors", "invocations"}
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "RATE(m1)",
+            "unsupported function 'RATE' (the local cloud evaluates IF, FILL) in metric "
+            "math expression 'RATE(m1)'",
+        ),
+        ("IF(m1, 1)", "IF takes 3 arguments, got 2 in metric math expression 'IF(m1, 1)'"),
+        ("m1 +", "expected more in metric math expression 'm1 +'"),
+        ("m1 ^ 2", "cannot read '^ 2' in metric math expression 'm1 ^ 2'"),
+        ("(m1", "expected ) in metric math expression '(m1'"),
+    ],
+)
+def test_unsupported_expressions_are_named(expression: str, message: str) -> None:
+    with pytest.raises(MetricMathError) as info:
+        parse(expression)
+    assert str(info.value) == message
+
+
+def test_an_unknown_id_is_an_error() -> None:
+    with pytest.raises(MetricMathError) as info:
+        evaluate(parse("m1 / m3"), {"m1": 1.0})
+    assert str(info.value) == "metric math refers to unknown id 'm3'"
+
+
+def test_one_malformed_request_in_a_busy_minute_does_not_alarm_a_failing_model_does() -> None:
+    kwargs = {"threshold": 0.1, "compare": lambda v, t: v >= t, "to_alarm": 1}
+    tree = parse(RATE)
+    one_bad = [evaluate(tree, {"errors": 0.0, "invocations": 15.0})]  # 4XX not counted
+    assert judge(one_bad, treat_missing="notBreaching", **kwargs) == ("OK", 0)  # type: ignore[arg-type]
+    a_5xx = [evaluate(tree, {"errors": 1.0, "invocations": 15.0})]  # even a 5XX: 5%
+    assert judge(a_5xx, treat_missing="notBreaching", **kwargs) == ("OK", 0)  # type: ignore[arg-type]
+    failing = [evaluate(tree, {"errors": 14.0, "invocations": 15.0})]
+    assert judge(failing, treat_missing="notBreaching", **kwargs) == ("ALARM", 1)  # type: ignore[arg-type]
