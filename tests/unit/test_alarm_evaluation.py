@@ -3,6 +3,8 @@ datapoints to alarm, missing data as TreatMissingData says (pure, no AWS)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from modelrail.local.hosting_runtime import judge, statistic
@@ -132,3 +134,30 @@ def test_one_malformed_request_in_a_busy_minute_does_not_alarm_a_failing_model_d
     assert judge(a_5xx, treat_missing="notBreaching", **kwargs) == ("OK", 0)  # type: ignore[arg-type]
     failing = [evaluate(tree, {"errors": 14.0, "invocations": 15.0})]
     assert judge(failing, treat_missing="notBreaching", **kwargs) == ("ALARM", 1)  # type: ignore[arg-type]
+
+
+def _math_alarm(
+    expression: str, ids: tuple[str, ...] = ("errors", "invocations")
+) -> dict[str, Any]:
+    stat = {"Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations"}, "Period": 60}
+    return {
+        "AlarmName": "a-5xx",
+        "Metrics": [{"Id": "expr_1", "Expression": expression, "ReturnData": True}]
+        + [{"Id": i, "MetricStat": {**stat, "Stat": "Sum"}, "ReturnData": False} for i in ids],
+    }
+
+
+def test_the_provisioner_accepts_the_stacks_expression_and_names_what_it_cannot() -> None:
+    from modelrail.local.provision import ProvisioningError, _check_metric_math
+
+    _check_metric_math(_math_alarm(RATE))
+    with pytest.raises(ProvisioningError) as unsupported:
+        _check_metric_math(_math_alarm("ANOMALY_DETECTION_BAND(errors, 2)"))
+    assert str(unsupported.value) == (
+        "metric math alarm 'a-5xx': unsupported function 'ANOMALY_DETECTION_BAND' (the "
+        "local cloud evaluates IF, FILL) in metric math expression "
+        "'ANOMALY_DETECTION_BAND(errors, 2)'"
+    )
+    with pytest.raises(ProvisioningError) as unknown:
+        _check_metric_math(_math_alarm("errors / m9"))
+    assert str(unknown.value) == "metric math alarm 'a-5xx': unknown metric ids ['m9']"
