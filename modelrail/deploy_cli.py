@@ -194,24 +194,23 @@ class PredictInputError(ValueError):
 def feature_rows(text: str, contract: ModelContract) -> bytes:
     """CSV rows of the contract's features, in contract order and without a header.
 
-    A first row naming every required feature is a header: columns are taken by name,
-    the target (as in the training data) dropped, a missing optional feature left
-    empty; another column is an error naming it. Without a header the rows are sent as
-    they are (the features by position)."""
+    A first row naming any feature is a header: columns are taken by name, the target
+    (as in the training data) dropped, a missing optional feature left empty; an
+    unknown column or a missing required feature is an error naming it. Without a
+    header the rows are sent as they are (the features by position)."""
     rows = [row for row in csv.reader(io.StringIO(text)) if row]
     if not rows:
         raise PredictInputError("the CSV file has no rows")
     features = [c.name for c in contract.features]
     required = [c.name for c in contract.features if c.required]
     header = [cell.strip() for cell in rows[0]]
+    if not set(header) & set(features):
+        return text.encode()  # no header: the features by position
     if not set(required) <= set(header):
-        if set(header) & {*features, contract.target}:
-            missing = [name for name in required if name not in header]
-            raise PredictInputError(
-                f"the CSV header lacks required feature columns {missing} of model "
-                f"{contract.name!r}"
-            )
-        return text.encode()
+        missing = [name for name in required if name not in header]
+        raise PredictInputError(
+            f"the CSV header lacks required feature columns {missing} of model {contract.name!r}"
+        )
     unknown = [name for name in header if name not in features and name != contract.target]
     if unknown:
         raise PredictInputError(

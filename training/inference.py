@@ -151,10 +151,10 @@ class Request:
 
 
 def _is_header(cells: list[str], features: list[str], target: str, required: list[str]) -> bool:
-    """A first CSV row is a header when it names every required feature, or when each of
-    its cells is a column of the contract."""
+    """A first CSV row is a header when it names a feature and either every required
+    feature or only columns of the contract."""
     names = set(cells)
-    return set(required) <= names or names <= {*features, target}
+    return bool(names & set(features)) and (set(required) <= names or names <= {*features, target})
 
 
 class Prediction:

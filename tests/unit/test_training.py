@@ -810,3 +810,13 @@ def test_the_model_archive_carries_the_serving_code(training: Training, opt_ml: 
     _trained(training, opt_ml, 300)
     for module in ("inference.py", "modelrail_features.py"):
         assert (opt_ml.model / "code" / module).read_bytes() == (TRAINING_DIR / module).read_bytes()
+
+
+def test_a_header_is_recognised_by_its_names_only(training: Training) -> None:
+    is_header = training.inference._is_header
+    features, target = ["a", "b"], "y"
+    assert is_header(["b", "a", "y"], features, target, ["a"])
+    assert is_header(["a", "b", "extra"], features, target, ["a", "b"])  # then rejected
+    assert not is_header(["1.5", "2"], features, target, ["a"])
+    # with no required feature, a row of values is still not a header
+    assert not is_header(["1.5", "2"], features, target, [])
