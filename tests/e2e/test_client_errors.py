@@ -4,7 +4,8 @@ v1 creates the endpoint. v2's canary bakes under steady traffic and receives one
 malformed request (a row of the dataset itself, target included, without a header): it
 is answered 400 naming the columns, counted in Invocation4XXErrors only, and v2 is
 promoted. v3, uploaded with fault-injection metadata, gets the same traffic and the same
-malformed request and is still rolled back by the 5XX rate alarm.
+malformed request and is still rolled back by the 5XX rate alarm. `modelrail predict`
+sends the training file itself (columns in any order, target included).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class Story:
     cloud: LocalCloud
     good: Canary
     faulty: Canary
+    data: Path
+    """The training file (target column included)."""
 
 
 def _wait_for_bake(cloud: LocalCloud, timeout: float = 300) -> None:
@@ -127,7 +130,7 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             MODEL, copies[3], metadata={"modelrail-fault-error-rate": "1"}
         )
         faulty = _canary(cloud, data, third.execution_arn)
-        yield Story(cloud, good, faulty)
+        yield Story(cloud, good, faulty, data)
 
 
 def _registry(cloud: LocalCloud) -> DynamoDBRegistry:
@@ -169,3 +172,16 @@ def test_a_failing_model_is_still_rolled_back_by_the_error_rate(story: Story) ->
     assert registry.get_alias(MODEL, AliasName.CHAMPION).version == 2  # type: ignore[union-attr]
     assert story.faulty.traffic.failed > 0
     assert alarm in story.faulty.alarmed
+
+
+def test_modelrail_predict_sends_the_training_file_itself(
+    story: Story, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelrail.cli import main as cli_main
+
+    head = tmp_path / "head.csv"
+    frame = pd.read_csv(story.data).head(5)
+    frame[list(reversed(frame.columns))].to_csv(head, index=False)  # any column order
+    capsys.readouterr()
+    assert cli_main(["predict", MODEL, "--data", str(head)]) == 0
+    assert len(json.loads(capsys.readouterr().out)["predictions"]) == 5
