@@ -17,14 +17,17 @@ moto records ``CreateEndpoint`` as InService at once, serves nothing, and has no
   SageMaker's guardrails do. ``DescribeEndpoint`` keeps the old ``EndpointConfigName``
   until the update completes and shows ``PendingDeploymentSummary`` meanwhile.
 * **InvokeEndpoint** (moto's sagemaker-runtime) is answered by the fleet the request is
-  routed to; model failures are ``ModelError`` with the original status and message.
+  routed to; model failures are ``ModelError`` with the original status and message
+  ("client error" for a 4XX, "server error" for a 5XX).
   ``ModelLatency`` is what a dedicated instance would measure (the worker subtracts the
   time it waited for a CPU, see :mod:`.serve_worker`), so one fleet's start-up on this
   shared machine does not trip another fleet's latency alarm.
   Every request publishes ``AWS/SageMaker`` metrics (Invocations, Invocation4XXErrors,
   Invocation5XXErrors, InvocationModelErrors, ModelLatency, OverheadLatency; dimensions
-  EndpointName and VariantName) to local CloudWatch.
-* **Alarms.** CloudWatch alarms on ``AWS/SageMaker`` metrics are evaluated continuously
+  EndpointName and VariantName) to local CloudWatch; a 4XX counts in
+  Invocation4XXErrors only (D39).
+* **Alarms.** CloudWatch alarms on ``AWS/SageMaker`` metrics, single-metric or metric
+  math (:mod:`.metric_math`), are evaluated continuously
   over those datapoints (period x evaluation periods, on the local clock), their state
   set with history, and their SNS actions published; moto's ``DescribeAlarmHistory`` is
   added so a rolled-back deployment can name the alarm that tripped.
