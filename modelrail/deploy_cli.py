@@ -12,12 +12,17 @@ champion through the same state machine.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelrail.contract import ModelContract
 
 OUTPUT = "DeploymentStateMachineArn"
 DEFAULT_ENV = "dev"
@@ -182,15 +187,64 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return report(wait_for(arn), as_json=args.json)
 
 
+class PredictInputError(ValueError):
+    """A file ``modelrail predict`` cannot turn into the model's feature rows."""
+
+
+def feature_rows(text: str, contract: ModelContract) -> bytes:
+    """CSV rows of the contract's features, in contract order and without a header.
+
+    A first row naming any feature is a header: columns are taken by name, the target
+    (as in the training data) dropped, a missing optional feature left empty; an
+    unknown column or a missing required feature is an error naming it. Without a
+    header the rows are sent as they are (the features by position)."""
+    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    if not rows:
+        raise PredictInputError("the CSV file has no rows")
+    features = [c.name for c in contract.features]
+    required = [c.name for c in contract.features if c.required]
+    header = [cell.strip() for cell in rows[0]]
+    if not set(header) & set(features):
+        return text.encode()  # no header: the features by position
+    if not set(required) <= set(header):
+        missing = [name for name in required if name not in header]
+        raise PredictInputError(
+            f"the CSV header lacks required feature columns {missing} of model {contract.name!r}"
+        )
+    unknown = [name for name in header if name not in features and name != contract.target]
+    if unknown:
+        raise PredictInputError(
+            f"the CSV header has columns {unknown} that model {contract.name!r} does not "
+            f"know; its features are {features} (and the target {contract.target!r})"
+        )
+    at = {name: index for index, name in enumerate(header)}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for number, row in enumerate(rows[1:], start=1):
+        if len(row) != len(header):
+            raise PredictInputError(
+                f"CSV row {number} has {len(row)} values; the header has {len(header)}"
+            )
+        writer.writerow([row[at[name]] if name in at else "" for name in features])
+    return out.getvalue().encode()
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import boto3
 
+    from modelrail.contract import load_contract
     from modelrail.deploy.naming import endpoint_name
 
     if args.data:
         with open(args.data, "rb") as handle:
             body = handle.read()
         content_type = "application/json" if args.data.endswith(".json") else "text/csv"
+        if content_type == "text/csv":
+            try:
+                body = feature_rows(body.decode("utf-8"), load_contract(args.model))
+            except PredictInputError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
     else:
         body, content_type = args.json_body.encode(), "application/json"
     runtime = boto3.client("sagemaker-runtime")

@@ -6,8 +6,18 @@ The serving stack calls ``model_fn`` once per worker, then for every request
 Requests:
 * ``application/json``: ``{"instances": [{column: value, ...}, ...]}``, a list of such
   records, or a single record.
-* ``text/csv``: one row per line with the feature values in contract order and no
-  header; a first row whose cells are exactly the feature names is taken as a header.
+* ``text/csv``: one row per line. A first row that names the contract's columns is a
+  header and the values are mapped by name (the target column, as in the training data,
+  is dropped); without one the values are the features in contract order.
+
+Requests the model cannot read are the caller's fault, not the model's: the answer is a
+4XX with a message naming the problem (415 for an unsupported content type, 406 for an
+unsupported accept type, 400 for a body, columns or values that do not fit the contract).
+The scikit-learn container (sagemaker-containers) wraps any exception raised by these
+handlers and answers 500, so a rejection is not raised: ``input_fn`` and ``predict_fn``
+pass a :class:`Rejected` along and ``output_fn`` returns the container's own response
+object with the status (``sagemaker_containers.beta.framework.worker.Response``, imported
+only then: it exists in the container, not in the training environment).
 
 Fault injection (for canary and rollback drills, never in production environments):
 the model's container environment may set ``MODELRAIL_FAULT_ERROR_RATE`` (0..1, the
@@ -41,6 +51,26 @@ JSON = "application/json"
 CSV = "text/csv"
 
 
+class BadRequest(ValueError):
+    """The request does not fit the model; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Rejected:
+    """A request answered with a client error instead of a prediction."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+    @classmethod
+    def of(cls, error: BadRequest | ValueError) -> Rejected:
+        return cls(getattr(error, "status", 400), str(error))
+
+
 class InjectedFault(RuntimeError):
     """A failure asked for by MODELRAIL_FAULT_ERROR_RATE."""
 
@@ -68,6 +98,8 @@ class Model:
         self.pipeline = pipeline
         self.contract = contract
         self.features = mf.feature_names(contract)
+        self.target = str(contract["target"])
+        self.required = [c["name"] for c in mf.feature_columns(contract) if c.get("required", True)]
         self.classifier = mf.is_classifier(contract)
         self.fault = fault or Fault({})
 
@@ -81,22 +113,48 @@ class Request:
         self.records = records
         self.rows = rows
 
-    def frame(self, features: list[str]) -> pd.DataFrame:
+    def frame(self, features: list[str], target: str, required: list[str]) -> pd.DataFrame:
+        """The request as a frame of named columns; ``BadRequest`` when it cannot be."""
         if self.records is not None:
             return pd.DataFrame.from_records(self.records)
         rows = list(self.rows or [])
+        if not rows:
+            raise BadRequest("the CSV request has no rows")
         columns = features
-        if rows and sorted(cell.strip() for cell in rows[0]) == sorted(features):
-            columns = [cell.strip() for cell in rows[0]]  # a header row
+        header = [cell.strip() for cell in rows[0]]
+        if _is_header(header, features, target, required):
+            unknown = [c for c in header if c not in features and c != target]
+            if unknown or len(set(header)) != len(header):
+                raise BadRequest(
+                    f"CSV header columns {header} do not fit the model: "
+                    + (f"unknown {unknown}; " if unknown else "repeated names; ")
+                    + f"expected {features} (the target {target!r} may be included)"
+                )
+            columns = header
             rows = rows[1:]
+            if not rows:
+                raise BadRequest("the CSV request has a header but no rows")
         for number, row in enumerate(rows, start=1):
             if len(row) != len(columns):
-                raise ValueError(
+                hint = (
+                    ""
+                    if columns is not features
+                    else "; a row with other columns (the target too) needs a header row"
+                )
+                raise BadRequest(
                     f"CSV row {number} has {len(row)} values; expected {len(columns)} "
-                    f"({', '.join(columns)})"
+                    f"({', '.join(columns)}){hint}"
                 )
         cells = [[cell if cell.strip() else None for cell in row] for row in rows]
-        return pd.DataFrame(cells, columns=columns, dtype=object)
+        frame = pd.DataFrame(cells, columns=columns, dtype=object)
+        return frame.drop(columns=[target]) if target in frame else frame
+
+
+def _is_header(cells: list[str], features: list[str], target: str, required: list[str]) -> bool:
+    """A first CSV row is a header when it names a feature and either every required
+    feature or only columns of the contract."""
+    names = set(cells)
+    return bool(names & set(features)) and (set(required) <= names or names <= {*features, target})
 
 
 class Prediction:
@@ -124,40 +182,59 @@ def model_fn(model_dir: str) -> Model:
     return Model(pipeline, contract, Fault())
 
 
-def input_fn(request_body: str | bytes, content_type: str) -> Request:
+def input_fn(request_body: str | bytes, content_type: str) -> Request | Rejected:
+    try:
+        return _read(request_body, content_type)
+    except BadRequest as exc:
+        return Rejected.of(exc)
+
+
+def _read(request_body: str | bytes, content_type: str) -> Request:
     media = _media_type(content_type)
-    text = request_body.decode("utf-8") if isinstance(request_body, bytes) else request_body
+    if media not in (JSON, CSV):
+        raise BadRequest(f"unsupported content type {content_type!r}; send {JSON} or {CSV}", 415)
+    try:
+        text = request_body.decode("utf-8") if isinstance(request_body, bytes) else request_body
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"request body is not UTF-8 text: {exc}") from None
     if media == JSON:
         try:
             payload = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"request body is not valid JSON: {exc}") from None
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
         if isinstance(payload, dict) and "instances" in payload:
             payload = payload["instances"]
         if isinstance(payload, dict):
             payload = [payload]
         if not isinstance(payload, list) or not all(isinstance(r, dict) for r in payload):
-            raise ValueError(
+            raise BadRequest(
                 'JSON requests must be {"instances": [{column: value, ...}, ...]}, '
                 "a list of records or one record"
             )
         if not payload:
-            raise ValueError("the request has no instances")
+            raise BadRequest("the request has no instances")
         return Request(records=payload)
-    if media == CSV:
+    try:
         rows = [row for row in csv.reader(io.StringIO(text)) if row and any(c.strip() for c in row)]
-        if not rows:
-            raise ValueError("the CSV request has no rows")
-        return Request(rows=rows)
-    raise ValueError(f"unsupported content type {content_type!r}; send {JSON} or {CSV}")
+    except csv.Error as exc:
+        raise BadRequest(f"request body is not valid CSV: {exc}") from None
+    if not rows:
+        raise BadRequest("the CSV request has no rows")
+    return Request(rows=rows)
 
 
-def predict_fn(input_data: Request, model: Model) -> Prediction:
+def predict_fn(input_data: Request | Rejected, model: Model) -> Prediction | Rejected:
+    if isinstance(input_data, Rejected):
+        return input_data
     model.fault.apply()
-    frame = input_data.frame(model.features)
-    if frame.empty:
-        raise ValueError("the request has no rows to predict")
-    features = mf.build_features(frame, model.contract)
+    try:
+        frame = input_data.frame(model.features, model.target, model.required)
+        if frame.empty:
+            raise BadRequest("the request has no rows to predict")
+        # ContractDataError: missing required columns or values of the wrong type
+        features = mf.build_features(frame, model.contract)
+    except (BadRequest, mf.ContractDataError) as exc:
+        return Rejected.of(exc)
     predictions = mf.predict(model.pipeline, features, model.contract)
     if not model.classifier:
         return Prediction([float(v) for v in predictions])
@@ -169,8 +246,11 @@ def predict_fn(input_data: Request, model: Model) -> Prediction:
     )
 
 
-def output_fn(prediction: Prediction, accept: str | None) -> tuple[str, str]:
-    """The response body and its content type (``*/*`` or no Accept means JSON)."""
+def output_fn(prediction: Prediction | Rejected, accept: str | None) -> Any:
+    """The response body and its content type (``*/*`` or no Accept means JSON), or for a
+    rejected request the container's response with its 4XX status."""
+    if isinstance(prediction, Rejected):
+        return rejection_response(prediction)
     media = _media_type(accept)
     if media in ("", "*/*", JSON):
         body: dict[str, Any] = {"predictions": prediction.predictions}
@@ -187,4 +267,15 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[str, str]:
                 row.extend(prediction.probabilities[index])
             writer.writerow(row)
         return out.getvalue(), CSV
-    raise ValueError(f"unsupported accept type {accept!r}; ask for {JSON} or {CSV}")
+    return rejection_response(
+        Rejected(406, f"unsupported accept type {accept!r}; ask for {JSON} or {CSV}")
+    )
+
+
+def rejection_response(rejected: Rejected) -> Any:
+    """The container's response object for a rejected request: a JSON body naming the
+    problem, with its status."""
+    from sagemaker_containers.beta.framework import worker  # the container's, at serve time
+
+    body = json.dumps({"error": "BadRequest", "error-message": rejected.message})
+    return worker.Response(response=body, status=rejected.status, mimetype=JSON)

@@ -248,8 +248,11 @@ def latency(
 
     def run(rows: list[dict[str, Any]]) -> float:
         started = time.perf_counter()
-        inference.predict_fn(inference.Request(records=rows), model)
-        return time.perf_counter() - started
+        answer = inference.predict_fn(inference.Request(records=rows), model)
+        seconds = time.perf_counter() - started
+        if isinstance(answer, inference.Rejected):  # a rejection would time nothing
+            raise ValueError(f"latency rows do not fit the contract: {answer.message}")
+        return seconds
 
     for i in range(LATENCY_WARMUP_RUNS):
         run([records[i % len(records)]])

@@ -16,8 +16,9 @@ created here from the contracts known at synth, with names from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -50,6 +51,11 @@ from modelrail.naming import resource_prefix
 CAPTURE_PREFIX = "capture"
 # How often the state machine looks at an endpoint that is still changing.
 POLL_SECONDS = 30
+# The rollback error alarms (D40): the share of a minute's requests answered with a 5XX
+# (or failed by the model) at which a deployment rolls back, and the fewest invocations
+# that share is taken of, so one failed request in a quiet minute is not a failing model.
+ERROR_RATE = 0.1
+ERROR_MIN_INVOCATIONS = 20
 # Minutes the p99 model latency must stay above budget before the latency alarm fires.
 LATENCY_MINUTES = 3
 SETTLING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
@@ -245,8 +251,8 @@ class Deployment(Construct):
         return role
 
     def _alarms(self) -> dict[str, list[cloudwatch.Alarm]]:
-        """Per model: 5XX errors, model latency p99 and model errors, each on the live
-        variant, each able to roll back a canary within one minute."""
+        """Per model, on the live variant: the 5XX rate, the model-error rate (each over
+        at least ERROR_MIN_INVOCATIONS a minute, D40) and p99 model latency."""
         cfg = self._res.config
         action = cw_actions.SnsAction(self._res.topic)
         made: dict[str, list[cloudwatch.Alarm]] = {}
@@ -254,52 +260,54 @@ class Deployment(Construct):
             names = alarm_names(cfg.name, model)
             dims = {"EndpointName": endpoint_name(cfg.name, model), "VariantName": VARIANT}
             budget_ms = contract.quality.max_latency_ms or cfg.default_latency_budget_ms
-            # (metric, statistic, threshold, consecutive minutes, meaning): an error
-            # alarms at once; latency must stay above budget for LATENCY_MINUTES, so one
-            # slow request (a cold worker, a noisy neighbour) does not roll a model back.
-            specs = {
+
+            def metric(name: str, statistic: str = "Sum", dims: dict[str, str] = dims) -> Any:
+                return cloudwatch.Metric(
+                    namespace=NAMESPACE,
+                    metric_name=name,
+                    dimensions_map=dims,
+                    statistic=statistic,
+                    period=Duration.minutes(1),
+                )
+
+            rate = f"{ERROR_RATE:.0%} of a minute's requests (at least {ERROR_MIN_INVOCATIONS} counted)"
+            # (signal, threshold, consecutive minutes, meaning): an error rate alarms in
+            # one minute; latency must stay above budget for LATENCY_MINUTES, so one slow
+            # request (a cold worker, a noisy neighbour) does not roll a model back.
+            specs: dict[str, tuple[Any, float, int, str]] = {
                 "errors": (
-                    "Invocation5XXErrors",
-                    "Sum",
-                    1.0,
+                    self._error_rate("Invocation5XXErrors", metric),
+                    ERROR_RATE,
                     1,
-                    "any 5XX answer from the endpoint",
+                    f"5XX answers for {rate}",
                 ),
                 "latency": (
-                    "ModelLatency",
-                    "p99",
+                    metric("ModelLatency", "p99"),
                     budget_ms * 1000.0,  # ModelLatency is in microseconds
                     LATENCY_MINUTES,
                     f"p99 model latency above the {budget_ms:g} ms budget for "
                     f"{LATENCY_MINUTES} minutes",
                 ),
                 "model_errors": (
-                    "InvocationModelErrors",
-                    "Sum",
-                    1.0,
+                    self._error_rate("InvocationModelErrors", metric),
+                    ERROR_RATE,
                     1,
-                    "any request the model failed to answer",
+                    f"requests the model failed to answer for {rate}",
                 ),
             }
             alarms = []
-            for role, (metric, statistic, threshold, minutes, meaning) in specs.items():
+            for role, (signal, threshold, minutes, meaning) in specs.items():
                 alarm = cloudwatch.Alarm(
                     self,
                     f"{model}-{role}",
                     alarm_name=names[role],
                     alarm_description=f"modelrail {model}: {meaning} (rolls back a deployment)",
-                    metric=cloudwatch.Metric(
-                        namespace=NAMESPACE,
-                        metric_name=metric,
-                        dimensions_map=dims,
-                        statistic=statistic,
-                        period=Duration.minutes(1),
-                    ),
+                    metric=signal,
                     threshold=threshold,
                     evaluation_periods=minutes,
                     datapoints_to_alarm=minutes,
                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-                    if statistic == "Sum"
+                    if role != "latency"
                     else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
@@ -307,6 +315,20 @@ class Deployment(Construct):
                 alarms.append(alarm)
             made[model] = alarms
         return made
+
+    @staticmethod
+    def _error_rate(errors: str, metric: Callable[[str], Any]) -> cloudwatch.MathExpression:
+        """errors / invocations in the minute, the invocations counted as at least
+        ERROR_MIN_INVOCATIONS: one failed request in a quiet minute is not a failing
+        model, and a minute without errors published is no errors (FILL)."""
+        floor = ERROR_MIN_INVOCATIONS
+        return cloudwatch.MathExpression(
+            expression=f"IF(invocations < {floor}, FILL(errors, 0) / {floor}, "
+            "FILL(errors, 0) / invocations)",
+            using_metrics={"errors": metric(errors), "invocations": metric("Invocations")},
+            label=f"{errors} rate",
+            period=Duration.minutes(1),
+        )
 
     def _definition(self) -> sfn.IChainable:
         res = self._res

@@ -17,14 +17,17 @@ moto records ``CreateEndpoint`` as InService at once, serves nothing, and has no
   SageMaker's guardrails do. ``DescribeEndpoint`` keeps the old ``EndpointConfigName``
   until the update completes and shows ``PendingDeploymentSummary`` meanwhile.
 * **InvokeEndpoint** (moto's sagemaker-runtime) is answered by the fleet the request is
-  routed to; model failures are ``ModelError`` with the original status and message.
+  routed to; model failures are ``ModelError`` with the original status and message
+  ("client error" for a 4XX, "server error" for a 5XX).
   ``ModelLatency`` is what a dedicated instance would measure (the worker subtracts the
   time it waited for a CPU, see :mod:`.serve_worker`), so one fleet's start-up on this
   shared machine does not trip another fleet's latency alarm.
   Every request publishes ``AWS/SageMaker`` metrics (Invocations, Invocation4XXErrors,
   Invocation5XXErrors, InvocationModelErrors, ModelLatency, OverheadLatency; dimensions
-  EndpointName and VariantName) to local CloudWatch.
-* **Alarms.** CloudWatch alarms on ``AWS/SageMaker`` metrics are evaluated continuously
+  EndpointName and VariantName) to local CloudWatch; a 4XX counts in
+  Invocation4XXErrors only (D40).
+* **Alarms.** CloudWatch alarms on ``AWS/SageMaker`` metrics, single-metric or metric
+  math (:mod:`.metric_math`), are evaluated continuously
   over those datapoints (period x evaluation periods, on the local clock), their state
   set with history, and their SNS actions published; moto's ``DescribeAlarmHistory`` is
   added so a rolled-back deployment can name the alarm that tripped.
@@ -59,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
+from modelrail.local import metric_math
 from modelrail.local.clock import LocalClock
 from modelrail.local.training_runtime import _split
 
@@ -82,6 +86,12 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "LessThanThreshold": lambda v, t: v < t,
     "LessThanOrEqualToThreshold": lambda v, t: v <= t,
 }
+
+
+def _is_true(value: Any) -> bool:
+    """``ReturnData`` as the API leaves it: a bool, a "true"/"false" string, or absent
+    (which means true)."""
+    return value is None or value is True or str(value).lower() == "true"
 
 
 def statistic(values: list[float], stat: str) -> float:
@@ -697,7 +707,9 @@ class HostingRuntime:
             "Invocations": (1.0, "None"),
             "Invocation4XXErrors": (float(400 <= answer.status < 500), "None"),
             "Invocation5XXErrors": (float(answer.status >= 500), "None"),
-            "InvocationModelErrors": (float(answer.status != 200), "None"),
+            # A request the model could not read (4XX) is the caller's error, not the
+            # model's: it counts in Invocation4XXErrors only (D40).
+            "InvocationModelErrors": (float(answer.status >= 500), "None"),
             "ModelLatency": (float(answer.model_latency_us), "Microseconds"),
             "OverheadLatency": (float(max(0, total_us - answer.model_latency_us)), "Microseconds"),
         }
@@ -733,22 +745,35 @@ class HostingRuntime:
                 logger.exception("alarm evaluation failed")
 
     def evaluate_alarms(self) -> None:
-        """One evaluation of every alarm on an ``AWS/SageMaker`` metric, as CloudWatch
-        evaluates them: one datapoint (the alarm's statistic) per period over the last
+        """One evaluation of every alarm on ``AWS/SageMaker`` metrics, as CloudWatch
+        evaluates them: one datapoint per period (the alarm's statistic, or its metric
+        math expression over its queries' statistics, :mod:`.metric_math`) over the last
         ``EvaluationPeriods`` periods, ALARM when ``DatapointsToAlarm`` of them breach."""
         cw = self._cloudwatch()
         for alarm in list(cw.alarms.values()):
-            if alarm.namespace != NAMESPACE or alarm.rule is not None:
+            if alarm.rule is not None:
                 continue
             compare = _COMPARE.get(alarm.comparison_operator)
             if compare is None:
                 continue
             periods = max(1, int(alarm.evaluation_periods))
-            stat = str(alarm.extended_statistic or alarm.statistic or "Average")
-            datapoints = [
-                None if not values else statistic(values, stat)
-                for values in self._period_values(cw, alarm, periods)
-            ]
+            if alarm.metric_data_queries:
+                signal = self._math_datapoints(cw, alarm.metric_data_queries, periods)
+                if signal is None:
+                    continue
+                what, datapoints = signal
+            elif alarm.namespace == NAMESPACE:
+                stat = str(alarm.extended_statistic or alarm.statistic or "Average")
+                what = f"{stat} {alarm.metric_name}"
+                datapoints = [
+                    None if not values else statistic(values, stat)
+                    for values in self._period_values(
+                        cw, alarm.namespace, alarm.metric_name, alarm.dimensions,
+                        int(alarm.period), periods,
+                    )
+                ]  # fmt: skip
+            else:
+                continue
             verdict = judge(
                 datapoints,
                 threshold=float(alarm.threshold),
@@ -765,19 +790,63 @@ class HostingRuntime:
             else:
                 why = (
                     f"Threshold Crossed: {breaching} of the last {periods} datapoints of "
-                    f"{stat} {alarm.metric_name} [{', '.join(f'{v:g}' for v in present)}] "
+                    f"{what} [{', '.join(f'{v:g}' for v in present)}] "
                     f"were {alarm.comparison_operator} {float(alarm.threshold):g}"
                 )
             if state != alarm.state_value:
                 self._set_state(cw, alarm, state, why, present[0] if present else None)
 
-    def _period_values(self, cw: Any, alarm: Any, periods: int) -> list[list[float]]:
+    def _math_datapoints(
+        self, cw: Any, queries: list[Any], periods: int
+    ) -> tuple[str, list[float | None]] | None:
+        """(the expression, its value per period, newest first) for a metric math alarm
+        on ``AWS/SageMaker`` metrics, or None for one on other namespaces."""
+        returned = [q for q in queries if q.expression and _is_true(q.return_data)]
+        stats = {q.id: q.metric_stat for q in queries if q.metric_stat is not None}
+        if not stats or any(s.metric.namespace != NAMESPACE for s in stats.values()):
+            return None
+        if len(returned) != 1 or len(stats) + 1 != len(queries):
+            raise metric_math.MetricMathError(
+                "the local cloud evaluates alarms with one returned expression over metric "
+                f"queries; got ids {[q.id for q in queries]}"
+            )
+        tree = metric_math.parse(returned[0].expression)
+        unknown = metric_math.references(tree) - set(stats)
+        if unknown:
+            raise metric_math.MetricMathError(
+                f"expression {returned[0].expression!r} refers to unknown ids {sorted(unknown)}"
+            )
+        series = {
+            query_id: [
+                None if not values else statistic(values, str(stat.stat))
+                for values in self._period_values(
+                    cw, stat.metric.namespace, stat.metric.metric_name,
+                    stat.metric.dimensions, int(stat.period), periods,
+                )
+            ]
+            for query_id, stat in stats.items()
+        }  # fmt: skip
+        datapoints = [
+            metric_math.evaluate(tree, {k: v[index] for k, v in series.items()})
+            for index in range(periods)
+        ]
+        return returned[0].expression, datapoints
+
+    def _period_values(
+        self,
+        cw: Any,
+        namespace: str,
+        metric_name: str,
+        dimensions: list[Any],
+        period_seconds: int,
+        periods: int,
+    ) -> list[list[float]]:
         """The metric's values in each of the last ``periods`` periods (on the local
         clock), newest period first."""
-        period = timedelta(seconds=self.clock.real_seconds(int(alarm.period)))
+        period = timedelta(seconds=self.clock.real_seconds(period_seconds))
         now = _now()
         cutoff = now - period * periods
-        wanted = {(d.name, d.value) for d in alarm.dimensions}
+        wanted = {(d.name, d.value) for d in dimensions}
         buckets: list[list[float]] = [[] for _ in range(periods)]
         for datum in reversed(cw.metric_data):
             stamp = datum.timestamp
@@ -785,7 +854,7 @@ class HostingRuntime:
                 stamp = stamp.replace(tzinfo=UTC)
             if stamp < cutoff:
                 break
-            if datum.namespace != alarm.namespace or datum.name != alarm.metric_name:
+            if datum.namespace != namespace or datum.name != metric_name:
                 continue
             if {(d.name, d.value) for d in datum.dimensions} != wanted:
                 continue
@@ -968,9 +1037,10 @@ class ModelErrorFactory:
         from moto.core.exceptions import JsonRESTError
 
         message = answer.error or "the model failed"
+        kind = "client" if 400 <= answer.status < 500 else "server"
         error = JsonRESTError(
             "ModelError",
-            f'Received server error ({answer.status}) from primary with message "{message}". '
+            f'Received {kind} error ({answer.status}) from primary with message "{message}". '
             f"See https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
             f"#logEventViewer:group=/aws/sagemaker/Endpoints/{endpoint} in account {account} "
             "for more information.",

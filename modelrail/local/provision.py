@@ -397,13 +397,13 @@ def _reconcile_layers(function_name: str, arns: list[Any], region: str) -> None:
     fn.layers = [{"Arn": arn, "CodeSize": 0} for arn in arns]
 
 
-# PutMetricAlarm takes the template's property names; these are the ones a single-metric
-# alarm uses (metric math alarms are not made by the stack).
+# PutMetricAlarm takes the template's property names: a single-metric alarm's, and
+# ``Metrics`` for a metric math alarm (expressions the local evaluator supports only).
 _ALARM_PROPERTIES = (
     "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
     "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
     "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
-    "ComparisonOperator", "TreatMissingData", "EvaluateLowSampleCountPercentile",
+    "ComparisonOperator", "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics",
 )  # fmt: skip
 
 
@@ -411,7 +411,7 @@ def _reconcile_alarm(props: dict[str, Any], deployed: DeployedStack, region: str
     """moto's CloudFormation skips AWS::CloudWatch::Alarm: create it as CloudFormation
     would (the deployment's rollback alarms must exist to roll anything back)."""
     if "Metrics" in props:
-        raise ProvisioningError(f"metric-math alarm {props.get('AlarmName')!r} is not supported")
+        _check_metric_math(props)
     kwargs: dict[str, Any] = {}
     for name in _ALARM_PROPERTIES:
         if name not in props:
@@ -425,6 +425,28 @@ def _reconcile_alarm(props: dict[str, Any], deployed: DeployedStack, region: str
             value = float(value)
         kwargs[name] = value
     boto3.client("cloudwatch", region_name=region).put_metric_alarm(**kwargs)
+
+
+def _check_metric_math(props: dict[str, Any]) -> None:
+    """A metric math alarm the local evaluator can evaluate: one returned expression
+    over metric queries, in the functions of :mod:`.metric_math`; else a clear error."""
+    from modelrail.local.metric_math import MetricMathError, parse, references
+
+    name = props.get("AlarmName")
+    queries = props["Metrics"]
+    returned = [q for q in queries if q.get("Expression") and q.get("ReturnData", True)]
+    stats = {q["Id"] for q in queries if "MetricStat" in q}
+    if len(returned) != 1 or len(stats) + 1 != len(queries):
+        raise ProvisioningError(
+            f"metric math alarm {name!r}: the local cloud evaluates one returned expression "
+            f"over metric queries; got {[q.get('Id') for q in queries]}"
+        )
+    try:
+        unknown = references(parse(returned[0]["Expression"])) - stats
+    except MetricMathError as exc:
+        raise ProvisioningError(f"metric math alarm {name!r}: {exc}") from None
+    if unknown:
+        raise ProvisioningError(f"metric math alarm {name!r}: unknown metric ids {sorted(unknown)}")
 
 
 def _rehome_state_machines(deployed: DeployedStack, region: str) -> None:

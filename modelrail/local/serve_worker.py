@@ -9,6 +9,12 @@ one JSON line in (``body`` base64, ``contentType``, ``accept``), one JSON line o
 (``status`` 200/4xx/5xx, ``body`` base64, ``contentType``, ``modelLatencyUs``,
 ``error``). The model's own prints go to stderr, never into the protocol.
 
+Statuses as the scikit-learn container's serving stack (sagemaker-containers) gives
+them: an exception raised by ``input_fn``/``predict_fn``/``output_fn`` is a 500 whatever
+its type; a response object returned by ``output_fn`` is answered with its own status;
+a ``(body, content type)`` tuple is a 200. The container's response class is provided
+by the stand-in under ``container/`` (put on the path as the image has the real one).
+
 ``modelLatencyUs`` is the latency a dedicated instance would see: the request's wall
 time minus the time this process waited for a CPU (Linux ``/proc/self/schedstat``).
 Every fleet of the local cloud shares one machine, so a fleet starting up (importing
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 CONTAINER_MODEL_DIR = "/opt/ml/model"
+CONTAINER_PACKAGES = Path(__file__).resolve().parent / "container"
 
 
 SCHEDSTAT = Path("/proc/self/schedstat")
@@ -48,6 +55,23 @@ def _answer(stream: Any, payload: dict[str, Any]) -> None:
     stream.flush()
 
 
+def _response(result: Any) -> dict[str, Any]:
+    """The protocol's answer for what ``output_fn`` returned."""
+    if isinstance(result, tuple):
+        out, content_type = result
+        raw = out.encode() if isinstance(out, str) else bytes(out)
+        return {"status": 200, "body": base64.b64encode(raw).decode(), "contentType": content_type}
+    raw = result.get_data()
+    answer = {
+        "status": int(result.status_code),
+        "body": base64.b64encode(raw).decode(),
+        "contentType": result.mimetype,
+    }
+    if answer["status"] >= 400:
+        answer["error"] = raw.decode("utf-8", "replace")
+    return answer
+
+
 def main(argv: list[str]) -> int:
     model_dir = Path(argv[1])
     protocol = sys.stdout
@@ -58,6 +82,7 @@ def main(argv: list[str]) -> int:
     program = os.environ.get("SAGEMAKER_PROGRAM", "inference.py")
     try:
         sys.path.insert(0, submit)
+        sys.path.append(str(CONTAINER_PACKAGES))
         module = importlib.import_module(Path(program).stem)
         model = module.model_fn(str(model_dir))
     except Exception as exc:
@@ -76,18 +101,11 @@ def main(argv: list[str]) -> int:
             stage = "predict_fn"
             prediction = module.predict_fn(data, model)
             stage = "output_fn"
-            out, content_type = module.output_fn(prediction, request.get("accept"))
-            raw = out.encode() if isinstance(out, str) else bytes(out)
-            answer = {
-                "status": 200,
-                "body": base64.b64encode(raw).decode(),
-                "contentType": content_type,
-            }
+            answer = _response(module.output_fn(prediction, request.get("accept")))
         except Exception as exc:
-            # The toolkit answers 4xx for requests it cannot read and 5xx for a model
-            # that fails; the message reaches the caller as OriginalMessage.
-            status = 400 if stage == "input_fn" and isinstance(exc, ValueError) else 500
-            answer = {"status": status, "error": f"{type(exc).__name__}: {exc}"}
+            # sagemaker-containers wraps whatever the handlers raise and answers 500; the
+            # message reaches the caller as OriginalMessage.
+            answer = {"status": 500, "error": f"{type(exc).__name__} in {stage}: {exc}"}
             traceback.print_exc()
         wall_us = (time.perf_counter() - started) * 1_000_000
         waited_us = (_run_queue_wait_ns() - waited) / 1000

@@ -138,14 +138,19 @@ def test_each_model_has_three_rollback_alarms_on_its_live_variant(
         for r in template["Resources"].values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
+    dims = None
     for model, contract in load_contracts().items():
         names = alarm_names(env, model)
+        want = {"EndpointName": endpoint_name(env, model), "VariantName": VARIANT}
         for name in names.values():
             alarm = alarms[name]
-            dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
-            assert dims == {"EndpointName": endpoint_name(env, model), "VariantName": VARIANT}
-            assert alarm["Namespace"] == "AWS/SageMaker"
-            assert alarm["Period"] == 60
+            stats = [q["MetricStat"] for q in alarm.get("Metrics", []) if "MetricStat" in q]
+            for stat in stats or [alarm]:
+                metric = stat.get("Metric", stat)
+                dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+                assert dims == want, name
+                assert metric["Namespace"] == "AWS/SageMaker"
+                assert stat["Period"] == 60
             assert alarm["TreatMissingData"] == "notBreaching"
             assert alarm["AlarmActions"], name  # the notifications topic
         latency = alarms[names["latency"]]
@@ -153,12 +158,27 @@ def test_each_model_has_three_rollback_alarms_on_its_live_variant(
         assert latency["MetricName"] == "ModelLatency"
         budget = contract.quality.max_latency_ms or 1000.0
         assert latency["Threshold"] == budget * 1000  # microseconds
-        # latency must stay high for 3 minutes; any error alarms within one
+        # latency must stay high for 3 minutes; an error rate alarms within one
         assert latency["EvaluationPeriods"] == latency["DatapointsToAlarm"] == 3
-        for role in ("errors", "model_errors"):
-            assert alarms[names[role]]["EvaluationPeriods"] == 1
-        assert alarms[names["errors"]]["MetricName"] == "Invocation5XXErrors"
-        assert alarms[names["model_errors"]]["MetricName"] == "InvocationModelErrors"
+        for role, errors in (
+            ("errors", "Invocation5XXErrors"),
+            ("model_errors", "InvocationModelErrors"),
+        ):
+            alarm = alarms[names[role]]
+            assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 1
+            assert alarm["Threshold"] == 0.1
+            assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+            queries = {q["Id"]: q for q in alarm["Metrics"]}
+            (returned,) = [q for q in queries.values() if q.get("ReturnData", True)]
+            # the share of the minute's requests, over at least 20 of them (D39)
+            assert returned["Expression"] == (
+                "IF(invocations < 20, FILL(errors, 0) / 20, FILL(errors, 0) / invocations)"
+            )
+            assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == errors
+            assert queries["errors"]["MetricStat"]["Stat"] == "Sum"
+            assert queries["invocations"]["MetricStat"]["Metric"]["MetricName"] == "Invocations"
+            assert queries["invocations"]["MetricStat"]["Stat"] == "Sum"
+    assert dims is not None
 
 
 def test_the_pipeline_starts_a_deployment_after_registration(dev_template: dict[str, Any]) -> None:

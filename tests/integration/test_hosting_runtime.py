@@ -33,14 +33,19 @@ def model_fn(model_dir):
     with open(os.path.join(model_dir, "tag.txt")) as f:
         return f.read()
 def input_fn(body, content_type):
+    if content_type == "text/plain":
+        raise ValueError("raised in input_fn")
     if content_type != "application/json":
-        raise ValueError("send JSON")
+        return None
     return json.loads(body)
 def predict_fn(data, model):
     if os.environ.get("FAIL") == "1":
         raise RuntimeError("broken model")
-    return {"v": model, "n": len(data)}
+    return data if data is None else {"v": model, "n": len(data)}
 def output_fn(prediction, accept):
+    if prediction is None:
+        from sagemaker_containers.beta.framework import worker
+        return worker.Response(response="send JSON", status=415, mimetype="text/plain")
     return json.dumps(prediction), "application/json"
 """
 
@@ -210,15 +215,38 @@ def test_a_model_that_cannot_load_fails_the_endpoint_with_its_reason(cloud: Clou
     assert "missing" in described["FailureReason"]
 
 
+def _counts(cloud: Cloud) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for datum in cloud.runtime._cloudwatch().metric_data:
+        if datum.name.startswith("Invocation"):
+            counts[datum.name] = counts.get(datum.name, 0.0) + float(datum.value)
+    return counts
+
+
 def test_model_errors_are_model_error_and_bad_input_is_4xx(cloud: Cloud) -> None:
     cloud.sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=cloud.config("a"))
     cloud.settle()
+    # a response object from output_fn carries its status, as in the container
     with pytest.raises(ClientError) as caught:
         cloud.rt.invoke_endpoint(EndpointName=ENDPOINT, Body=b"x", ContentType="text/csv")
     error = caught.value.response
     assert error["Error"]["Code"] == "ModelError"
-    assert error["OriginalStatusCode"] == 400
-    assert "send JSON" in error["OriginalMessage"]
+    assert error["OriginalStatusCode"] == 415
+    assert error["OriginalMessage"] == "send JSON"
+    assert "Received client error (415)" in error["Error"]["Message"]
+    assert _counts(cloud) == {
+        "Invocations": 1.0,
+        "Invocation4XXErrors": 1.0,
+        "Invocation5XXErrors": 0.0,
+        "InvocationModelErrors": 0.0,
+    }
+    # whatever a handler raises is a 500 (sagemaker-containers wraps it), ValueError too
+    with pytest.raises(ClientError) as raised:
+        cloud.rt.invoke_endpoint(EndpointName=ENDPOINT, Body=b"x", ContentType="text/plain")
+    assert raised.value.response["OriginalStatusCode"] == 500
+    assert raised.value.response["OriginalMessage"] == "ValueError in input_fn: raised in input_fn"
+    assert _counts(cloud)["Invocation5XXErrors"] == 1.0
+    assert _counts(cloud)["InvocationModelErrors"] == 1.0
     with pytest.raises(ClientError) as unknown:
         cloud.rt.invoke_endpoint(EndpointName="nope", Body=b"[1]", ContentType="application/json")
     assert unknown.value.response["Error"]["Code"] == "ValidationError"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -497,56 +498,121 @@ def served(training: Training, opt_ml: OptMl) -> tuple[ModuleType, Any]:
     return training.inference, training.inference.model_fn(str(opt_ml.model))
 
 
+def _rejected(result: Any) -> tuple[int, str]:
+    assert type(result).__name__ == "Rejected", result
+    return result.status, result.message
+
+
 def test_missing_required_features_are_named(served: tuple[ModuleType, Any]) -> None:
     inference, model = served
     request = inference.input_fn(
         json.dumps({"instances": [{"store_id": "S01"}]}), "application/json"
     )
-    with pytest.raises(ValueError) as info:
-        inference.predict_fn(request, model)
-    assert str(info.value) == (
+    assert _rejected(inference.predict_fn(request, model)) == (
+        400,
         "missing required feature columns: ['product_category', 'price', 'promotion', "
-        "'day_of_week', 'month', 'temperature', 'holiday']"
+        "'day_of_week', 'month', 'temperature', 'holiday']",
     )
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type", "message"),
+    ("body", "content_type", "status", "message"),
     [
-        ("{}", "application/x-npy", "unsupported content type 'application/x-npy'"),
-        ("{nope", "application/json", "request body is not valid JSON"),
-        ('"text"', "application/json", "JSON requests must be"),
-        ('{"instances": []}', "application/json", "the request has no instances"),
-        ("\n\n", "text/csv", "the CSV request has no rows"),
+        ("{}", "application/x-npy", 415, "unsupported content type 'application/x-npy'"),
+        ("{nope", "application/json", 400, "request body is not valid JSON"),
+        ('"text"', "application/json", 400, "JSON requests must be"),
+        ('{"instances": []}', "application/json", 400, "the request has no instances"),
+        ("\n\n", "text/csv", 400, "the CSV request has no rows"),
+        (b"\xff\xfe", "text/csv", 400, "request body is not UTF-8 text"),
     ],
 )
 def test_bad_requests(
-    served: tuple[ModuleType, Any], body: str, content_type: str, message: str
+    served: tuple[ModuleType, Any], body: str, content_type: str, status: int, message: str
 ) -> None:
     inference, _ = served
-    with pytest.raises(ValueError, match=message):
-        inference.input_fn(body, content_type)
+    got_status, got_message = _rejected(inference.input_fn(body, content_type))
+    assert got_status == status
+    assert got_message.startswith(message)
 
 
 def test_csv_rows_must_have_every_feature(served: tuple[ModuleType, Any]) -> None:
     inference, model = served
     request = inference.input_fn("S01,grocery,3.5\n", "text/csv")
-    with pytest.raises(ValueError) as info:
-        inference.predict_fn(request, model)
-    assert str(info.value) == (
+    assert _rejected(inference.predict_fn(request, model)) == (
+        400,
         "CSV row 1 has 3 values; expected 9 (store_id, product_category, price, promotion, "
-        "day_of_week, month, temperature, holiday, competitor_price)"
+        "day_of_week, month, temperature, holiday, competitor_price); a row with other "
+        "columns (the target too) needs a header row",
     )
 
 
-def test_bad_values_and_accept_types(served: tuple[ModuleType, Any]) -> None:
+def test_a_csv_header_maps_columns_by_name_and_drops_the_target(
+    served: tuple[ModuleType, Any], demand: ModelContract
+) -> None:
+    inference, model = served
+    data = generate(demand, rows=5, seed=4)  # the dataset's own columns, target included
+    features = data.drop(columns="units_sold")
+    positional = inference.predict_fn(inference.input_fn(_csv_rows(features), "text/csv"), model)
+    shuffled = data[list(reversed(data.columns))].to_csv(index=False, lineterminator="\n")
+    by_name = inference.predict_fn(inference.input_fn(shuffled, "text/csv"), model)
+    np.testing.assert_allclose(by_name.predictions, positional.predictions)
+
+
+def test_a_csv_header_with_unknown_columns_names_them(
+    served: tuple[ModuleType, Any], demand: ModelContract
+) -> None:
+    inference, model = served
+    data = generate(demand, rows=2, seed=4).assign(row_id=[1, 2])
+    request = inference.input_fn(data.to_csv(index=False), "text/csv")
+    status, message = _rejected(inference.predict_fn(request, model))
+    assert status == 400
+    assert message == (
+        f"CSV header columns {list(data.columns)} do not fit the model: unknown ['row_id']; "
+        "expected ['store_id', 'product_category', 'price', 'promotion', 'day_of_week', "
+        "'month', 'temperature', 'holiday', 'competitor_price'] (the target 'units_sold' "
+        "may be included)"
+    )
+
+
+@pytest.fixture
+def container_worker(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The container's ``sagemaker_containers.beta.framework.worker`` (the local cloud's
+    stand-in), importable for this test only."""
+    from modelrail.local.serve_worker import CONTAINER_PACKAGES
+
+    path = CONTAINER_PACKAGES / "sagemaker_containers/beta/framework/worker.py"
+    spec = importlib.util.spec_from_file_location("stand_in_worker", path)
+    assert spec is not None and spec.loader is not None
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    framework = ModuleType("sagemaker_containers.beta.framework")
+    framework.worker = worker  # type: ignore[attr-defined]
+    for name in ("sagemaker_containers", "sagemaker_containers.beta"):
+        monkeypatch.setitem(sys.modules, name, ModuleType(name))
+    monkeypatch.setitem(sys.modules, framework.__name__, framework)
+    return worker
+
+
+def test_bad_values_and_accept_types(
+    served: tuple[ModuleType, Any], container_worker: ModuleType
+) -> None:
     inference, model = served
     row = "S01,grocery,3.5,maybe,5,6,20.0,False,3.9\n"
-    with pytest.raises(ValueError, match=r"column 'promotion': 'maybe' is not a boolean"):
-        inference.predict_fn(inference.input_fn(row, "text/csv"), model)
+    rejected = inference.predict_fn(inference.input_fn(row, "text/csv"), model)
+    assert _rejected(rejected) == (400, "column 'promotion': 'maybe' is not a boolean")
+    response = inference.output_fn(rejected, "application/json")
+    assert isinstance(response, container_worker.Response)
+    assert (response.status_code, response.mimetype) == (400, "application/json")
+    assert json.loads(response.get_data()) == {
+        "error": "BadRequest",
+        "error-message": "column 'promotion': 'maybe' is not a boolean",
+    }
     good = inference.predict_fn(inference.input_fn(row.replace("maybe", "yes"), "text/csv"), model)
-    with pytest.raises(ValueError, match=r"unsupported accept type 'application/xml'"):
-        inference.output_fn(good, "application/xml")
+    not_acceptable = inference.output_fn(good, "application/xml")
+    assert not_acceptable.status_code == 406
+    assert json.loads(not_acceptable.get_data())["error-message"] == (
+        "unsupported accept type 'application/xml'; ask for application/json or text/csv"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -744,3 +810,13 @@ def test_the_model_archive_carries_the_serving_code(training: Training, opt_ml: 
     _trained(training, opt_ml, 300)
     for module in ("inference.py", "modelrail_features.py"):
         assert (opt_ml.model / "code" / module).read_bytes() == (TRAINING_DIR / module).read_bytes()
+
+
+def test_a_header_is_recognised_by_its_names_only(training: Training) -> None:
+    is_header = training.inference._is_header
+    features, target = ["a", "b"], "y"
+    assert is_header(["b", "a", "y"], features, target, ["a"])
+    assert is_header(["a", "b", "extra"], features, target, ["a", "b"])  # then rejected
+    assert not is_header(["1.5", "2"], features, target, ["a"])
+    # with no required feature, a row of values is still not a header
+    assert not is_header(["1.5", "2"], features, target, [])

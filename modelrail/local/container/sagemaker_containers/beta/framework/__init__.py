@@ -1,0 +1,1 @@
+"""Stand-in for the container's ``sagemaker_containers.beta.framework`` (see README.md)."""
