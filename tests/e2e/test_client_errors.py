@@ -116,9 +116,11 @@ def _canary(cloud: LocalCloud, data: Path, run_arn: str) -> Canary:
 def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     folder = tmp_path_factory.mktemp("client-errors-data")
     data = sample_command(MODEL, 600, 1, folder / "v1.csv")
-    copies = {n: folder / f"v{n}.csv" for n in (2, 3)}
-    for copy in copies.values():
-        copy.write_bytes(data.read_bytes())  # new uploads of the same data
+    # each next version significantly better (a tie would be rejected at the gate, D39)
+    copies = {
+        2: sample_command(MODEL, 3000, 2, folder / "v2.csv"),
+        3: sample_command(MODEL, 12000, 3, folder / "v3.csv"),
+    }
     with LocalCloud(
         assembly=assembly, work_dir=tmp_path_factory.mktemp("client-errors-cloud")
     ) as cloud:

@@ -34,7 +34,11 @@ CONTAINER: ContainerFacts = {
     "python": (3, 10),
     "sklearn": "1.4.2",
     "numpy_major": 2,  # numpy 2.1; a model pickled under numpy 2 does not load on numpy 1
-    "third_party": frozenset({"numpy", "pandas", "scipy", "sklearn", "joblib"}),
+    # sagemaker_containers: the container's serving framework, whose handlers call ours;
+    # inference.py imports it only at serve time, for the response object (D40).
+    "third_party": frozenset(
+        {"numpy", "pandas", "scipy", "sklearn", "joblib", "sagemaker_containers"}
+    ),
 }
 
 # Standard-library names that appeared after the container's Python (3.10): they exist
