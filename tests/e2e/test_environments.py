@@ -4,7 +4,6 @@ leaves the others' endpoints, configs and registries as they were."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,29 +13,14 @@ import pytest
 from modelrail.deploy.naming import endpoint_name
 from modelrail.deploy_cli import start_deployment, wait_for
 from modelrail.local.cloud import LocalCloud
-from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
+from modelrail.registry import AliasName, VersionStatus
 from modelrail.registry_cli import main as registry_main
 from modelrail.sample import sample_command
+from tests.e2e.registry_waits import registry_of, wait_for_status
 
 pytestmark = pytest.mark.e2e
 MODEL = "demand"
 ENVIRONMENTS = ("dev", "staging", "prod")
-
-
-def _registry(cloud: LocalCloud) -> DynamoDBRegistry:
-    return DynamoDBRegistry(cloud.output("RegistryTableName"), client=cloud.client("dynamodb"))
-
-
-def _wait_for_status(cloud: LocalCloud, version: int, status: VersionStatus) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if _registry(cloud).get_version(MODEL, version).status is status:
-                return
-        except Exception:  # not registered yet
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{cloud.environment}: v{version} never reached {status}")
 
 
 def _configs(cloud: LocalCloud) -> set[str]:
@@ -70,7 +54,7 @@ def _release_v1(
     uploads = {env: cloud.upload(MODEL, data) for env, cloud in clouds.items()}
     arns = {env: clouds[env].execution_arn_for(*uploads[env]) for env in clouds}
     for env in ("staging", "prod"):
-        _wait_for_status(clouds[env], 1, VersionStatus.PENDING_APPROVAL)
+        wait_for_status(clouds[env], MODEL, 1, VersionStatus.PENDING_APPROVAL)
         assert (
             registry_main(
                 ["registry", "approve", MODEL, "1", "--reason", "same artifact", "--env", env]
@@ -127,7 +111,7 @@ def test_a_deployment_in_one_environment_leaves_the_others_untouched(
         described = sagemaker.describe_endpoint(EndpointName=endpoint_name(env, MODEL))
         assert described["EndpointStatus"] == "InService"
         assert described["EndpointConfigName"] == live[env]
-        registry = _registry(cloud)
+        registry = registry_of(cloud)
         assert registry.get_alias(MODEL, AliasName.CHAMPION).version == 1  # type: ignore[union-attr]
         assert [v.version for v in registry.list_versions(MODEL)] == [1]
-    assert _registry(dev).get_alias(MODEL, AliasName.CHAMPION).version == 2  # type: ignore[union-attr]
+    assert registry_of(dev).get_alias(MODEL, AliasName.CHAMPION).version == 2  # type: ignore[union-attr]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from modelrail.local.cloud import LocalCloud, PipelineRun
 from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
 from modelrail.registry_cli import main as registry_main
 from modelrail.sample import sample_command
+from tests.e2e.registry_waits import wait_for_status
 
 pytestmark = pytest.mark.e2e
 MODEL = "demand"
@@ -124,20 +124,6 @@ def prod(
         yield cloud, data
 
 
-def _wait_for_status(
-    cloud: LocalCloud, version: int, status: VersionStatus, timeout: float = 120, model: str = MODEL
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if _registry(cloud).get_version(model, version).status is status:
-                return
-        except Exception:  # not registered yet
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"v{version} never reached {status}")
-
-
 def test_prod_waits_for_approval_and_approve_resumes_it(
     prod: tuple[LocalCloud, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,7 +131,7 @@ def test_prod_waits_for_approval_and_approve_resumes_it(
     monkeypatch.setenv("MODELRAIL_ACTOR", "reviewer")
     key, version_id = cloud.upload(MODEL, sample_command(MODEL, 1500, 4, data / "one.csv"))
     arn = cloud.execution_arn_for(key, version_id)
-    _wait_for_status(cloud, 1, VersionStatus.PENDING_APPROVAL)
+    wait_for_status(cloud, MODEL, 1, VersionStatus.PENDING_APPROVAL, timeout=120)
     sfn = cloud.client("stepfunctions")
     assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
     assert (
@@ -178,7 +164,7 @@ def test_reject_stops_the_waiting_run(
     # waits for a reviewer
     key, version_id = cloud.upload(MODEL, sample_command(MODEL, 4000, 11, data / "two.csv"))
     arn = cloud.execution_arn_for(key, version_id)
-    _wait_for_status(cloud, 2, VersionStatus.PENDING_APPROVAL)
+    wait_for_status(cloud, MODEL, 2, VersionStatus.PENDING_APPROVAL, timeout=120)
     assert (
         registry_main(
             ["registry", "reject", MODEL, "2", "--reason", "not this week", "--env", "prod"]
@@ -217,7 +203,7 @@ def test_an_unanswered_approval_rejects_the_version_and_fails_the_run(
     key, version_id = cloud.upload(model, sample_command(model, 1500, 5, data / "subs.csv"))
     arn = cloud.execution_arn_for(key, version_id)
     try:
-        _wait_for_status(cloud, number, VersionStatus.PENDING_APPROVAL, model=model)
+        wait_for_status(cloud, model, number, VersionStatus.PENDING_APPROVAL, timeout=120)
     except AssertionError as exc:
         try:
             found = sfn.describe_execution(executionArn=arn)
