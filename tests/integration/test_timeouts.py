@@ -108,7 +108,12 @@ def at(aws: Aws, execution: str, kind: str) -> list[datetime]:
     return [e["timestamp"] for e in history(aws, execution) if e["type"] == kind]
 
 
-def tokens(aws: Aws, count: int = 1, within: float = 5.0) -> list[str]:
+def tokens(aws: Aws, count: int = 1, within: float = 30.0) -> list[str]:
+    """The next ``count`` task tokens sent to the queue.
+
+    Polls with a pause: a loop of back-to-back ReceiveMessage calls holds the GIL and
+    starved the interpreter thread that sends the token (seconds late, one run in twenty).
+    """
     found: list[str] = []
     deadline = time.monotonic() + within
     while len(found) < count and time.monotonic() < deadline:
@@ -116,6 +121,8 @@ def tokens(aws: Aws, count: int = 1, within: float = 5.0) -> list[str]:
             "Messages", []
         ):
             found.append(json.loads(message["Body"])["token"])
+        if len(found) < count:
+            time.sleep(0.02)
     assert len(found) == count, found
     return found
 
