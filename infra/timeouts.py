@@ -4,8 +4,10 @@ A Standard execution that reaches its ``TimeoutSeconds`` ends TIMED_OUT at once:
 runs, so CloseApproval and NotifyFailure would never happen. The machine's timeout must
 therefore outlast its longest path: validation, preparation, the longer of one training
 job and the slowest search (its trials run in rounds of the parallel limit), the gate,
-registration, the approval wait where there is one, and the notifications, plus the
-retries' back-off and a margin. Every Task state carries its own TimeoutSeconds, so the
+registration (all four once per judgement round: a run judged against a reference that
+moved meanwhile is judged again, at most ``rounds`` times, modelrail.release), the
+approval wait where there is one, and the notifications, plus the retries' back-off and
+a margin. Every Task state carries its own TimeoutSeconds, so the
 path is bounded state by state (an infra test sums them over the synthesized ASL).
 """
 
@@ -59,8 +61,11 @@ class StepTimeouts:
     close_approval: int
     notify: int
     start_deployment: int
+    rounds: int = 1  # judgements at most (PrepareData to Register, modelrail.release)
 
     def __post_init__(self) -> None:
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
         for f in fields(self):
             if getattr(self, f.name) < 0:
                 raise ValueError(f"{f.name} must be >= 0, got {getattr(self, f.name)}")
@@ -69,8 +74,8 @@ class StepTimeouts:
         """Through every step to the last (the registered notification and the deployment's
         start, or closing a failed approval), then the failure notification: any Task's
         Catch leads there, the last one's included."""
-        head = self.validate + self.prepare + max(self.train, self.tune) + self.gate
-        head += self.register + self.approval
+        judgement = self.prepare + max(self.train, self.tune) + self.gate + self.register
+        head = self.validate + self.rounds * judgement + self.approval
         tail = self.notify + self.start_deployment
         if self.approval:
             tail = max(tail, self.close_approval)
@@ -79,8 +84,8 @@ class StepTimeouts:
     def retry_backoff(self) -> int:
         """Waiting between retries on the longest path (transient errors on every Task,
         a full quota on the job)."""
-        tasks = 8 if self.approval else 7
-        return tasks * RETRY_BACKOFF_SECONDS + QUOTA_BACKOFF_SECONDS
+        tasks = 3 + 4 * self.rounds + (1 if self.approval else 0)
+        return tasks * RETRY_BACKOFF_SECONDS + self.rounds * QUOTA_BACKOFF_SECONDS
 
 
 def pipeline_timeout(steps: StepTimeouts) -> int:

@@ -12,7 +12,7 @@ from modelrail.cli import main as cli_main
 from modelrail.deploy.naming import endpoint_name
 from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
-from modelrail.local.runner import registry_snapshot
+from modelrail.local.runner import judgement, registry_snapshot
 from modelrail.local.traffic import Traffic
 from modelrail.registry import AliasName, DynamoDBRegistry, StaleAlias, VersionStatus
 from modelrail.registry_cli import main as registry_main
@@ -43,7 +43,15 @@ def _run(cloud: LocalCloud, path: Path, label: str, model: str = MODEL) -> Pipel
     t0 = time.monotonic()
     run = cloud.upload_and_wait(model, path, on_step=_step_printer(t0))  # type: ignore[arg-type]
     print(f"  execution {run.execution_arn.rsplit(':', 1)[-1]}: {run.status} in {run.seconds:.1f}s")
+    _judged(cloud, run, model)
     return run
+
+
+def _judged(cloud: LocalCloud, run: PipelineRun, model: str) -> None:
+    """What the quality gate compared the model with (D41), as `local run` tells it."""
+    rows = [r for r in registry_snapshot(cloud, [model]) if r["execution"] == run.execution_arn]
+    for line in judgement(run, rows[0] if rows else None):
+        print(f"  {line}")
 
 
 def run_demo(workdir: Path, *, rows: int = 2000) -> int:
@@ -145,6 +153,8 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
 
         if not _canary_demo(cloud, registry, workdir):
             return 1
+        if not _concurrent_demo(cloud, registry, workdir):
+            return 1
         if not _search_demo(cloud, registry, workdir):
             return 1
         print("\nthe dev registry at the end (`modelrail registry list`):")
@@ -243,6 +253,36 @@ def _canary_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -
     live = cloud.client("sagemaker").describe_endpoint(EndpointName=endpoint_name("dev", MODEL))
     print(f"  champion: v{champion.version}; the endpoint serves {live['EndpointConfigName']}")
     return code == 0
+
+
+def _concurrent_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path) -> bool:
+    """Two uploads at once (D41): one chain of judgements, one champion, nothing undecided."""
+    print("\n▶ two uploads at once: each is judged against the version ahead of it, "
+          "deployments queue, and no version is left undecided", flush=True)  # fmt: skip
+    files = [sample_command(MODEL, rows, seed, workdir / f"demand-at-once-{rows}.csv")
+             for rows, seed in ((6000, 31), (9000, 32))]  # fmt: skip
+    started = [cloud.upload(MODEL, path) for path in files]
+    runs = [cloud.wait(cloud.execution_arn_for(key, version)) for key, version in started]
+    for path, run in zip(files, runs, strict=True):
+        print(f"  {path.name}: {run.status}")
+        _judged(cloud, run, MODEL)
+        row = next(
+            (r for r in registry_snapshot(cloud, [MODEL]) if r["execution"] == run.execution_arn),
+            None,
+        )
+        deployment = cloud.deployment_of(run, timeout=300)
+        if row is not None:
+            print(f"    v{row['version']}: deployment {deployment.outcome if deployment else '-'}"
+                  f"{f' — {deployment.message}' if deployment and deployment.message else ''}")  # fmt: skip
+    champion = registry.get_alias(MODEL, AliasName.CHAMPION)
+    undecided = [
+        v.version
+        for v in registry.list_versions(MODEL)
+        if v.status in (VersionStatus.REGISTERED, VersionStatus.APPROVED, VersionStatus.DEPLOYING)
+    ]
+    print(f"  champion: v{champion.version if champion else '-'}; versions left undecided: "
+          f"{undecided or 'none'}")  # fmt: skip
+    return champion is not None and not undecided
 
 
 def _canary_words(cloud: LocalCloud) -> str:

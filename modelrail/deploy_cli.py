@@ -12,6 +12,7 @@ champion through the same state machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -40,6 +41,13 @@ class DeploymentRun:
     result: dict[str, Any] | None
     error: str | None
     cause: str | None
+
+    @property
+    def message(self) -> str:
+        """What happened, in words: the result's message, else the error's cause."""
+        if self.status == "RUNNING":
+            return "still running"
+        return str((self.result or {}).get("message") or self.cause or "")
 
     @property
     def outcome(self) -> str:
@@ -119,13 +127,24 @@ def wait_for(execution_arn: str, *, sfn: Any | None = None, timeout: float = 720
         time.sleep(0.2)
     result = None
     if described.get("output"):
-        result = json.loads(described["output"]).get("result")
+        output = json.loads(described["output"])
+        result = output.get("result") or _superseded(output.get("error"))
     if result is None and status != "RUNNING":
         # A failed run has no output: the last FinishDeployment result is in its history.
         result = _finish_result(client, execution_arn)
     return DeploymentRun(
         execution_arn, status, result, described.get("error"), described.get("cause")
     )
+
+
+def _superseded(error: Any) -> dict[str, Any] | None:
+    """The queue's decision (modelrail.release) as a result: it ends the run without error."""
+    if not isinstance(error, dict) or error.get("Error") != "DeploymentSuperseded":
+        return None
+    message = str(error.get("Cause") or "")
+    with contextlib.suppress(ValueError, AttributeError):
+        message = str(json.loads(message).get("errorMessage", message))
+    return {"outcome": "SUPERSEDED", "message": message}
 
 
 def _finish_result(client: Any, execution_arn: str) -> dict[str, Any] | None:

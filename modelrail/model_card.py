@@ -375,6 +375,15 @@ def _slices(card: ModelCard) -> _Section:
     return _Section("Slices", tuple(blocks))
 
 
+def _judged_against(lin: Lineage) -> str:
+    """The reference the quality gate compared the model with, and why that one."""
+    compared = lin.compared_with
+    if compared is None:
+        return "not recorded"
+    version = "nothing" if compared.version is None else f"v{compared.version}"
+    return f"{version} ({compared.reason})"
+
+
 def _lineage(card: ModelCard) -> _Section:
     lin = card.lineage
     champion = lin.champion_at_training
@@ -389,6 +398,7 @@ def _lineage(card: ModelCard) -> _Section:
             ("Git commit", _opt(lin.git_commit)),
             ("Seed", _opt(lin.seed)),
             ("Champion at training", _opt(None if champion is None else f"v{champion}", "none")),
+            ("Judged against", _judged_against(lin)),
             ("Model artifact", lin.model_artifact_uri),
         )
     ]

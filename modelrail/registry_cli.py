@@ -52,7 +52,7 @@ redeploys the endpoint yet; that is wired in a later issue, and the output says 
 
 **Exit codes** are decided in one place, :data:`OUTCOMES`, by exception type (never by
 message): 0 success; 2 when the request was refused as stated (not found, illegal
-transition, stale status or alias, not eligible, invalid request, nothing to roll back,
+transition, stale status, alias or registration, not eligible, invalid request, nothing to roll back,
 registry not configured, invalid contract): the caller must change something; 1 when
 the operation could not be carried out (store failure, contention that outlasted the
 retries, a promotion whose ``previous`` move failed): retrying may work. The error is
@@ -84,6 +84,7 @@ from modelrail.registry.errors import (
     NotEligible,
     RegistryError,
     StaleAlias,
+    StaleRegistration,
     StaleStatus,
     StoreError,
     VersionNotFound,
@@ -163,6 +164,7 @@ OUTCOMES: dict[type[Exception], Outcome] = {
     IllegalTransition: Outcome(2, "illegal transition"),
     StaleStatus: Outcome(2, "stale status"),
     StaleAlias: Outcome(2, "stale alias"),
+    StaleRegistration: Outcome(2, "stale registration"),
     NotEligible: Outcome(2, "not eligible"),
     InvalidRequest: Outcome(2, "invalid request"),
     NothingToRollBack: Outcome(2, "nothing to roll back"),
@@ -702,6 +704,11 @@ def _cmd_show(args: argparse.Namespace, registry: ModelRegistry) -> int:
         ("code", f"{lin.code_version} (git {lin.git_commit or '-'})"),
         ("hyperparams", f"{hyper or '-'} (seed {'-' if lin.seed is None else lin.seed})"),
         ("champion then", _v(lin.champion_at_training)),
+        *(
+            [("judged against", f"{_v(lin.compared_with.version)} ({lin.compared_with.reason})")]
+            if lin.compared_with
+            else []
+        ),
         ("artifact", lin.model_artifact_uri),
     ]
     print(f"{v.model} v{v.version}")

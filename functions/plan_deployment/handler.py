@@ -62,6 +62,7 @@ def lambda_handler(event: DeployRequest, context: LambdaContext) -> dict[str, An
             allow_fault_injection=_flag("ALLOW_FAULT_INJECTION"),
             max_seconds=int(os.environ["DEPLOYMENT_MAX_SECONDS"]),
             now=datetime.now(UTC),
+            queue_looks=int(os.environ["DEPLOYMENT_QUEUE_LOOKS"]),
         )
     except DeploymentRefused as exc:
         logger.warning("deployment refused", extra={"reason": str(exc)})

@@ -49,6 +49,6 @@ def lambda_handler(event: PrepareInput, context: LambdaContext) -> dict[str, Any
         environment=os.environ["MODELRAIL_ENV"],
     )
     logger.info(
-        "prepared", extra={"champion": result.champion_version, "profile": result.profile_uri}
+        "prepared", extra={"compared_with": result.compared_with, "profile": result.profile_uri}
     )
     return dump(result)

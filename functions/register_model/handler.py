@@ -36,5 +36,8 @@ def lambda_handler(event: RegisterInput, context: LambdaContext) -> dict[str, An
     result = run_register(
         event, contract=contract_for(event.model, CONTRACTS), registry=_registry()
     )
-    logger.info("model version registered", extra={"version": result.version})
+    if result.rejudge:
+        logger.info("judged against a stale reference", extra={"reason": result.reason})
+    else:
+        logger.info("model version registered", extra={"version": result.version})
     return dump(result)

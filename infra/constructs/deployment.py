@@ -16,6 +16,7 @@ created here from the contracts known at synth, with names from
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ from infra.constructs.common import (
 from infra.constructs.functions import PipelineFunction
 from modelrail.contract import load_contracts
 from modelrail.deploy.naming import NAMESPACE, VARIANT, alarm_names, endpoint_name
+from modelrail.deploy.plan import LOCK_MARGIN_SECONDS
 from modelrail.naming import resource_prefix
 
 CAPTURE_PREFIX = "capture"
@@ -59,6 +61,13 @@ ERROR_MIN_INVOCATIONS = 20
 # Minutes the p99 model latency must stay above budget before the latency alarm fires.
 LATENCY_MINUTES = 3
 SETTLING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+
+
+def queue_looks(deployment_max_seconds: int) -> int:
+    """How many times a queued deployment looks at a busy endpoint, POLL_SECONDS apart:
+    long enough for the deployment ahead to end or its lock to expire (modelrail.release:
+    older queued versions are superseded, so at most one waits behind another)."""
+    return math.ceil((deployment_max_seconds + LOCK_MARGIN_SECONDS) / POLL_SECONDS) + 1
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class Deployment(Construct):
             "REQUIRE_APPROVAL": str(cfg.require_approval).lower(),
             "ALLOW_FAULT_INJECTION": str(cfg.allow_fault_injection).lower(),
             "DEPLOYMENT_MAX_SECONDS": str(cfg.deployment_max_seconds),
+            "DEPLOYMENT_QUEUE_LOOKS": str(queue_looks(cfg.deployment_max_seconds)),
             "KEEP_ENDPOINT_CONFIGS": str(cfg.keep_endpoint_configs),
         }
         self.plan_fn = PipelineFunction(
@@ -169,7 +179,12 @@ class Deployment(Construct):
             state_machine_name=f"modelrail-{cfg.name}-deploy",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
-            timeout=Duration.seconds(cfg.deployment_max_seconds + 1800),
+            # The wait in the queue, then the deployment itself.
+            timeout=Duration.seconds(
+                queue_looks(cfg.deployment_max_seconds) * POLL_SECONDS
+                + cfg.deployment_max_seconds
+                + 1800
+            ),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
@@ -394,8 +409,34 @@ class Deployment(Construct):
                 "fault": sfn.JsonPath.object_at("$.fault"),
                 "executionName": sfn.JsonPath.string_at("$$.Execution.Name"),
                 "startedAt": sfn.JsonPath.string_at("$$.Execution.StartTime"),
+                "attempt": sfn.JsonPath.number_at("$$.State.RetryCount"),
             },
             "$.plan",
+        )
+        # The endpoint is busy: look again (the queue, modelrail.release). The last look
+        # fails the version with DeploymentQueueTimeout instead.
+        plan.add_retry(
+            errors=["DeploymentInProgress"],
+            interval=Duration.seconds(POLL_SECONDS),
+            max_attempts=queue_looks(cfg.deployment_max_seconds),
+            backoff_rate=1,
+        )
+        superseded = notify(
+            "NotifySuperseded",
+            "modelrail: deployment superseded",
+            "deployment.superseded",
+            {
+                "model": sfn.JsonPath.string_at("$.model"),
+                "version": sfn.JsonPath.number_at("$.version"),
+                "reason": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+        )
+        superseded_done = sfn.Succeed(self, "Superseded")
+        superseded.add_catch(superseded_done, errors=["States.ALL"], result_path="$.notifyError")
+        plan.add_catch(
+            superseded.next(superseded_done),
+            errors=["DeploymentSuperseded"],
+            result_path="$.error",
         )
         # Nothing was locked or changed if planning failed: notify and fail.
         plan.add_catch(fail_chain, errors=["States.ALL"], result_path="$.error")

@@ -54,6 +54,7 @@ from infra.timeouts import (
 )
 from modelrail.contract import load_contracts
 from modelrail.naming import resource_prefix
+from modelrail.release import MAX_ROUNDS, PIPELINE
 
 _Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
 
@@ -335,6 +336,7 @@ class TrainingPipeline(Construct):
             close_approval=_invoke_seconds(self.approval_fn) if self.approval_fn else 0,
             notify=api,
             start_deployment=api if self._res.deployment is not None else 0,
+            rounds=MAX_ROUNDS,
         )
 
     def _jobs(self, kind: str) -> str:
@@ -447,6 +449,7 @@ class TrainingPipeline(Construct):
                         "model": sfn.JsonPath.string_at("$.model"),
                         "executionName": sfn.JsonPath.string_at("$$.Execution.Name"),
                         "validation": sfn.JsonPath.object_at("$.validation"),
+                        "round": sfn.JsonPath.number_at("$.round"),
                     }
                 ),
                 payload_response_only=True,
@@ -586,6 +589,7 @@ class TrainingPipeline(Construct):
                         "gate": sfn.JsonPath.object_at("$.gate"),
                         "execution": sfn.JsonPath.execution_id,
                         "requestedBy": sfn.JsonPath.string_at("$.requestedBy"),
+                        "round": sfn.JsonPath.number_at("$.round"),
                     }
                 ),
                 payload_response_only=True,
@@ -654,7 +658,7 @@ class TrainingPipeline(Construct):
                             "reason": sfn.JsonPath.format(
                                 "trained by {}", sfn.JsonPath.string_at("$$.Execution.Name")
                             ),
-                            "requestedBy": "pipeline",
+                            "requestedBy": PIPELINE,
                             "fault": sfn.JsonPath.object_at("$.fault"),
                         }
                     ),
@@ -683,7 +687,24 @@ class TrainingPipeline(Construct):
             .otherwise(train)
             .afterwards()
         )
-        return validate.next(prepare).next(fit).next(gate).next(register).next(judged)
+        # Judged against a reference that moved meanwhile (modelrail.release): judge again.
+        first_round = sfn.Pass(
+            self, "FirstRound", result=sfn.Result.from_number(1), result_path="$.round"
+        )
+        next_round = sfn.Pass(
+            self, "NextRound", input_path="$.registered.nextRound", result_path="$.round"
+        )
+        rejudge = (
+            sfn.Choice(self, "Rejudge?")
+            .when(
+                sfn.Condition.boolean_equals("$.registered.rejudge", True),
+                next_round.next(prepare),
+            )
+            .otherwise(judged)
+        )
+        return (validate.next(first_round).next(prepare).next(fit).next(gate).next(register)).next(
+            rejudge
+        )
 
     def _search(self, train: sfn.CustomState, guarded: Any) -> sfn.IChainable:
         """Tune, then describe the best trial into the shape Train produces.

@@ -35,6 +35,9 @@ class DeployRequest(_Payload):
     execution_name: str = Field(min_length=1, alias="executionName")
     started_at: str = Field(min_length=1, alias="startedAt")
     """``$$.Execution.StartTime``, an ISO 8601 timestamp."""
+    attempt: int = Field(default=0, ge=0)
+    """``$$.State.RetryCount``: how many times PlanDeployment already found the endpoint
+    busy (the state machine retries DeploymentInProgress, modelrail.release)."""
 
 
 class RollbackAlarm(_Payload):

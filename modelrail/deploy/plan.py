@@ -20,6 +20,7 @@ from modelrail.deploy.models import DeploymentPlan, DeployRequest, Fault, Rollba
 from modelrail.deploy.naming import alarm_names, deployment_names, endpoint_name
 from modelrail.registry.models import AliasName, ModelVersion, VersionStatus
 from modelrail.registry.port import ModelRegistry
+from modelrail.release import PIPELINE, queue_verdict
 
 log = logging.getLogger(__name__)
 S = VersionStatus
@@ -32,7 +33,16 @@ class DeploymentRefused(Exception):
 
 
 class DeploymentInProgress(DeploymentRefused):
-    """Another deployment holds the endpoint."""
+    """Another deployment holds the endpoint: the state machine looks again later."""
+
+
+class DeploymentSuperseded(DeploymentRefused):
+    """The deployment queue decided against this version (modelrail.release): it is now
+    SUPERSEDED; nothing was deployed."""
+
+
+class DeploymentQueueTimeout(DeploymentRefused):
+    """The endpoint stayed busy for every look the queue allows: the version is FAILED."""
 
 
 class FaultInjectionRefused(DeploymentRefused):
@@ -84,6 +94,37 @@ def _check_deployable(entity: ModelVersion, *, environment: str, require_approva
         )
 
 
+def _decide(
+    registry: ModelRegistry,
+    entity: ModelVersion,
+    status: VersionStatus,
+    request: DeployRequest,
+    reason: str,
+) -> None:
+    registry.transition(
+        entity.model,
+        entity.version,
+        status,
+        by=request.requested_by,
+        reason=reason[:2000],
+        expected_status=S.APPROVED,
+    )
+
+
+def _apply_queue_rules(
+    registry: ModelRegistry,
+    entity: ModelVersion,
+    request: DeployRequest,
+    *,
+    require_approval: bool,
+) -> None:
+    """A pipeline deployment of an APPROVED version: superseded (or stale) ends it here."""
+    verdict = queue_verdict(registry, entity, require_approval=require_approval)
+    if verdict.action == "superseded":
+        _decide(registry, entity, S.SUPERSEDED, request, verdict.reason)
+        raise DeploymentSuperseded(f"{entity.model} v{entity.version} {verdict.reason}")
+
+
 def _describe_endpoint(sagemaker_client: Any, name: str) -> dict[str, Any] | None:
     """DescribeEndpoint, or None when the endpoint does not exist."""
     try:
@@ -110,11 +151,16 @@ def plan_deployment(
     allow_fault_injection: bool,
     max_seconds: int,
     now: datetime,
+    queue_looks: int = 1,
 ) -> DeploymentPlan:
-    """Check, lock, describe the endpoint, move the version to DEPLOYING; the plan.
+    """Check, apply the queue's rules, lock, describe the endpoint, move the version to
+    DEPLOYING; the plan.
 
-    Raises DeploymentRefused (DeploymentInProgress, FaultInjectionRefused) when the
+    Raises DeploymentRefused (DeploymentInProgress while the endpoint is busy and looks
+    remain, DeploymentSuperseded, DeploymentQueueTimeout, FaultInjectionRefused) when the
     deployment may not start; registry errors (not found...) propagate as they are.
+    ``queue_looks``: how many times the state machine looks at a busy endpoint
+    (``request.attempt`` is this look's number, from 0).
     """
     model, version = request.model, request.version
     label = f"{model} v{version}"
@@ -133,6 +179,8 @@ def plan_deployment(
             reason=f"approved automatically: {environment} needs no manual approval",
             expected_status=S.REGISTERED,
         )
+    if entity.status is S.APPROVED and request.requested_by == PIPELINE:
+        _apply_queue_rules(registry, entity, request, require_approval=require_approval)
     endpoint = endpoint_name(environment, model)
     try:
         lock.acquire(
@@ -144,7 +192,14 @@ def plan_deployment(
             max_seconds + LOCK_MARGIN_SECONDS,
         )
     except EndpointBusy as exc:
-        raise DeploymentInProgress(str(exc)) from exc
+        if request.attempt + 1 < queue_looks or entity.status is not S.APPROVED:
+            raise DeploymentInProgress(str(exc)) from exc
+        reason = (
+            f"not deployed: {exc} at each of {queue_looks} looks; deploy it again once the "
+            f"endpoint is free: modelrail deploy {model} {version} --env {environment}"
+        )
+        _decide(registry, entity, S.FAILED, request, reason)
+        raise DeploymentQueueTimeout(reason) from exc
     try:
         described = _describe_endpoint(sagemaker_client, endpoint)
         if described is not None and described.get("EndpointStatus") != "InService":

@@ -31,6 +31,7 @@ from typing import Any
 
 import boto3
 
+from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local import (
     clock,
     events_delivery,
@@ -396,6 +397,14 @@ class LocalCloud:
         name = training_execution_arn.rsplit(":", 1)[-1]
         machine = self.output("DeploymentStateMachineArn")
         return machine.replace(":stateMachine:", ":execution:") + f":{name}-deploy"
+
+    def deployment_of(self, run: PipelineRun, *, timeout: float = 0.0) -> DeploymentRun | None:
+        """The deployment ``run`` started (None if it started none), waited for up to
+        ``timeout`` seconds; RUNNING if it has not ended by then."""
+        if not (run.output or {}).get("deployment"):
+            return None
+        arn = self.deployment_arn_for(run.execution_arn)
+        return wait_for(arn, sfn=self.client("stepfunctions"), timeout=timeout)
 
     def wait(
         self,

@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from modelrail.deploy_cli import DeploymentRun
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
+
+#: How long (real seconds) `local run` waits for the deployments its uploads started.
+DEPLOYMENT_WAIT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
 class RunReport:
     runs: list[PipelineRun]
     registry: list[dict[str, Any]]
+    deployments: list[DeploymentRun | None] = field(default_factory=list)
+    """One per run, None where the run started no deployment."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"runs": [r.to_json() for r in self.runs], "registry": self.registry}
+        runs = []
+        for i, run in enumerate(self.runs):
+            row = run.to_json()
+            deployment = self.deployments[i] if i < len(self.deployments) else None
+            row["deployment"] = None if deployment is None else deployment.to_json()
+            runs.append(row)
+        return {"runs": runs, "registry": self.registry}
+
+    def version_of(self, run: PipelineRun) -> dict[str, Any] | None:
+        """The registry row the run made (a rejected model is registered too)."""
+        for row in self.registry:
+            if row.get("execution") == run.execution_arn:
+                return row
+        return None
 
 
 def registry_snapshot(cloud: LocalCloud, models: list[str]) -> list[dict[str, Any]]:
@@ -42,9 +62,27 @@ def registry_snapshot(cloud: LocalCloud, models: list[str]) -> list[dict[str, An
                     "trainingJob": version.lineage.training_job_name,
                     "codeVersion": version.lineage.code_version,
                     "createdAt": version.created_at,
+                    "execution": version.lineage.pipeline_execution_arn,
+                    "comparedWith": _dumped(version.lineage.compared_with),
+                    **_gate_story(version),
+                    "statusReason": version.status_history[-1].reason,
                 }
             )
     return rows
+
+
+def _dumped(value: Any) -> dict[str, Any] | None:
+    return None if value is None else dict(value.model_dump(mode="json"))
+
+
+def _gate_story(version: Any) -> dict[str, Any]:
+    gates = {g.name: g for g in version.gates}
+    quality, data = gates.get("quality"), gates.get("data_validation")
+    return {
+        "warnings": [] if data is None else list(data.reasons),
+        "gateReasons": [] if quality is None else list(quality.reasons),
+        "comparison": None if quality is None else _dumped(quality.comparison),
+    }
 
 
 def run_uploads(
@@ -53,6 +91,7 @@ def run_uploads(
     *,
     cloud_factory: Callable[[], LocalCloud] = LocalCloud,
     on_step: Callable[[PipelineRun | None, StepTiming], None] | None = None,
+    deployment_wait: float = DEPLOYMENT_WAIT_SECONDS,
 ) -> RunReport:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -62,23 +101,29 @@ def run_uploads(
         for path in files:
             step_cb = (lambda step: on_step(None, step)) if on_step else None
             runs.append(cloud.upload_and_wait(model, path, on_step=step_cb))
+        # Each upload waited for its training run only: later uploads are judged while
+        # earlier versions deploy. Now the deployments, each bounded.
+        deadline = time.monotonic() + deployment_wait
+        deployments = [
+            cloud.deployment_of(run, timeout=max(0.0, deadline - time.monotonic())) for run in runs
+        ]
         registry = registry_snapshot(cloud, [model])
-    return RunReport(runs, registry)
+    return RunReport(runs, registry, deployments)
 
 
 def print_report(report: RunReport, out: TextIO) -> None:
-    for run in report.runs:
+    for i, run in enumerate(report.runs):
         verdict = "accepted" if run.status == "SUCCEEDED" else "rejected"
         print(
             f"{run.key} (version {run.version_id}): {run.status} — {verdict} in {run.seconds:.1f}s",
             file=out,
         )
-        if run.status != "SUCCEEDED":
-            print(f"  failed at {run.failed_state}: {run.error}", file=out)
-            if run.message:
-                print(f"  {run.message}", file=out)
-        elif run.registered_version is not None:
-            print(f"  registered {run.model} v{run.registered_version}", file=out)
+        row = report.version_of(run)
+        for line in run_story(run, row):
+            print(f"  {line}", file=out)
+        deployment = report.deployments[i] if i < len(report.deployments) else None
+        if deployment is not None:
+            print(f"  deployment: {deployment.outcome} — {deployment.message}", file=out)
     print("registry:", file=out)
     if not report.registry:
         print("  (empty)", file=out)
@@ -93,3 +138,42 @@ def print_report(report: RunReport, out: TextIO) -> None:
 def dump_json(report: RunReport, out: TextIO) -> None:
     json.dump(report.to_json(), out, indent=2)
     out.write("\n")
+
+
+def run_story(run: PipelineRun, row: dict[str, Any] | None) -> list[str]:
+    """What happened to one upload, in the order it happened: the data gate's warnings,
+    what the model was judged against and by how much, and what became of it."""
+    lines = [f"data warning: {w}" for w in (row or {}).get("warnings", [])]
+    lines += judgement(run, row)
+    if run.status != "SUCCEEDED":
+        lines.append(f"failed at {run.failed_state}: {run.error}")
+        if run.message:
+            lines.append(run.message)
+    if row is not None:
+        lines.append(f"registered {row['model']} v{row['version']} as {row['status']}")
+    return lines
+
+
+def judgement(run: PipelineRun, row: dict[str, Any] | None) -> list[str]:
+    """What the model was judged against, why that one, and the evidence."""
+    lines = []
+    compared = (row or {}).get("comparedWith")
+    if compared is not None:
+        against = "nothing" if compared["version"] is None else f"v{compared['version']}"
+        lines.append(f"judged against {against} ({compared['reason']})")
+    comparison = (row or {}).get("comparison")
+    if comparison is not None:
+        lines.append(_interval(comparison))
+    rounds = (run.output or {}).get("round")
+    if isinstance(rounds, int) and rounds > 1:
+        lines.append(f"judged {rounds} times: the reference moved while it trained")
+    return lines
+
+
+def _interval(c: dict[str, Any]) -> str:
+    verdict = "significant" if c["significant"] else "not significant"
+    return (
+        f"{c['metric']}: {c['point']:+.4g} vs the reference "
+        f"({c['confidence']:.0%} interval {c['lower']:+.4g} to {c['upper']:+.4g}, "
+        f"required margin {c['margin']:.4g}, {c['rows']} holdout rows): {verdict}"
+    )

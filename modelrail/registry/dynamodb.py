@@ -42,6 +42,7 @@ from pydantic import BaseModel, ValidationError
 from modelrail.registry.errors import (
     ConcurrencyConflict,
     ModelNotFound,
+    StaleRegistration,
     StoreError,
     VersionNotFound,
 )
@@ -348,6 +349,7 @@ class DynamoDBRegistry(ModelRegistry):
         gates: Sequence[GateResult],
         created_by: str,
         status: VersionStatus | str = VersionStatus.REGISTERED,
+        expected_latest: int | None = None,
     ) -> ModelVersion:
         request = Registration(
             model,
@@ -364,6 +366,8 @@ class DynamoDBRegistry(ModelRegistry):
                 return replay
             counter = self._get(pk, MODEL_SK)
             latest = 0 if counter is None else _int(counter, "latest_version")
+            if expected_latest is not None and latest != expected_latest:
+                raise StaleRegistration(model, expected_latest, latest)
             number = latest + 1
             at = self._now()
             entity, event = request.build(number, at)

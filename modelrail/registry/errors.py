@@ -89,6 +89,20 @@ class StaleAlias(RegistryError):
         )
 
 
+class StaleRegistration(RegistryError):
+    """A registration named the latest version it expected the model to have, and another
+    version was registered meanwhile (the caller re-reads and decides again)."""
+
+    def __init__(self, model: str, expected: int, actual: int) -> None:
+        self.model = model
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{model!r} has {actual} version(s), not {expected} as expected: "
+            "another version was registered meanwhile"
+        )
+
+
 class NotEligible(RegistryError):
     """The target version may not carry this alias (gates failed, or the wrong status)."""
 

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from modelrail.registry.errors import ModelNotFound, VersionNotFound
+from modelrail.registry.errors import ModelNotFound, StaleRegistration, VersionNotFound
 from modelrail.registry.models import (
     Alias,
     AliasChange,
@@ -76,6 +76,7 @@ class InMemoryRegistry(ModelRegistry):
         gates: Sequence[GateResult],
         created_by: str,
         status: VersionStatus | str = VersionStatus.REGISTERED,
+        expected_latest: int | None = None,
     ) -> ModelVersion:
         request = Registration(
             model,
@@ -90,7 +91,10 @@ class InMemoryRegistry(ModelRegistry):
             state = self._models.get(model)
             if state is not None and request.job in state.jobs:
                 return state.versions[state.jobs[request.job] - 1]
-            number = 1 if state is None else len(state.versions) + 1
+            latest = 0 if state is None else len(state.versions)
+            if expected_latest is not None and latest != expected_latest:
+                raise StaleRegistration(model, expected_latest, latest)
+            number = latest + 1
             entity, event = request.build(number, at)
             if state is None:
                 state = self._models[model] = _Model(created_at=at)

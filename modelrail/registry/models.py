@@ -39,6 +39,9 @@ class VersionStatus(StrEnum):
     REJECTED = "rejected"
     ROLLED_BACK = "rolled_back"
     FAILED = "failed"
+    SUPERSEDED = "superseded"
+    """A newer approved version that beat it was deployed instead, or its evidence no longer
+    reaches the champion (modelrail.release); it was never deployed."""
 
 
 _S = VersionStatus
@@ -47,12 +50,16 @@ _S = VersionStatus
 TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
     _S.REGISTERED: frozenset({_S.PENDING_APPROVAL, _S.APPROVED, _S.REJECTED}),
     _S.PENDING_APPROVAL: frozenset({_S.APPROVED, _S.REJECTED}),
-    _S.APPROVED: frozenset({_S.DEPLOYING, _S.ARCHIVED}),
+    # APPROVED -> SUPERSEDED / FAILED: the deployment queue decided (modelrail.release):
+    # a newer version that beat it goes out instead, or the wait for the endpoint ran out.
+    _S.APPROVED: frozenset({_S.DEPLOYING, _S.ARCHIVED, _S.SUPERSEDED, _S.FAILED}),
     _S.DEPLOYING: frozenset({_S.PRODUCTION, _S.ROLLED_BACK, _S.FAILED}),
     # PRODUCTION -> DEPLOYING: redeploying a version, e.g. when a rollback returns to it.
     _S.PRODUCTION: frozenset({_S.ARCHIVED, _S.DEPLOYING}),
     _S.ROLLED_BACK: frozenset({_S.DEPLOYING, _S.ARCHIVED}),
     _S.FAILED: frozenset({_S.DEPLOYING, _S.ARCHIVED}),
+    # Only an explicit deployment brings a superseded version back.
+    _S.SUPERSEDED: frozenset({_S.DEPLOYING, _S.ARCHIVED}),
     _S.ARCHIVED: frozenset({_S.DEPLOYING}),
     _S.REJECTED: frozenset(),
 }
@@ -117,6 +124,23 @@ class DataRef(_Frozen):
         return self
 
 
+ReferenceRole = Literal["champion", "pending_champion", "none"]
+
+
+class ComparedWith(_Frozen):
+    """The version a model was judged against at its quality gate, and why that one.
+
+    The reference is the champion, or the newest version on its way to become champion
+    (the pending champion: passed its gates, not yet deployed or turned down); see
+    modelrail.release. ``role`` is ``none`` when neither existed."""
+
+    version: int | None = Field(default=None, ge=1)
+    role: ReferenceRole
+    champion: int | None = Field(default=None, ge=1)
+    """The champion when the reference was read."""
+    reason: Text
+
+
 class Lineage(_Frozen):
     """Everything needed to reproduce (or audit) how a version was made."""
 
@@ -133,6 +157,8 @@ class Lineage(_Frozen):
     """The hyperparameter search this model won, when it came from one."""
     pipeline_execution_arn: str | None = None
     champion_at_training: int | None = Field(default=None, ge=1)
+    compared_with: ComparedWith | None = None
+    """What the quality gate compared the model with (None in records made before it)."""
     model_artifact_uri: str = Field(min_length=1)
 
 

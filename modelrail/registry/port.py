@@ -75,9 +75,13 @@ class ModelRegistry(ABC):
         gates: Sequence[GateResult],
         created_by: str,
         status: VersionStatus | str = VersionStatus.REGISTERED,
+        expected_latest: int | None = None,
     ) -> ModelVersion:
         """Create the next version (1, 2, ... with no gaps), or return the version already
-        registered for ``lineage.training_job_name`` without writing anything."""
+        registered for ``lineage.training_job_name`` without writing anything.
+
+        With ``expected_latest`` (0 for a model with no versions) the write is conditional:
+        StaleRegistration when the model's latest version is another one by then."""
 
     @abstractmethod
     def get_version(self, model: str, version: int, *, consistent: bool = True) -> ModelVersion:

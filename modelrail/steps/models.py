@@ -50,6 +50,9 @@ class PrepareInput(_Payload):
     model: str
     execution_name: str = Field(alias="executionName", pattern=r"^[A-Za-z0-9-]{1,80}$")
     validation: ValidationOutput
+    round: int = Field(default=1, ge=1, le=99)
+    """1, then +1 each time Register sends the run back to be judged against a newer
+    reference (modelrail.release); it names the round's training job."""
 
 
 class TuningRequest(_Payload):
@@ -66,7 +69,11 @@ class PrepareOutput(_Payload):
     )
     """``modelrail-<env>-...`` (modelrail.naming): the Train state's TrainingJobName."""
     champion_uri: str = Field(alias="championUri")
+    """The comparison channel: the reference's model (the champion or the pending one)."""
     champion_version: int | None = Field(alias="championVersion")
+    """The reference's version (what the channel holds), None without one."""
+    compared_with: dict[str, Any] = Field(alias="comparedWith")
+    """modelrail.registry.ComparedWith as JSON: which version, its role and why."""
     profile_uri: str = Field(alias="profileUri")
     fingerprint: str
     tuning: TuningRequest | None = None
@@ -109,12 +116,21 @@ class RegisterInput(_Payload):
     gate: GateOutput
     execution: str
     requested_by: str = Field(default="s3-upload", alias="requestedBy")
+    round: int = Field(default=1, ge=1, le=99)
 
 
 class RegisterOutput(_Payload):
+    """A registered version, or (``rejudge``) no registration: the reference moved since
+    PrepareData and the passing model is judged again against it in round ``nextRound``."""
+
     model: str
-    version: int
+    version: int | None
     status: str
+    rejudge: bool = False
+    next_round: int | None = Field(default=None, alias="nextRound")
+    reference: int | None = None
+    """The version the model was judged against (or, with ``rejudge``, will be)."""
+    reason: str = ""
 
 
 def dump(payload: BaseModel) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """PrepareData: everything the training job needs besides the data itself.
 
-* The champion for the comparison on the same holdout: its ``model.tar.gz`` is copied
-  into this run's ``champion`` channel with ``champion.json`` (its version); with no
-  champion the channel holds a ``NONE`` marker, so the channel always exists and the
-  state machine needs no second Train state.
+* The reference for the comparison on the same holdout (modelrail.release: the champion,
+  or the pending champion on its way to replace it): its ``model.tar.gz`` is copied into
+  this run's ``champion`` channel with ``champion.json`` (its version); with no reference
+  the channel holds a ``NONE`` marker, so the channel always exists and the state machine
+  needs no second Train state. Which version and why is returned as ``comparedWith``.
 * The baseline profile of the validated snapshot (quantile bins and category counts for
   later drift checks, plus Model Monitor-shaped ``statistics.json``/``constraints.json``),
   stored beside the snapshot and recorded in the version's lineage.
@@ -22,7 +23,8 @@ import pandas as pd
 from modelrail.contract import ModelContract
 from modelrail.naming import training_job_name
 from modelrail.profile import build_profile, profile_json, to_constraints_json, to_statistics_json
-from modelrail.registry import AliasName, ModelRegistry
+from modelrail.registry import ModelRegistry
+from modelrail.release import comparison_reference
 from modelrail.steps.gate import split_s3_uri
 from modelrail.steps.models import PrepareInput, PrepareOutput
 from modelrail.tuning import tuning_request
@@ -37,6 +39,12 @@ def read_frame(data: bytes, key: str) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(data), low_memory=False)
 
 
+def round_name(execution_name: str, round_number: int) -> str:
+    """The name a round's jobs and run folder derive from: the execution's own name for the
+    first round, ``<execution>-r<N>`` for a re-judgement (job names must be new)."""
+    return execution_name if round_number == 1 else f"{execution_name}-r{round_number}"
+
+
 def run_prepare(
     request: PrepareInput,
     *,
@@ -46,9 +54,11 @@ def run_prepare(
     artifacts_bucket: str,
     environment: str,
 ) -> PrepareOutput:
-    run_prefix = f"runs/{request.model}/{request.execution_name}/"
+    run = round_name(request.execution_name, request.round)
+    run_prefix = f"runs/{request.model}/{run}/"
     champion_prefix = f"{run_prefix}champion/"
-    champion = registry.resolve_alias(request.model, AliasName.CHAMPION)
+    reference = comparison_reference(registry, request.model)
+    champion = reference.version
     if champion is None:
         s3.put_object(Bucket=artifacts_bucket, Key=f"{champion_prefix}NONE", Body=b"no champion\n")
     else:
@@ -85,13 +95,12 @@ def run_prepare(
         )
     return PrepareOutput.model_validate(
         {
-            "trainingJobName": training_job_name(
-                environment, request.model, request.execution_name
-            ),
+            "trainingJobName": training_job_name(environment, request.model, run),
             "championUri": f"s3://{artifacts_bucket}/{champion_prefix}",
-            "championVersion": champion.version if champion else None,
+            "championVersion": reference.number,
+            "comparedWith": reference.compared_with().model_dump(mode="json"),
             "profileUri": f"s3://{train_bucket}/{folder}profile.json",
             "fingerprint": profile.fingerprint,
-            "tuning": tuning_request(contract, request.execution_name, environment=environment),
+            "tuning": tuning_request(contract, run, environment=environment),
         }
     )

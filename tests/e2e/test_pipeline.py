@@ -71,13 +71,15 @@ def test_a_good_upload_is_trained_gated_and_registered_with_lineage(
     cloud: LocalCloud, good_run: PipelineRun
 ) -> None:
     assert good_run.status == "SUCCEEDED", good_run.message
-    assert [s.state for s in good_run.steps][:6] == [
+    assert [s.state for s in good_run.steps][:8] == [
         "ValidateData",
+        "FirstRound",
         "PrepareData",
         "Search?",
         "Train",
         "QualityGate",
         "Register",
+        "Rejudge?",
     ]
     assert good_run.registered_version == 1
     version = _registry(cloud).get_version(MODEL, 1)
@@ -239,3 +241,8 @@ def test_local_run_cli_reports_one_accepted_and_one_rejected_upload(
     assert runs[1]["failedState"] == "ValidateData" and "units_sold" in runs[1]["message"]
     assert runs[1]["registeredVersion"] is None
     assert [(r["model"], r["version"]) for r in report["registry"]] == [(MODEL, 1)]
+    # The whole story: what v1 was judged against, and what became of its deployment.
+    (row,) = report["registry"]
+    assert row["comparedWith"]["role"] == "none" and row["execution"] == runs[0]["executionArn"]
+    assert runs[0]["deployment"]["outcome"] == "PRODUCTION"
+    assert runs[1]["deployment"] is None

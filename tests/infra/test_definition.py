@@ -24,23 +24,43 @@ def test_the_happy_path_is_validate_prepare_train_gate_register(states: dict[str
         spec = states[state]
         if spec["Type"] == "Choice" and state == "Search?":
             state = spec["Default"]  # a contract without a tuning block trains once
+        elif spec["Type"] == "Choice" and state == "Rejudge?":
+            state = spec["Default"]  # the reference did not move while it trained
         elif spec["Type"] == "Choice":
             state = next(c["Next"] for c in spec["Choices"] if c.get("BooleanEquals") is True)
         else:
             state = spec.get("Next")
     assert path == [
         "ValidateData",
+        "FirstRound",
         "PrepareData",
         "Search?",
         "Train",
         "QualityGate",
         "Register",
+        "Rejudge?",
         "Passed?",
         "NotifyRegistered",
         "StartDeployment",
         "Registered",
     ]
     assert states["Registered"]["Type"] == "Succeed"
+
+
+def test_a_run_judged_against_a_moved_reference_loops_back_to_prepare_data(
+    states: dict[str, Any],
+) -> None:
+    (loop,) = states["Rejudge?"]["Choices"]
+    assert loop == {"Variable": "$.registered.rejudge", "BooleanEquals": True, "Next": "NextRound"}
+    assert states["NextRound"] == {
+        "Type": "Pass",
+        "InputPath": "$.registered.nextRound",
+        "ResultPath": "$.round",
+        "Next": "PrepareData",
+    }
+    assert states["FirstRound"]["Result"] == 1
+    assert states["PrepareData"]["Parameters"]["round.$"] == "$.round"
+    assert states["Register"]["Parameters"]["round.$"] == "$.round"
 
 
 def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_execution(
@@ -110,7 +130,8 @@ def test_every_task_catch_records_the_state_notifies_then_fails(states: dict[str
 
 
 def test_a_rejected_model_is_registered_then_notifies_and_fails(states: dict[str, Any]) -> None:
-    assert states["QualityGate"]["Next"] == "Register" and states["Register"]["Next"] == "Passed?"
+    assert states["QualityGate"]["Next"] == "Register" and states["Register"]["Next"] == "Rejudge?"
+    assert states["Rejudge?"]["Default"] == "Passed?"
     choice = states["Passed?"]
     assert choice["Choices"] == [
         {"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "NotifyRegistered"}
@@ -195,21 +216,29 @@ def test_sagemaker_tasks_retry_the_error_names_step_functions_reports(
 
 
 def _longest(states: dict[str, Any], start: str) -> int:
-    """The largest sum of per-state TimeoutSeconds over every path from ``start`` to an end
-    (the training machine has no loops)."""
+    """The largest sum of per-state TimeoutSeconds over every path from ``start`` to an end.
+
+    The one loop (NextRound, back to PrepareData) is taken at most MAX_ROUNDS - 1 times:
+    Register fails the run instead of asking for another round (modelrail.release)."""
     from functools import cache
 
+    from modelrail.release import MAX_ROUNDS
+
     @cache
-    def walk(name: str) -> int:
+    def walk(name: str, rounds: int) -> float:
+        if name == "NextRound":
+            if rounds >= MAX_ROUNDS:
+                return float("-inf")
+            rounds += 1
         state = states[name]
         nexts = [state["Next"]] if "Next" in state else []
         nexts += [c["Next"] for c in state.get("Choices", [])]
         nexts += [state["Default"]] if "Default" in state else []
         nexts += [c["Next"] for c in state.get("Catch", [])]
         own = state.get("TimeoutSeconds", 0)
-        return own + max((walk(n) for n in nexts), default=0)
+        return own + max((walk(n, rounds) for n in nexts), default=0)
 
-    return walk(start)
+    return int(walk(start, 1))
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

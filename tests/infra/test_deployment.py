@@ -108,9 +108,17 @@ def test_every_failure_after_planning_is_recorded_then_notified_once(
         assert catch["Next"] == "RecordFailure", name
         assert all("States.ALL" not in r["ErrorEquals"] for r in s[name]["Retry"]), name
     assert s["RecordFailure"]["Next"] == "NotifyDeployFailed"
-    assert s["PlanDeployment"]["Catch"][0]["Next"] == "NotifyDeployFailed"
+    superseded, failed = s["PlanDeployment"]["Catch"]
+    assert (superseded["ErrorEquals"], superseded["Next"]) == (
+        ["DeploymentSuperseded"],
+        "NotifySuperseded",
+    )
+    assert (failed["ErrorEquals"], failed["Next"]) == (["States.ALL"], "NotifyDeployFailed")
+    assert s["NotifySuperseded"]["Next"] == "Superseded"
+    assert s["Superseded"]["Type"] == "Succeed"  # a decision, not an error
     notifications = {n for n, st in s.items() if st.get("Resource", "").endswith(":sns:publish")}
     assert notifications == {
+        "NotifySuperseded",
         "NotifyDeployFailed",
         "NotifyDeployed",
         "NotifyRolledBack",
@@ -188,6 +196,36 @@ def test_the_pipeline_starts_a_deployment_after_registration(dev_template: dict[
     assert start["Resource"] == "arn:aws:states:::states:startExecution"
     assert start["Next"] == "Registered"
     assert start["Parameters"]["Input"]["version.$"] == "$.registered.version"
+
+
+def test_a_busy_endpoint_is_looked_at_again_for_a_bounded_time(
+    dev_template: dict[str, Any], dev_states: dict[str, Any]
+) -> None:
+    from infra.constructs.deployment import POLL_SECONDS, queue_looks
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    budget = load_environments(context["modelrail:environments"])["dev"].deployment_max_seconds
+    plan = dev_states["PlanDeployment"]
+    (queue,) = [r for r in plan["Retry"] if r["ErrorEquals"] == ["DeploymentInProgress"]]
+    looks = queue_looks(budget)
+    assert queue == {
+        "ErrorEquals": ["DeploymentInProgress"],
+        "IntervalSeconds": POLL_SECONDS,
+        "MaxAttempts": looks,
+        "BackoffRate": 1,
+    }
+    # PlanDeployment knows which look it is: the last one fails the version instead.
+    assert plan["Parameters"]["attempt.$"] == "$$.State.RetryCount"
+    functions = [
+        r["Properties"]
+        for r in dev_template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and "check a version, lock its endpoint" in r["Properties"].get("Description", "")
+    ]
+    (function,) = functions
+    assert function["Environment"]["Variables"]["DEPLOYMENT_QUEUE_LOOKS"] == str(looks)
+    body = "".join(_render(p) for p in definition_parts(dev_template, "deploy"))
+    assert json.loads(body)["TimeoutSeconds"] > looks * POLL_SECONDS + budget
 
 
 def test_the_plan_function_has_reserved_concurrency(prod_template: dict[str, Any]) -> None:

@@ -568,6 +568,7 @@ def test_every_registry_error_has_an_explicit_exit_code() -> None:
         "IllegalTransition": 2,
         "StaleStatus": 2,
         "StaleAlias": 2,
+        "StaleRegistration": 2,
         "NotEligible": 2,
         "ConcurrencyConflict": 1,
         "StoreError": 1,

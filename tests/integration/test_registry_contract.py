@@ -288,6 +288,7 @@ def test_every_transition_in_the_table_and_no_other_is_allowed(env: Env) -> None
         S.PRODUCTION: [S.APPROVED, S.DEPLOYING, S.PRODUCTION],
         S.ROLLED_BACK: [S.APPROVED, S.DEPLOYING, S.ROLLED_BACK],
         S.FAILED: [S.APPROVED, S.DEPLOYING, S.FAILED],
+        S.SUPERSEDED: [S.APPROVED, S.SUPERSEDED],
     }
     jobs = iter(range(1000))
 
@@ -307,6 +308,36 @@ def test_every_transition_in_the_table_and_no_other_is_allowed(env: Env) -> None
                 with pytest.raises(IllegalTransition, match=f"from {source} to {to};"):
                     env.registry.transition(MODEL, refused, to, by="t", reason="x")
         assert env.registry.get_version(MODEL, refused).status is source
+
+
+def test_a_registration_conditional_on_the_latest_version_is_refused_when_it_moved(
+    env: Env,
+) -> None:
+    from modelrail.registry import StaleRegistration
+
+    first = env.registry.register_version(
+        MODEL, metrics={"rmse": 1.0}, lineage=lineage("job-1"), gates=gates(), created_by="t",
+        expected_latest=0,
+    )  # fmt: skip
+    assert first.version == 1
+    with pytest.raises(StaleRegistration, match="'demand' has 1 version"):
+        env.registry.register_version(
+            MODEL, metrics={"rmse": 1.0}, lineage=lineage("job-2"), gates=gates(),
+            created_by="t", expected_latest=0,
+        )  # fmt: skip
+    assert [v.version for v in env.registry.list_versions(MODEL)] == [1]
+    assert len(env.registry.events(MODEL)) == 1
+    # A replay of a registered job returns it whatever it expected (a retried call).
+    again = env.registry.register_version(
+        MODEL, metrics={"rmse": 1.0}, lineage=lineage("job-1"), gates=gates(), created_by="t",
+        expected_latest=0,
+    )  # fmt: skip
+    assert again == first
+    second = env.registry.register_version(
+        MODEL, metrics={"rmse": 1.0}, lineage=lineage("job-2"), gates=gates(), created_by="t",
+        expected_latest=1,
+    )  # fmt: skip
+    assert second.version == 2
 
 
 def test_expected_status_guards_a_transition(env: Env) -> None:

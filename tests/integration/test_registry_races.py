@@ -198,3 +198,74 @@ def test_the_barrier_forces_contention(race: Race) -> None:
     # All eight read "no versions yet" before anyone wrote, so at least seven
     # transactions must have been cancelled by the counter condition.
     assert race.cancelled >= THREADS - 1
+
+
+# ---- the Register step: judged against a reference that moves under it ----------------------
+
+
+def _judged(registry: ModelRegistry, job: str, round_number: int) -> Any:
+    """What Register receives from a run whose PrepareData read the reference just now."""
+    from modelrail.release import comparison_reference
+    from modelrail.steps.models import RegisterInput
+
+    reference = comparison_reference(registry, MODEL)
+    return RegisterInput.model_validate(
+        {
+            "model": MODEL,
+            "execution": f"arn:aws:states:{REGION}:123456789012:execution:training:{job}",
+            "round": round_number,
+            "validation": {
+                "model": MODEL,
+                "dataset": {"bucket": "data", "key": "incoming/demand/x.csv", "versionId": "v1",
+                            "sha256": "a" * 64, "rows": 500, "sizeBytes": 1234},
+                "trainUri": "s3://artifacts/datasets/demand/a/data/",
+                "reportUri": "s3://artifacts/datasets/demand/a/validation.json",
+            },
+            "prepared": {
+                "trainingJobName": f"{job}-r{round_number}", "championUri": "s3://artifacts/c/",
+                "championVersion": reference.number, "profileUri": "s3://artifacts/p.json",
+                "fingerprint": "f", "comparedWith": reference.compared_with().model_dump(),
+            },
+            "training": {
+                "jobName": f"{job}-r{round_number}", "jobArn": f"arn:job/{job}",
+                "modelArtifacts": f"s3://artifacts/{job}/model.tar.gz", "image": "sklearn",
+            },
+            "gate": {"passed": True, "summary": "ok", "metrics": {"rmse": 10.0}, "checks": [],
+                     "evaluationUri": "s3://x/y"},
+        }
+    )  # fmt: skip
+
+
+def _pipeline_run(registry: ModelRegistry, job: str) -> Any:
+    """PrepareData -> (training) -> Register, again while Register asks to judge again."""
+    from modelrail.contract import load_contract
+    from modelrail.steps.register import run_register
+
+    contract = load_contract(MODEL)
+    round_number = 1
+    while True:
+        result = run_register(
+            _judged(registry, job, round_number), contract=contract, registry=registry
+        )
+        if not result.rejudge:
+            return result
+        round_number = result.next_round
+
+
+def test_runs_racing_to_register_form_one_chain_of_judgements(race: Race) -> None:
+    from modelrail.release import MAX_ROUNDS, ReferenceKeptMoving
+
+    results = race.run(lambda i: _pipeline_run(race.registry, f"run-{i}"))
+    registered = [r for r in results if not isinstance(r, Exception)]
+    gave_up = [r for r in results if isinstance(r, Exception)]
+    assert all(isinstance(r, ReferenceKeptMoving) for r in gave_up), gave_up
+    # A run gives up only after losing MAX_ROUNDS judgements in a row.
+    assert len(registered) >= MAX_ROUNDS, results
+    stored = race.registry.list_versions(MODEL, newest_first=False, limit=100)
+    assert [v.version for v in stored] == list(range(1, len(registered) + 1))
+    # Each version was judged against the one registered before it: one chain, no two
+    # versions registered on the same reference.
+    assert [v.lineage.compared_with.version for v in stored if v.lineage.compared_with] == [
+        None,
+        *range(1, len(stored)),
+    ]

@@ -224,9 +224,29 @@ def test_a_job_without_an_evaluation_is_an_explicit_error(s3: Any) -> None:
 # ---- register ----------------------------------------------------------------------------------
 
 
-def _register_input(job: str = "demand-abc") -> RegisterInput:
+def _register_input(
+    job: str = "demand-abc",
+    *,
+    compared: dict[str, Any] | None = None,
+    passed: bool = True,
+    round_number: int = 1,
+) -> RegisterInput:
+    prepared = (
+        None
+        if compared is None
+        else {
+            "trainingJobName": job,
+            "championUri": f"s3://{ARTIFACTS}/runs/x/champion/",
+            "championVersion": compared.get("version"),
+            "profileUri": f"s3://{ARTIFACTS}/p.json",
+            "fingerprint": "f",
+            "comparedWith": compared,
+        }
+    )
     return RegisterInput.model_validate(
         {
+            "prepared": prepared,
+            "round": round_number,
             "model": "demand",
             "execution": f"arn:aws:states:us-east-1:123456789012:execution:modelrail-dev-training:{job}",
             "requestedBy": "s3-upload",
@@ -245,7 +265,7 @@ def _register_input(job: str = "demand-abc") -> RegisterInput:
                 "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3",
                 "hyperparameters": {"sagemaker_submit_directory": '"/opt/ml/input/data/code/abc123.gz"', "model-name": '"demand"'},
             },
-            "gate": {"passed": True, "summary": "ok", "metrics": {"rmse": 19.0}, "checks": [], "evaluationUri": "s3://x/y"},
+            "gate": {"passed": passed, "summary": "ok", "metrics": {"rmse": 19.0}, "checks": [], "evaluationUri": "s3://x/y"},
         }
     )  # fmt: skip
 
@@ -274,13 +294,73 @@ def test_register_records_the_champion_at_training_and_the_commit() -> None:
     registry.move_alias(
         "demand", AliasName.CHAMPION, to_version=1, expected_version=None, by="t", reason="first"
     )
+    compared = {"version": 1, "role": "champion", "champion": 1, "reason": "v1 is the champion"}
     run_register(
-        _register_input("demand-two"), contract=contract, registry=registry, git_commit="abc1234"
-    )
+        _register_input("demand-two", compared=compared), contract=contract, registry=registry,
+        git_commit="abc1234",
+    )  # fmt: skip
     second = registry.get_version("demand", 2)
     assert second.lineage.champion_at_training == 1
+    assert second.lineage.compared_with is not None
+    assert second.lineage.compared_with.reason == "v1 is the champion"
     assert second.lineage.git_commit == "abc1234"
     assert registry.get_version("demand", 1).lineage.champion_at_training is None
+
+
+NOTHING = {"version": None, "role": "none", "champion": None, "reason": "no champion"}
+
+
+def test_a_passing_run_judged_against_a_reference_that_moved_is_judged_again() -> None:
+    registry = InMemoryRegistry()
+    contract = load_contract("demand")
+    first = run_register(
+        _register_input("run-a", compared=NOTHING), contract=contract, registry=registry
+    )
+    late = run_register(
+        _register_input("run-b", compared=NOTHING), contract=contract, registry=registry
+    )
+    assert (first.version, first.rejudge) == (1, False)
+    assert late.rejudge and late.version is None and late.next_round == 2
+    assert late.reference == 1 and "judging again against v1" in late.reason
+    assert [v.version for v in registry.list_versions("demand")] == [1]  # nothing written
+    # A failing run is registered REJECTED as it is: beating a newer reference is harder.
+    failed = run_register(
+        _register_input("run-c", compared=NOTHING, passed=False),
+        contract=contract,
+        registry=registry,
+    )
+    assert (failed.version, failed.status) == (2, "rejected")
+    # Judged again against v1 (the rejected v2 does not move the reference): registered.
+    pending = {
+        "version": 1,
+        "role": "pending_champion",
+        "champion": None,
+        "reason": "v1 is registered",
+    }
+    again = run_register(
+        _register_input("run-b-r2", compared=pending, round_number=2), contract=contract,
+        registry=registry,
+    )  # fmt: skip
+    assert (again.version, again.reference) == (3, 1)
+    # A retried invocation of a registered run returns its version: never its own reference.
+    assert run_register(
+        _register_input("run-b-r2", compared=pending, round_number=2), contract=contract,
+        registry=registry,
+    ).version == 3  # fmt: skip
+
+
+def test_a_run_whose_reference_keeps_moving_gives_up_without_writing() -> None:
+    from modelrail.release import MAX_ROUNDS, ReferenceKeptMoving
+
+    registry = InMemoryRegistry()
+    contract = load_contract("demand")
+    run_register(_register_input("run-a", compared=NOTHING), contract=contract, registry=registry)
+    with pytest.raises(ReferenceKeptMoving, match=f"judged {MAX_ROUNDS} times"):
+        run_register(
+            _register_input("run-b", compared=NOTHING, round_number=MAX_ROUNDS),
+            contract=contract, registry=registry,
+        )  # fmt: skip
+    assert [v.version for v in registry.list_versions("demand")] == [1]
 
 
 def test_contracts_dir_is_the_repository_folder() -> None:
@@ -353,3 +433,42 @@ def test_prepare_copies_the_champion_artifact_into_the_run(s3: Any) -> None:
         ]
         == 1
     )
+
+
+def test_prepare_judges_against_the_version_on_its_way_to_replace_the_champion(s3: Any) -> None:
+    from modelrail.registry import AliasName, VersionStatus
+    from modelrail.steps.prepare import run_prepare
+
+    registry = InMemoryRegistry()
+    contract = load_contract("demand")
+    for job in ("demand-old", "demand-new"):
+        s3.put_object(
+            Bucket=ARTIFACTS, Key=f"training-output/{job}/output/model.tar.gz", Body=job.encode()
+        )
+        run_register(_register_input(job), contract=contract, registry=registry)
+    registry.transition("demand", 1, VersionStatus.APPROVED, by="t", reason="ok")
+    registry.move_alias(
+        "demand", AliasName.CHAMPION, to_version=1, expected_version=None, by="t", reason="x"
+    )
+    registry.transition("demand", 2, VersionStatus.APPROVED, by="t", reason="ok")
+    registry.transition("demand", 2, VersionStatus.DEPLOYING, by="t", reason="canary")
+    request = _prepare_input(s3).model_copy(update={"round": 2})
+    result = run_prepare(
+        request, contract=contract, registry=registry, s3=s3, artifacts_bucket=ARTIFACTS,
+        environment="dev",
+    )  # fmt: skip
+    assert result.champion_version == 2
+    assert result.compared_with == {
+        "version": 2,
+        "role": "pending_champion",
+        "champion": 1,
+        "reason": "v2 is deploying, on its way to replace champion v1",
+    }
+    prefix = "runs/demand/demand-exec1-r2/champion/"  # a second round has its own folder
+    body = s3.get_object(Bucket=ARTIFACTS, Key=prefix + "model.tar.gz")["Body"].read()
+    assert body == b"demand-new"
+    first_round = run_prepare(
+        _prepare_input(s3), contract=contract, registry=registry, s3=s3,
+        artifacts_bucket=ARTIFACTS, environment="dev",
+    )  # fmt: skip
+    assert first_round.training_job_name != result.training_job_name

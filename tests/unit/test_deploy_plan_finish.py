@@ -27,11 +27,20 @@ from modelrail.deploy.models import (
 from modelrail.deploy.naming import alarm_names, endpoint_name
 from modelrail.deploy.plan import (
     DeploymentInProgress,
+    DeploymentQueueTimeout,
     DeploymentRefused,
+    DeploymentSuperseded,
     FaultInjectionRefused,
     plan_deployment,
 )
-from modelrail.registry import AliasName, InMemoryRegistry, ModelVersion, VersionStatus
+from modelrail.registry import (
+    AliasName,
+    ComparedWith,
+    InMemoryRegistry,
+    ModelVersion,
+    VersionStatus,
+)
+from modelrail.release import PIPELINE
 from tests.conftest_registry import TickClock, gates, lineage
 
 MODEL = "demand"
@@ -164,19 +173,31 @@ class Harness:
     keep_configs: int = 3
     runs: int = 0
 
-    def register(self, *, status: S = S.APPROVED, passed: bool = True) -> ModelVersion:
+    def register(
+        self, *, status: S = S.APPROVED, passed: bool = True, judged_against: int | None = None
+    ) -> ModelVersion:
         n = len(self.registry.list_versions(MODEL, limit=1000)) + 1
+        compared = ComparedWith(
+            version=judged_against, role="none" if judged_against is None else "champion",
+            reason="test",
+        )  # fmt: skip
         return self.registry.register_version(
             MODEL,
             metrics={"rmse": 12.5},
-            lineage=lineage(f"train-demand-{n}"),
+            lineage=lineage(f"train-demand-{n}", compared_with=compared),
             gates=gates(passed),
             created_by="pipeline",
             status=status,
         )
 
     def request(
-        self, version: int, *, execution: str | None = None, fault: Fault | None = None
+        self,
+        version: int,
+        *,
+        execution: str | None = None,
+        fault: Fault | None = None,
+        by: str = "alice",
+        attempt: int = 0,
     ) -> DeployRequest:
         if execution is None:
             self.runs += 1
@@ -185,13 +206,16 @@ class Harness:
             model=MODEL,
             version=version,
             reason=f"deploy v{version}",
-            requested_by="alice",
+            requested_by=by,
             fault=fault,
             execution_name=execution,
+            attempt=attempt,
             started_at=(T0 + timedelta(hours=self.runs)).isoformat().replace("+00:00", "Z"),
         )
 
-    def plan(self, request: DeployRequest, *, now: datetime | None = None) -> DeploymentPlan:
+    def plan(
+        self, request: DeployRequest, *, now: datetime | None = None, looks: int = 3
+    ) -> DeploymentPlan:
         return plan_deployment(
             request,
             registry=self.registry,
@@ -203,6 +227,7 @@ class Harness:
             allow_fault_injection=self.allow_fault_injection,
             max_seconds=3600,
             now=now or T0,
+            queue_looks=looks,
         )
 
     def finish(self, inp: FinishInput) -> FinishOutput:
@@ -469,6 +494,53 @@ def test_a_busy_endpoint_is_refused_naming_the_holder(h: Harness) -> None:
     assert h.status(1) is S.DEPLOYING
     held = h.lock.get(ENDPOINT)
     assert held is not None and held.holder == "exec-one"
+
+
+def test_a_queued_pipeline_deployment_gives_up_at_its_last_look_as_failed(h: Harness) -> None:
+    h.register()
+    h.register(judged_against=1)
+    h.plan(h.request(1, execution="exec-one"))
+    with pytest.raises(DeploymentInProgress):
+        h.plan(h.request(2, by=PIPELINE, attempt=1), looks=3)
+    assert h.status(2) is S.APPROVED  # still queued
+    with pytest.raises(DeploymentQueueTimeout, match="at each of 3 looks") as caught:
+        h.plan(h.request(2, by=PIPELINE, attempt=2), looks=3)
+    assert "modelrail deploy demand 2 --env dev" in str(caught.value)
+    last = h.registry.get_version(MODEL, 2).status_history[-1]
+    assert last.to_status is S.FAILED and "exec-one" in last.reason
+
+
+def test_a_queued_version_beaten_by_a_newer_approved_one_is_superseded(h: Harness) -> None:
+    h.register()
+    h.register(judged_against=1)
+    h.register(judged_against=2)
+    h.plan(h.request(1, execution="exec-one"))
+    with pytest.raises(DeploymentSuperseded, match="superseded by v3"):
+        h.plan(h.request(2, by=PIPELINE))
+    last = h.registry.get_version(MODEL, 2).status_history[-1]
+    assert last.to_status is S.SUPERSEDED and last.by == PIPELINE
+    assert "judged better than v2" in last.reason
+    with pytest.raises(DeploymentInProgress):  # v3 waits for v1's deployment
+        h.plan(h.request(3, by=PIPELINE))
+    assert h.status(3) is S.APPROVED
+
+
+def test_an_operator_deployment_skips_the_queue_rules(h: Harness) -> None:
+    h.register()
+    h.register(judged_against=1)
+    plan = h.plan(h.request(1, by="alice"))  # v2 beat v1, but a person chose v1
+    assert plan.version == 1 and h.status(1) is S.DEPLOYING
+
+
+def test_a_pipeline_deployment_on_stale_evidence_is_superseded(h: Harness) -> None:
+    h.register()
+    h.register()  # judged against nothing
+    h.deploy(1)  # v1 became champion after v2 was judged
+    with pytest.raises(DeploymentSuperseded, match="evidence is stale"):
+        h.plan(h.request(2, by=PIPELINE))
+    assert h.status(2) is S.SUPERSEDED
+    plan = h.plan(h.request(2, by="alice"))  # an explicit deployment still may
+    assert plan.version == 2 and h.status(2) is S.DEPLOYING
 
 
 def test_a_retried_plan_is_safe_and_an_expired_lock_is_taken_over(h: Harness) -> None:
