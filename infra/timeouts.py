@@ -2,7 +2,7 @@
 
 A Standard execution that reaches its ``TimeoutSeconds`` ends TIMED_OUT at once: no Catch
 runs, so CloseApproval and NotifyFailure would never happen. The machine's timeout must
-therefore outlast its longest path: validation, preparation, the longer of one training
+therefore outlast its longest path: validation (the Lambda's or the dataset Processing job's, the longer), preparation, the longer of one training
 job and the slowest search (its trials run in rounds of the parallel limit), the gate,
 registration, the approval wait where there is one, and the notifications, plus the
 retries' back-off and a margin. Every Task state carries its own TimeoutSeconds, so the
@@ -50,6 +50,7 @@ class StepTimeouts:
     """The TimeoutSeconds of each Task state on the training machine's paths."""
 
     validate: int
+    process: int  # the dataset Processing job, instead of validate above the threshold
     prepare: int
     train: int
     tune: int  # 0 when no contract searches
@@ -69,7 +70,8 @@ class StepTimeouts:
         """Through every step to the last (the registered notification and the deployment's
         start, or closing a failed approval), then the failure notification: any Task's
         Catch leads there, the last one's included."""
-        head = self.validate + self.prepare + max(self.train, self.tune) + self.gate
+        head = max(self.validate, self.process) + self.prepare
+        head += max(self.train, self.tune) + self.gate
         head += self.register + self.approval
         tail = self.notify + self.start_deployment
         if self.approval:
@@ -78,9 +80,10 @@ class StepTimeouts:
 
     def retry_backoff(self) -> int:
         """Waiting between retries on the longest path (transient errors on every Task,
-        a full quota on the job)."""
+        a full quota on each SageMaker job: the dataset job's and training's)."""
         tasks = 8 if self.approval else 7
-        return tasks * RETRY_BACKOFF_SECONDS + QUOTA_BACKOFF_SECONDS
+        quotas = 2 if self.process else 1
+        return tasks * RETRY_BACKOFF_SECONDS + quotas * QUOTA_BACKOFF_SECONDS
 
 
 def pipeline_timeout(steps: StepTimeouts) -> int:

@@ -49,7 +49,15 @@ ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)
 ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
-_SYNTH_INPUTS = ("infra", "functions", "training", "contracts", "modelrail", "cdk.json")
+_SYNTH_INPUTS = (
+    "infra",
+    "functions",
+    "training",
+    "processing",
+    "contracts",
+    "modelrail",
+    "cdk.json",
+)
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 # Real seconds a Task's TimeoutSeconds lasts at least on the sped-up clock (D27): the
 # Lambda functions and jobs behind tasks compute in real time.
