@@ -195,6 +195,6 @@ def test_invoking_a_function_by_name_checks_its_resource_policy() -> None:
 
 def test_a_call_without_a_rule_is_refused_by_name() -> None:
     with pytest.raises(
-        NoRule, match=r"no authorization rule for sagemaker:CreateProcessingJob; add one"
+        NoRule, match=r"no authorization rule for sagemaker:CreateCompilationJob; add one"
     ):
-        checks_for(call("sagemaker", "CreateProcessingJob", {}), FakeWorld())
+        checks_for(call("sagemaker", "CreateCompilationJob", {}), FakeWorld())
