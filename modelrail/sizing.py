@@ -62,7 +62,9 @@ def check_bands(bands: tuple[SizeBand, ...]) -> None:
         raise SizingError("at least one size band is needed")
     bounds = [b.max_bytes for b in bands]
     if bounds[-1] is not None:
-        raise SizingError("the last size band must have no max_bytes (it takes every larger dataset)")
+        raise SizingError(
+            "the last size band must have no max_bytes (it takes every larger dataset)"
+        )
     if any(b is None for b in bounds[:-1]):
         raise SizingError("only the last size band may have no max_bytes")
     finite = [b for b in bounds[:-1] if b is not None]

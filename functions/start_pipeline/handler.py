@@ -64,7 +64,9 @@ def lambda_handler(
     event: S3EventNotificationEventBridgeModel, context: LambdaContext
 ) -> dict[str, Any]:
     detail = event.detail
-    size, environment = detail.object.size, os.environ["MODELRAIL_ENV"]
+    # Powertools types the size as a float; S3 counts bytes.
+    size = None if detail.object.size is None else int(detail.object.size)
+    environment = os.environ["MODELRAIL_ENV"]
     try:
         plan = plan_start(
             detail.bucket.name,

@@ -430,7 +430,7 @@ def install(
                 require_sync_rule(region, _PROCESSING_RULE)
                 response = sm.create_processing_job(**normalised_parameters)
                 name = normalised_parameters["ProcessingJobName"]
-                job = sagemaker_backends[account_id][region].processing_jobs[name]
+                job: Any = sagemaker_backends[account_id][region].processing_jobs[name]
                 job.processing_job_status = "InProgress"
                 job.exit_message = job.failure_reason = None
                 # SageMaker, not the caller, moves the data: as the job's role.

@@ -116,9 +116,8 @@ def test_reserved_concurrency_is_off_unless_asked_for() -> None:
 def test_without_size_bands_training_uses_the_configured_instance_for_every_size() -> None:
     from modelrail.sizing import SizeBand
 
-    config = load_environments(
-        _dev(training_instance_type="ml.c5.xlarge", training_volume_gb=60)
-    )["dev"]
+    settings = _dev(training_instance_type="ml.c5.xlarge", training_volume_gb=60)
+    config = load_environments(settings)["dev"]
     assert config.size_bands() == (SizeBand(None, "ml.c5.xlarge", 60),)
 
 
