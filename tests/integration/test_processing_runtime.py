@@ -61,7 +61,7 @@ def _job(mode: str, *, max_runtime: int = 600, entry: str = "python3") -> dict[s
                 "--mode",
                 mode,
             ],
-        },  # fmt: skip
+        },
         "ProcessingInputs": [
             {
                 "InputName": "data",
@@ -79,7 +79,7 @@ def _job(mode: str, *, max_runtime: int = 600, entry: str = "python3") -> dict[s
                     **s3_input,
                 },
             },
-        ],  # fmt: skip
+        ],
         "ProcessingOutputConfig": {
             "Outputs": [
                 {
