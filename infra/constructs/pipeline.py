@@ -323,7 +323,8 @@ class TrainingPipeline(Construct):
 
     def _dataset_job_role(self) -> iam.Role:
         """The dataset Processing job's role: read the uploads, write snapshots and
-        quarantine copies, nothing else (the code asset's read is granted with it)."""
+        quarantine copies, nothing else (the code object's read is added where the asset
+        is made, in _process_state)."""
         res = self._res
         role = iam.Role(
             self,
@@ -338,6 +339,15 @@ class TrainingPipeline(Construct):
             metric_namespace="/aws/sagemaker/ProcessingJobs",
         )
         res.key.grant_encrypt_decrypt(role)
+        # The volume is encrypted with the key (VolumeKmsKeyId): SageMaker creates a grant
+        # for the instance with the role's permissions, as for a training job's volume.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[res.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
         res.data_bucket.grant_read(role, f"{INCOMING_PREFIX}*")
         res.data_bucket.grant_put(role, f"{QUARANTINE_PREFIX}*")
         res.artifacts_bucket.grant_put(role, "datasets/*")

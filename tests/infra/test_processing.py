@@ -159,7 +159,9 @@ def test_the_job_role_reads_uploads_and_writes_snapshots_and_quarantine_only(
     # the code: one object, and a listing of that key only
     (listing,) = [s for s in statements if _actions(s) == ["s3:ListBucket"]]
     assert "s3:prefix" in listing["Condition"]["StringLike"]
-    assert any("kms:Decrypt" in a for a in text.values())
+    assert any("kms:Decrypt" in _actions(s) for s in statements)
+    (grant,) = [s for s in statements if "kms:CreateGrant" in _actions(s)]
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     logs = [r for r, a in text.items() if "logs:PutLogEvents" in a]
     assert logs and "/aws/sagemaker/ProcessingJobs:*" in logs[0]
 
