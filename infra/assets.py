@@ -5,6 +5,9 @@
   libraries come from the function's layers (Powertools, AWS SDK for pandas).
 * The training asset is ``sourcedir.tar.gz`` in the SageMaker script-mode layout:
   ``training/*.py`` at the top and ``contracts/<name>.json`` beside them.
+* The dataset Processing job's asset is ``dataset-job.pyz``, a zip application:
+  ``processing/dataset_job.py`` as ``__main__.py``, the core package as for a Lambda,
+  the contracts and ``requirements.txt`` (the libraries the framework image lacks).
 
 The same bytes are what the local cloud runs: it publishes these assets into its S3
 from the cloud assembly, exactly as ``cdk deploy`` does.
@@ -18,6 +21,9 @@ import json
 import shutil
 import subprocess
 import tarfile
+import tempfile
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
 from modelrail.contract import CONTRACTS_DIR, load_contracts
@@ -26,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "assets"
 FUNCTIONS = ROOT / "functions"
 TRAINING = ROOT / "training"
+PROCESSING = ROOT / "processing"
+#: What the dataset job imports beyond the scikit-learn image's libraries (numpy, pandas),
+#: pinned to the versions installed here, which the tests run.
+DATASET_JOB_REQUIREMENTS = ("pydantic",)
 PACKAGE = ROOT / "modelrail"
 # Parts of the package that never run inside Lambda: the local cloud and the commands
 # (and what only they use: sample data, model cards, the demo).
@@ -114,6 +124,40 @@ def stage_training_source(*, build_dir: Path = BUILD) -> Path:
     out = build_dir / "training" / "sourcedir.tar.gz"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(training_source_bytes())
+    return out
+
+
+def dataset_job_requirements() -> str:
+    pins = [f"{name}=={metadata.version(name)}" for name in DATASET_JOB_REQUIREMENTS]
+    return "# installed by __main__ when the image lacks them\n" + "\n".join(pins) + "\n"
+
+
+def dataset_job_bytes() -> bytes:
+    """``dataset-job.pyz`` with fixed metadata, so the same code gives the same hash."""
+    files: dict[str, bytes] = {"__main__.py": (PROCESSING / "dataset_job.py").read_bytes()}
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp)
+        _copy_py_tree(PACKAGE, staged, exclude=_PACKAGE_EXCLUDES)
+        for path in sorted(staged.rglob("*")):
+            if path.is_file():
+                files[f"modelrail/{path.relative_to(staged).as_posix()}"] = path.read_bytes()
+    for name, data in rendered_contracts().items():
+        files[f"contracts/{name}.json"] = data
+    files["requirements.txt"] = dataset_job_requirements().encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name])
+    return out.getvalue()
+
+
+def stage_dataset_job(*, build_dir: Path = BUILD) -> Path:
+    out = build_dir / "processing" / "dataset-job.pyz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(dataset_job_bytes())
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra.layers import layer_arns
+from modelrail.sizing import SizeBand, SizingError, check_bands
 
 # Log retention values CloudWatch Logs accepts.
 _RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653}
@@ -21,6 +22,19 @@ _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 class ConfigError(ValueError):
     """The environment configuration in cdk.json is invalid."""
+
+
+class TrainingSizeBand(BaseModel):
+    """Datasets up to ``max_bytes`` (every larger one when None) train on this instance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_bytes: int | None = Field(default=None, gt=0)
+    instance_type: str
+    volume_gb: int = Field(default=30, ge=1, le=16384)
+
+    def band(self) -> SizeBand:
+        return SizeBand(self.max_bytes, self.instance_type, self.volume_gb)
 
 
 class EnvironmentConfig(BaseModel):
@@ -36,6 +50,17 @@ class EnvironmentConfig(BaseModel):
     training_instance_count: int = Field(default=1, ge=1, le=20)
     training_volume_gb: int = Field(default=30, ge=1, le=16384)
     training_max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
+    # Training instance by dataset size (modelrail.sizing), smallest band first; the last
+    # has no max_bytes. Empty: one band of training_instance_type and training_volume_gb.
+    training_size_bands: tuple[TrainingSizeBand, ...] = ()
+    # ---- datasets larger than this are validated and profiled by a Processing job ----
+    # 256 MiB: the contracts' default max_bytes, what the 3 GB validation Lambda holds.
+    processing_threshold_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    processing_instance_type: str = "ml.m5.2xlarge"
+    # One: the job reads one file whole; more instances would each repeat the same work.
+    processing_instance_count: int = Field(default=1, ge=1, le=1)
+    processing_volume_gb: int = Field(default=100, ge=1, le=16384)
+    processing_max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
     # SageMaker scikit-learn framework image; training and inference use the same one.
     sklearn_framework_version: str = "1.4-2-py312"
     require_approval: bool = False
@@ -77,12 +102,26 @@ class EnvironmentConfig(BaseModel):
             )
         return value
 
-    @field_validator("training_instance_type", "endpoint_instance_type")
+    @field_validator("training_instance_type", "endpoint_instance_type", "processing_instance_type")
     @classmethod
     def _instance(cls, value: str) -> str:
         if not value.startswith("ml."):
             raise ValueError(f"{value!r} is not a SageMaker instance type (they start with 'ml.')")
         return value
+
+    @model_validator(mode="after")
+    def _size_bands(self) -> Self:
+        try:
+            check_bands(self.size_bands())
+        except SizingError as exc:
+            raise ValueError(f"training_size_bands: {exc}") from None
+        return self
+
+    def size_bands(self) -> tuple[SizeBand, ...]:
+        """The training size table (modelrail.sizing)."""
+        if not self.training_size_bands:
+            return (SizeBand(None, self.training_instance_type, self.training_volume_gb),)
+        return tuple(b.band() for b in self.training_size_bands)
 
     @model_validator(mode="after")
     def _layers_recorded(self) -> Self:

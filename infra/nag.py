@@ -226,6 +226,26 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         "the training code channel: one asset object (S3Prefix channels are granted as prefix*)",
     )
 
+    dataset_job = pipeline.dataset_job_role.node.find_child("DefaultPolicy")
+    _ack_grants(
+        dataset_job,
+        "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:Abort*",
+        "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*",
+    )  # fmt: skip
+    _ack(
+        dataset_job,
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken has no resource; cloudwatch:PutMetricData is limited by a "
+        "namespace condition to /aws/sagemaker/ProcessingJobs",
+    )
+    for finding, reason in {
+        f"Resource::<{data}.Arn>/incoming/*": "reads the upload it validates, any key under incoming/",
+        f"Resource::<{data}.Arn>/quarantine/*": "writes the quarantine copy and report of a rejected upload",
+        f"Resource::<{artifacts}.Arn>/datasets/*": "writes the validated snapshot, report and profile of its run",
+        f"Resource::arn:<AWS::Partition>:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/ProcessingJobs:*": "SageMaker writes one log stream per job in this group",
+    }.items():
+        _ack(dataset_job, f"AwsSolutions-IAM5[{finding}]", reason)
+
     sm_policy = pipeline.state_machine.role.node.find_child("DefaultPolicy")
     _ack_state_machine_role(sm_policy)
     sagemaker = f"arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>"
@@ -239,6 +259,11 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         pipeline.node.find_child("TrainPolicy"),
         f"AwsSolutions-IAM5[Resource::{sagemaker}:training-job/modelrail-{env}-*]",
         "createTrainingJob.sync: this environment's job names, made per execution at run time",
+    )
+    _ack(
+        pipeline.node.find_child("ProcessPolicy"),
+        f"AwsSolutions-IAM5[Resource::{sagemaker}:processing-job/modelrail-{env}-*]",
+        "createProcessingJob.sync: this environment's job names, made per upload at run time",
     )
     _ack(
         pipeline.search_policy,

@@ -2,7 +2,7 @@
 
 A Standard execution that reaches its ``TimeoutSeconds`` ends TIMED_OUT at once: no Catch
 runs, so CloseApproval and NotifyFailure would never happen. The machine's timeout must
-therefore outlast its longest path: validation, preparation, the longer of one training
+therefore outlast its longest path: validation (the Lambda's or the dataset Processing job's, the longer), preparation, the longer of one training
 job and the slowest search (its trials run in rounds of the parallel limit), the gate,
 registration (all four once per judgement round: a run judged against a reference that
 moved meanwhile is judged again, at most ``rounds`` times, modelrail.release), the
@@ -52,6 +52,7 @@ class StepTimeouts:
     """The TimeoutSeconds of each Task state on the training machine's paths."""
 
     validate: int
+    process: int  # the dataset Processing job, instead of validate above the threshold
     prepare: int
     train: int
     tune: int  # 0 when no contract searches
@@ -75,7 +76,7 @@ class StepTimeouts:
         start, or closing a failed approval), then the failure notification: any Task's
         Catch leads there, the last one's included."""
         judgement = self.prepare + max(self.train, self.tune) + self.gate + self.register
-        head = self.validate + self.rounds * judgement + self.approval
+        head = max(self.validate, self.process) + self.rounds * judgement + self.approval
         tail = self.notify + self.start_deployment
         if self.approval:
             tail = max(tail, self.close_approval)
@@ -83,9 +84,10 @@ class StepTimeouts:
 
     def retry_backoff(self) -> int:
         """Waiting between retries on the longest path (transient errors on every Task,
-        a full quota on the job)."""
+        a full quota on each SageMaker job: the dataset job's and training's, every round)."""
         tasks = 3 + 4 * self.rounds + (1 if self.approval else 0)
-        return tasks * RETRY_BACKOFF_SECONDS + self.rounds * QUOTA_BACKOFF_SECONDS
+        quotas = (1 if self.process else 0) + self.rounds
+        return tasks * RETRY_BACKOFF_SECONDS + quotas * QUOTA_BACKOFF_SECONDS
 
 
 def pipeline_timeout(steps: StepTimeouts) -> int:

@@ -43,6 +43,14 @@ def training_job_name(environment: str, model: str, execution_name: str) -> str:
     return f"{prefix}{_stem(model, room)}-{digest(execution_name, JOB_DIGEST)}"
 
 
+def dataset_job_name(environment: str, model: str, execution_name: str) -> str:
+    """The dataset Processing job: ``modelrail-<env>-<model>-<16 hex>``, its digest drawn
+    apart from the training job's so that the two names differ."""
+    prefix = resource_prefix(environment)
+    room = MAX_NAME - len(prefix) - 1 - JOB_DIGEST
+    return f"{prefix}{_stem(model, room)}-{digest('dataset:' + execution_name, JOB_DIGEST)}"
+
+
 def tuning_job_name(environment: str, model: str, execution_name: str) -> str:
     """Within a tuning job's 32 characters: ``modelrail-<env>-<model, cut>-<10 hex>``.
     SageMaker names the trials ``<tuning job>-<NNN>-<8 hex>``, so they carry the prefix."""

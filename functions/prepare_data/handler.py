@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelrail.registry import DynamoDBRegistry
+from modelrail.sizing import SizeBand, bands_from_json
 from modelrail.steps.contracts import contract_for
 from modelrail.steps.models import PrepareInput, dump
 from modelrail.steps.prepare import run_prepare
@@ -35,6 +36,11 @@ def _registry() -> DynamoDBRegistry:
     return DynamoDBRegistry(os.environ["REGISTRY_TABLE"])
 
 
+@cache
+def _size_bands() -> tuple[SizeBand, ...]:
+    return bands_from_json(os.environ["TRAINING_SIZE_BANDS"])
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @event_parser(model=PrepareInput)
@@ -47,8 +53,14 @@ def lambda_handler(event: PrepareInput, context: LambdaContext) -> dict[str, Any
         s3=_s3(),
         artifacts_bucket=os.environ["ARTIFACTS_BUCKET"],
         environment=os.environ["MODELRAIL_ENV"],
+        size_bands=_size_bands(),
     )
     logger.info(
-        "prepared", extra={"compared_with": result.compared_with, "profile": result.profile_uri}
+        "prepared",
+        extra={
+            "compared_with": result.compared_with,
+            "profile": result.profile_uri,
+            "instance": result.resources.instance_type,
+        },
     )
     return dump(result)

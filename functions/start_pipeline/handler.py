@@ -64,8 +64,17 @@ def lambda_handler(
     event: S3EventNotificationEventBridgeModel, context: LambdaContext
 ) -> dict[str, Any]:
     detail = event.detail
+    # Powertools types the size as a float; S3 counts bytes.
+    size = None if detail.object.size is None else int(detail.object.size)
+    environment = os.environ["MODELRAIL_ENV"]
     try:
-        plan = plan_start(detail.bucket.name, detail.object.key, detail.object.version_id)
+        plan = plan_start(
+            detail.bucket.name,
+            detail.object.key,
+            detail.object.version_id,
+            size_bytes=size,
+            environment=environment,
+        )
     except NotAPipelineObject as exc:
         # Not an error to retry: nothing can make this object start a pipeline.
         logger.warning("upload ignored", extra={"reason": str(exc)})
@@ -74,7 +83,12 @@ def lambda_handler(
     if fault is not None:
         # Same execution name (it is (bucket, key, versionId)'s): a repeat is still a duplicate.
         plan = plan_start(
-            detail.bucket.name, detail.object.key, detail.object.version_id, fault=fault
+            detail.bucket.name,
+            detail.object.key,
+            detail.object.version_id,
+            fault=fault,
+            size_bytes=size,
+            environment=environment,
         )
         logger.info("fault injection requested for this upload", extra={"fault": fault})
     result = start_pipeline(plan, state_machine_arn=os.environ["STATE_MACHINE_ARN"], sfn=_sfn())

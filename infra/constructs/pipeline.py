@@ -1,6 +1,8 @@
 """The training pipeline: S3 upload -> EventBridge -> starter -> Step Functions.
 
-ValidateData (Lambda) -> Train (SageMaker createTrainingJob.sync) -> QualityGate (Lambda)
+LargeDataset? -> ValidateData (Lambda) or, above the environment's threshold, ProcessDataset
+(SageMaker createProcessingJob.sync, the same validation and profile code) -> PrepareData
+-> Train (SageMaker createTrainingJob.sync) -> QualityGate (Lambda)
 -> Register (Lambda, registry) -> notify. Every Task retries transient errors and has a
 Catch that records the failed state, notifies and fails the execution.
 """
@@ -29,7 +31,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra import names
-from infra.assets import stage_training_source
+from infra.assets import stage_dataset_job, stage_training_source
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
     LAMBDA_TRANSIENT,
@@ -55,6 +57,16 @@ from infra.timeouts import (
 from modelrail.contract import load_contracts
 from modelrail.naming import resource_prefix
 from modelrail.release import MAX_ROUNDS, PIPELINE
+from modelrail.sizing import bands_to_json
+
+#: The dataset Processing job's folders in its container (modelrail.dataset_job.JobPaths).
+PROCESSING_ROOT = "/opt/ml/processing"
+JOB_INPUT = f"{PROCESSING_ROOT}/input/data"
+JOB_CODE = f"{PROCESSING_ROOT}/input/code"
+JOB_DATASET = f"{PROCESSING_ROOT}/output/dataset"
+JOB_QUARANTINE = f"{PROCESSING_ROOT}/output/quarantine"
+#: DescribeProcessingJob's ExitMessage is the first KB of this file (the job's verdict).
+JOB_MESSAGE = "/opt/ml/output/message"
 
 _Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
 
@@ -140,6 +152,7 @@ class TrainingPipeline(Construct):
             environment={
                 "ARTIFACTS_BUCKET": res.artifacts_bucket.bucket_name,
                 "REGISTRY_TABLE": res.registry_table.table_name,
+                "TRAINING_SIZE_BANDS": bands_to_json(cfg.size_bands()),
             },
         ).function
         res.registry_table.grant_read_data(self.prepare_fn)
@@ -215,6 +228,7 @@ class TrainingPipeline(Construct):
             removal_policy=RemovalPolicy.RETAIN if cfg.retain_data else RemovalPolicy.DESTROY,
         )
         self.training_role = self._training_role()
+        self.dataset_job_role = self._dataset_job_role()
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -235,6 +249,7 @@ class TrainingPipeline(Construct):
         res.key.grant_encrypt_decrypt(self.state_machine)
         self.search_policy.attach_to_role(self.state_machine.role)
         self._train_policy().attach_to_role(self.state_machine.role)
+        self._process_policy().attach_to_role(self.state_machine.role)
 
         # ---- S3 -> EventBridge -> starter ------------------------------------------------
         self.dead_letters = sqs.Queue(
@@ -307,6 +322,38 @@ class TrainingPipeline(Construct):
         self._res.key.grant_encrypt_decrypt(role)
         return role
 
+    def _dataset_job_role(self) -> iam.Role:
+        """The dataset Processing job's role: read the uploads, write snapshots and
+        quarantine copies, nothing else (the code object's read is added where the asset
+        is made, in _process_state)."""
+        res = self._res
+        role = iam.Role(
+            self,
+            "DatasetJobRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="modelrail: SageMaker Processing jobs that validate large datasets",
+        )
+        grant_container_basics(
+            role,
+            config=res.config,
+            log_group="/aws/sagemaker/ProcessingJobs:*",
+            metric_namespace="/aws/sagemaker/ProcessingJobs",
+        )
+        res.key.grant_encrypt_decrypt(role)
+        # The volume is encrypted with the key (VolumeKmsKeyId): SageMaker creates a grant
+        # for the instance with the role's permissions, as for a training job's volume.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[res.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        res.data_bucket.grant_read(role, f"{INCOMING_PREFIX}*")
+        res.data_bucket.grant_put(role, f"{QUARANTINE_PREFIX}*")
+        res.artifacts_bucket.grant_put(role, "datasets/*")
+        return role
+
     def _tune_seconds(self) -> int:
         """The slowest search of the contracts (a job's timeout when none searches: the
         state exists either way)."""
@@ -327,6 +374,7 @@ class TrainingPipeline(Construct):
         api = API_CALL_SECONDS
         return StepTimeouts(
             validate=_invoke_seconds(self.validate_fn),
+            process=job_timeout(cfg.processing_max_runtime_seconds),
             prepare=_invoke_seconds(self.prepare_fn),
             train=job_timeout(cfg.training_max_runtime_seconds),
             tune=self._tune_seconds() + api,  # then DescribeBestTrial
@@ -347,9 +395,13 @@ class TrainingPipeline(Construct):
             resource_name=f"{resource_prefix(self._res.config.name)}*",
         )
 
-    def _sync_statements(self, rule: str) -> list[iam.PolicyStatement]:
+    def _sync_statements(
+        self, rule: str, role: iam.IRole | None = None
+    ) -> list[iam.PolicyStatement]:
         """What a `.sync` SageMaker task needs beside the job's own actions: the rule Step
-        Functions manages to follow the job, and passing the training role."""
+        Functions manages to follow the job, and passing the job's role (training's by
+        default)."""
+        passed = role or self.training_role
         rule_arn = Stack.of(self).format_arn(service="events", resource="rule", resource_name=rule)
         return [
             iam.PolicyStatement(
@@ -358,7 +410,7 @@ class TrainingPipeline(Construct):
             ),
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
-                resources=[self.training_role.role_arn],
+                resources=[passed.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
         ]
@@ -380,6 +432,29 @@ class TrainingPipeline(Construct):
                     resources=[self._jobs("training-job")],
                 ),
                 *self._sync_statements("StepFunctionsGetEventsForSageMakerTrainingJobsRule"),
+            ],
+        )
+
+    def _process_policy(self) -> iam.Policy:
+        """createProcessingJob.sync: the job's actions on this environment's job names,
+        its managed rule and passing the job's role."""
+        return iam.Policy(
+            self,
+            "ProcessPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob",
+                        "sagemaker:ListTags",
+                    ],
+                    resources=[self._jobs("processing-job")],
+                ),
+                *self._sync_statements(
+                    "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
+                    self.dataset_job_role,
+                ),
             ],
         )
 
@@ -540,6 +615,13 @@ class TrainingPipeline(Construct):
             result_path="$.training",
         )
         rendered = request.to_state_json()
+        # Sized from the dataset by PrepareData (modelrail.sizing): instance, count, volume.
+        rendered["Parameters"]["ResourceConfig"] = {
+            "InstanceType.$": "$.prepared.resources.instanceType",
+            "InstanceCount.$": "$.prepared.resources.instanceCount",
+            "VolumeSizeInGB.$": "$.prepared.resources.volumeSizeInGB",
+            "VolumeKmsKeyId": rendered["Parameters"]["ResourceConfig"]["VolumeKmsKeyId"],
+        }
         train = guarded(
             sfn.CustomState(
                 self,
@@ -702,8 +784,200 @@ class TrainingPipeline(Construct):
             )
             .otherwise(judged)
         )
-        return (validate.next(first_round).next(prepare).next(fit).next(gate).next(register)).next(
+        validated = self._route(validate, guarded, failure_chain)
+        return (validated.next(first_round).next(prepare).next(fit).next(gate).next(register)).next(
             rejudge
+        )
+
+    def _route(
+        self, validate: sfn.IChainable, guarded: Any, failure_chain: sfn.IChainable
+    ) -> sfn.Chain:
+        """ValidateData, or the Processing job for an upload above the threshold.
+
+        Both leave the same ``$.validation`` (modelrail.steps.models.ValidationOutput)
+        and the same files; a rejected dataset is quarantined and fails the run with
+        ``DataValidationError`` either way. The job's verdict is its exit message."""
+        res = self._res
+        cfg = res.config
+        process = guarded(self._process_state(), SAGEMAKER_JOB_TRANSIENT)
+        retry_quota(process)
+        # The job's dataset output (datasets/<model>/<execution>/, see _process_state).
+        base = f"s3://{res.artifacts_bucket.bucket_name}/datasets/{{}}/{{}}/"
+
+        def at(suffix: str) -> str:
+            return sfn.JsonPath.format(
+                base + suffix,
+                sfn.JsonPath.string_at("$.model"),
+                sfn.JsonPath.string_at("$$.Execution.Name"),
+            )
+
+        accepted = sfn.Pass(
+            self,
+            "DatasetAccepted",
+            parameters={
+                "model": sfn.JsonPath.string_at("$.model"),
+                "dataset": {
+                    "bucket": sfn.JsonPath.string_at("$.bucket"),
+                    "key": sfn.JsonPath.string_at("$.key"),
+                    "versionId": sfn.JsonPath.string_at("$.versionId"),
+                    "sha256": sfn.JsonPath.string_at("$.processing.verdict.sha256"),
+                    "rows": sfn.JsonPath.number_at("$.processing.verdict.rows"),
+                    "sizeBytes": sfn.JsonPath.number_at("$.sizeBytes"),
+                },
+                "trainUri": at("data/"),
+                "reportUri": at("validation.json"),
+                "warnings": sfn.JsonPath.list_at("$.processing.verdict.warnings"),
+                "profile": {
+                    "uri": at("profile.json"),
+                    "fingerprint": sfn.JsonPath.string_at("$.processing.verdict.fingerprint"),
+                },
+            },
+            result_path="$.validation",
+        )
+        rejected = sfn.Pass(
+            self,
+            "DatasetRejected",
+            parameters={
+                "Error": "DataValidationError",
+                "Cause": sfn.JsonPath.string_at("$.processing.verdict.summary"),
+            },
+            result_path="$.error",
+        )
+        rejected_mark = sfn.Pass(
+            self,
+            "DatasetRejectedState",
+            result=sfn.Result.from_string("ProcessDataset"),
+            result_path="$.failedState",
+        )
+        verdict = (
+            sfn.Choice(self, "DatasetValid?")
+            .when(sfn.Condition.boolean_equals("$.processing.verdict.ok", True), accepted)
+            .otherwise(rejected.next(rejected_mark).next(failure_chain))
+            .afterwards()
+        )
+        large = sfn.Condition.and_(
+            sfn.Condition.is_present("$.sizeBytes"),
+            sfn.Condition.is_numeric("$.sizeBytes"),
+            sfn.Condition.is_present("$.processingJobName"),
+            sfn.Condition.is_string("$.processingJobName"),
+            sfn.Condition.number_greater_than("$.sizeBytes", cfg.processing_threshold_bytes),
+        )
+        return (
+            sfn.Choice(self, "LargeDataset?")
+            .when(large, process.next(verdict))
+            .otherwise(validate)
+            .afterwards()
+        )
+
+    def _process_state(self) -> sfn.CustomState:
+        """createProcessingJob.sync (no CDK task exists): the dataset job in the training
+        image, its code the dataset-job.pyz asset (modelrail.dataset_job)."""
+        res = self._res
+        cfg = res.config
+        code = self.dataset_job_code = s3_assets.Asset(
+            self, "DatasetJobCode", path=str(stage_dataset_job())
+        )
+        # The one object (Asset.grant_read would be the whole asset bucket); SageMaker
+        # lists the S3Prefix input before downloading it.
+        self.dataset_job_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[code.bucket.arn_for_objects(code.s3_object_key)],
+            )
+        )
+        self.dataset_job_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[code.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [code.s3_object_key]}},
+            )
+        )
+        archive = f"{JOB_CODE}/{code.s3_object_key}"
+        arguments = (
+            "States.Array('--model', $.model, '--key', $.key, "
+            "'--expected-size', States.Format('{}', $.sizeBytes), "
+            f"'--input-dir', '{JOB_INPUT}', '--dataset-dir', '{JOB_DATASET}', "
+            f"'--quarantine-dir', '{JOB_QUARANTINE}', '--message-file', '{JOB_MESSAGE}')"
+        )
+        s3_input = {"S3DataType": "S3Prefix", "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated"}  # fmt: skip
+        return sfn.CustomState(
+            self,
+            "ProcessDataset",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
+                "TimeoutSeconds": job_timeout(cfg.processing_max_runtime_seconds),
+                "Parameters": {
+                    "ProcessingJobName.$": "$.processingJobName",
+                    "RoleArn": self.dataset_job_role.role_arn,
+                    "AppSpecification": {
+                        "ImageUri": sklearn_image_uri(cfg),
+                        "ContainerEntrypoint": ["python3", archive],
+                        "ContainerArguments.$": arguments,
+                    },
+                    "ProcessingInputs": [
+                        {
+                            "InputName": "data",
+                            "S3Input": {
+                                "S3Uri.$": "States.Format('s3://{}/{}', $.bucket, $.key)",
+                                "LocalPath": JOB_INPUT,
+                                **s3_input,
+                            },
+                        },
+                        {
+                            "InputName": "code",
+                            "S3Input": {
+                                "S3Uri": code.s3_object_url,
+                                "LocalPath": JOB_CODE,
+                                **s3_input,
+                            },
+                        },
+                    ],
+                    "ProcessingOutputConfig": {
+                        "KmsKeyId": res.key.key_arn,
+                        "Outputs": [
+                            {
+                                "OutputName": "dataset",
+                                "S3Output": {
+                                    "S3Uri.$": "States.Format('s3://"
+                                    + res.artifacts_bucket.bucket_name
+                                    + "/datasets/{}/{}/', $.model, $$.Execution.Name)",
+                                    "LocalPath": JOB_DATASET,
+                                    "S3UploadMode": "EndOfJob",
+                                },
+                            },
+                            {
+                                "OutputName": "quarantine",
+                                "S3Output": {
+                                    "S3Uri.$": "States.Format('s3://"
+                                    + res.data_bucket.bucket_name
+                                    + f"/{QUARANTINE_PREFIX}{{}}/{{}}/', $.model, $.versionId)",
+                                    "LocalPath": JOB_QUARANTINE,
+                                    "S3UploadMode": "EndOfJob",
+                                },
+                            },
+                        ],
+                    },
+                    "ProcessingResources": {
+                        "ClusterConfig": {
+                            "InstanceCount": cfg.processing_instance_count,
+                            "InstanceType": cfg.processing_instance_type,
+                            "VolumeSizeInGB": cfg.processing_volume_gb,
+                            "VolumeKmsKeyId": res.key.key_arn,
+                        }
+                    },
+                    "StoppingCondition": {
+                        "MaxRuntimeInSeconds": cfg.processing_max_runtime_seconds
+                    },
+                },
+                "ResultSelector": {
+                    "jobName.$": "$.ProcessingJobName",
+                    "jobArn.$": "$.ProcessingJobArn",
+                    "verdict.$": "States.StringToJson($.ExitMessage)",
+                },
+                "ResultPath": "$.processing",
+            },
         )
 
     def _search(self, train: sfn.CustomState, guarded: Any) -> sfn.IChainable:

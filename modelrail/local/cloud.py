@@ -7,7 +7,8 @@
 Everything AWS-shaped is moto (in-process ``mock_aws``). What moto records but does
 not run is run by small executors installed at one seam each: Lambda handlers from
 their synthesized assets (:mod:`.lambda_runtime`), SageMaker training jobs under the
-container contract (:mod:`.training_runtime`), EventBridge delivery to Lambda and Step
+container contract (:mod:`.training_runtime`), Processing jobs under theirs
+(:mod:`.processing_runtime`), EventBridge delivery to Lambda and Step
 Functions (:mod:`.events_delivery`). The state machines are the synthesized
 definitions, executed by moto's Amazon States Language interpreter.
 """
@@ -38,6 +39,7 @@ from modelrail.local import (
     hosting_runtime,
     interpreter,
     lambda_runtime,
+    processing_runtime,
     provision,
     training_runtime,
     tuning_runtime,
@@ -50,7 +52,15 @@ ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)
 ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
-_SYNTH_INPUTS = ("infra", "functions", "training", "contracts", "modelrail", "cdk.json")
+_SYNTH_INPUTS = (
+    "infra",
+    "functions",
+    "training",
+    "processing",
+    "contracts",
+    "modelrail",
+    "cdk.json",
+)
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 # Real seconds a Task's TimeoutSeconds lasts at least on the sped-up clock (D27): the
 # Lambda functions and jobs behind tasks compute in real time.
@@ -209,6 +219,7 @@ class LocalCloud:
         )
         self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
         self.tuning = tuning_runtime.TuningRuntime(self.training)
+        self.processing = processing_runtime.ProcessingRuntime(self.work_dir / "processing")
         # One local clock: endpoint bakes, alarm periods and Wait states run `clock_speed`
         # times faster than on AWS (a 5-minute canary bake takes 5 s at 60x).
         self.clock = clock.LocalClock(speed=clock_speed)
@@ -272,6 +283,7 @@ class LocalCloud:
                 self.training,
                 account_id=ACCOUNT,
                 tuning=self.tuning,
+                processing=self.processing,
                 principals=self.principals,
                 enforcer=self.iam,
             ),

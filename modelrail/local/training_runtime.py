@@ -40,6 +40,7 @@ from modelrail.local.iam.requests import Check
 if TYPE_CHECKING:
     from modelrail.local.iam.enforce import Enforcer
     from modelrail.local.iam.principals import Principals
+    from modelrail.local.processing_runtime import ProcessingRuntime
     from modelrail.local.tuning_runtime import TuningRuntime
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ _FAILURE_LIMIT = 1024  # SageMaker truncates FailureReason
 # The EventBridge rules Step Functions manages to follow .sync SageMaker jobs.
 _TRAINING_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 _TUNING_RULE = "StepFunctionsGetEventsForSageMakerTuningJobsRule"
+_PROCESSING_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
 
 
 @dataclass(frozen=True)
@@ -322,16 +324,19 @@ def install(
     *,
     account_id: str,
     tuning: TuningRuntime | None = None,
+    processing: ProcessingRuntime | None = None,
     principals: Principals | None = None,
     enforcer: Enforcer | None = None,
 ) -> Callable[[], None]:
-    """Register ``arn:aws:states:::sagemaker:*`` with moto's interpreter: training jobs
-    and, with a tuning runtime, hyperparameter tuning jobs (both ``.sync``).
+    """Register ``arn:aws:states:::sagemaker:*`` with moto's interpreter: training jobs,
+    hyperparameter tuning jobs and, with a processing runtime, processing jobs (all
+    ``.sync``).
 
     With ``principals``, the task's calls are made as the state machine's role and the
     job reads its channels and writes its output as the job's execution role; with an
     ``enforcer``, ``.sync`` also needs the EventBridge permissions Step Functions uses to
     follow the job (its managed rule)."""
+    from modelrail.local.processing_runtime import record_outcome as record_processing
     from modelrail.local.tuning_runtime import TuningRuntime, describe_json
 
     def client(service: str, region: str, role: str | None = None, session: str = "") -> Any:
@@ -357,6 +362,7 @@ def install(
     actions = {
         "createtrainingjob": "CreateTrainingJob",
         "createhyperparametertuningjob": "CreateHyperParameterTuningJob",
+        "createprocessingjob": "CreateProcessingJob",
     }
     from moto.sagemaker.models import sagemaker_backends
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -420,10 +426,23 @@ def install(
                 )
                 env.stack.append(response)
                 return
+            if action == "create_processing_job" and processing is not None:
+                require_sync_rule(region, _PROCESSING_RULE)
+                response = sm.create_processing_job(**normalised_parameters)
+                name = normalised_parameters["ProcessingJobName"]
+                job: Any = sagemaker_backends[account_id][region].processing_jobs[name]
+                job.processing_job_status = "InProgress"
+                job.exit_message = job.failure_reason = None
+                # SageMaker, not the caller, moves the data: as the job's role.
+                s3 = client("s3", region, normalised_parameters["RoleArn"], name)
+                done = processing.run(normalised_parameters, s3=s3)
+                record_processing(job, done, normalised_parameters)
+                env.stack.append({"ProcessingJobArn": response["ProcessingJobArn"]})
+                return
             if action != "create_training_job":
                 raise ValueError(
-                    "the local cloud runs sagemaker:createTrainingJob and "
-                    f"createHyperParameterTuningJob, not {action}"
+                    "the local cloud runs sagemaker:createTrainingJob, "
+                    f"createHyperParameterTuningJob and createProcessingJob, not {action}"
                 )
             require_sync_rule(region, _TRAINING_RULE)
             response = sm.create_training_job(**normalised_parameters)
@@ -479,6 +498,23 @@ def install(
                     raise failed(described)
 
                 return resolve_tuning
+            if "ProcessingJobName" in normalised_parameters:
+                processing_name = normalised_parameters["ProcessingJobName"]
+
+                def resolve_processing() -> Any:
+                    raw = client("sagemaker", region).describe_processing_job(
+                        ProcessingJobName=processing_name
+                    )
+                    raw.pop("ResponseMetadata", None)
+                    described: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+                    status = described["ProcessingJobStatus"]
+                    if status in ("InProgress", "Stopping"):
+                        return None
+                    if status == "Completed":
+                        return described
+                    raise failed(described)
+
+                return resolve_processing
             name = normalised_parameters["TrainingJobName"]
 
             def resolve() -> Any:

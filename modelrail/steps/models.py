@@ -36,6 +36,20 @@ class PipelineInput(_Payload):
     fault: dict[str, float] | None = None
     """Fault injection for the version trained from this upload, when its environment
     allows it (``errorRate``, ``latencyMs``; see modelrail.steps.start.fault_from_metadata)."""
+    size_bytes: int | None = Field(default=None, alias="sizeBytes", ge=0)
+    """The upload's size from its S3 event: above the environment's threshold the data is
+    validated by a Processing job (modelrail.sizing); unknown, by the Lambda."""
+    processing_job_name: str | None = Field(
+        default=None, alias="processingJobName", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+    )
+    """That job's name (modelrail.naming.dataset_job_name), set with ``sizeBytes``."""
+
+
+class ProfileRef(_Payload):
+    """A baseline profile already built beside the snapshot (by the Processing job)."""
+
+    uri: str
+    fingerprint: str
 
 
 class ValidationOutput(_Payload):
@@ -44,6 +58,8 @@ class ValidationOutput(_Payload):
     train_uri: str = Field(alias="trainUri")
     report_uri: str = Field(alias="reportUri")
     warnings: list[str] = []
+    profile: ProfileRef | None = None
+    """Set by the Processing path: PrepareData reuses it instead of profiling again."""
 
 
 class PrepareInput(_Payload):
@@ -63,6 +79,12 @@ class TuningRequest(_Payload):
     metric_definitions: list[dict[str, str]] = Field(alias="metricDefinitions", min_length=1)
 
 
+class TrainingResources(_Payload):
+    instance_type: str = Field(alias="instanceType", pattern=r"^ml\.")
+    instance_count: int = Field(alias="instanceCount", ge=1)
+    volume_size_in_gb: int = Field(alias="volumeSizeInGB", ge=1, le=16384)
+
+
 class PrepareOutput(_Payload):
     training_job_name: str = Field(
         alias="trainingJobName", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
@@ -78,6 +100,8 @@ class PrepareOutput(_Payload):
     fingerprint: str
     tuning: TuningRequest | None = None
     """Present when the contract asks for a hyperparameter search."""
+    resources: TrainingResources
+    """The Train (and Tune) state's ResourceConfig, sized from the dataset."""
 
 
 class TrainingOutput(_Payload):

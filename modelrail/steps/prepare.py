@@ -10,21 +10,25 @@
   stored beside the snapshot and recorded in the version's lineage.
 * The hyperparameter search request when the contract asks for one (modelrail.tuning).
 * The training job's name, which carries the environment (modelrail.naming).
+* The training job's instance and volume, from the snapshot's size (modelrail.sizing).
+
+A dataset validated by the Processing job arrives with its profile already built
+(``validation.profile``): it is reused, never rebuilt here, since a dataset that needed
+the job does not fit this function either.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from modelrail.contract import ModelContract
+from modelrail.dataset_job import profile_files, read_frame
 from modelrail.naming import training_job_name
-from modelrail.profile import build_profile, profile_json, to_constraints_json, to_statistics_json
+from modelrail.profile import build_profile
 from modelrail.registry import ModelRegistry
 from modelrail.release import comparison_reference
+from modelrail.sizing import SizeBand, training_resources
 from modelrail.steps.gate import split_s3_uri
 from modelrail.steps.models import PrepareInput, PrepareOutput
 from modelrail.tuning import tuning_request
@@ -32,11 +36,7 @@ from modelrail.tuning import tuning_request
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-
-def read_frame(data: bytes, key: str) -> pd.DataFrame:
-    if key.lower().endswith(".parquet"):
-        return pd.read_parquet(io.BytesIO(data))
-    return pd.read_csv(io.BytesIO(data), low_memory=False)
+__all__ = ["read_frame", "run_prepare"]
 
 
 def round_name(execution_name: str, round_number: int) -> str:
@@ -53,6 +53,7 @@ def run_prepare(
     s3: S3Client,
     artifacts_bucket: str,
     environment: str,
+    size_bands: tuple[SizeBand, ...],
 ) -> PrepareOutput:
     run = round_name(request.execution_name, request.round)
     run_prefix = f"runs/{request.model}/{run}/"
@@ -81,26 +82,29 @@ def run_prepare(
         raise ValueError(
             f"expected one validated snapshot under {request.validation.train_uri}, found {len(listing)}"
         )
-    key = listing[0]["Key"]
-    frame = read_frame(s3.get_object(Bucket=train_bucket, Key=key)["Body"].read(), key)
-    profile = build_profile(frame, contract, dataset_sha256=request.validation.dataset.sha256)
+    key, size = listing[0]["Key"], listing[0]["Size"]
     folder = train_prefix.rstrip("/").rsplit("/", 1)[0] + "/"  # datasets/<model>/<sha>/
-    for name, body in (
-        ("profile.json", profile_json(profile)),
-        ("statistics.json", json.dumps(to_statistics_json(profile), indent=2).encode()),
-        ("constraints.json", json.dumps(to_constraints_json(profile), indent=2).encode()),
-    ):
-        s3.put_object(
-            Bucket=train_bucket, Key=folder + name, Body=body, ContentType="application/json"
-        )
+    built = request.validation.profile
+    if built is not None:
+        profile_uri, fingerprint = built.uri, built.fingerprint
+    else:
+        frame = read_frame(s3.get_object(Bucket=train_bucket, Key=key)["Body"].read(), key)
+        profile = build_profile(frame, contract, dataset_sha256=request.validation.dataset.sha256)
+        for name, body in profile_files(profile).items():
+            s3.put_object(
+                Bucket=train_bucket, Key=folder + name, Body=body, ContentType="application/json"
+            )
+        profile_uri = f"s3://{train_bucket}/{folder}profile.json"
+        fingerprint = profile.fingerprint
     return PrepareOutput.model_validate(
         {
             "trainingJobName": training_job_name(environment, request.model, run),
             "championUri": f"s3://{artifacts_bucket}/{champion_prefix}",
             "championVersion": reference.number,
             "comparedWith": reference.compared_with().model_dump(mode="json"),
-            "profileUri": f"s3://{train_bucket}/{folder}profile.json",
-            "fingerprint": profile.fingerprint,
+            "profileUri": profile_uri,
+            "fingerprint": fingerprint,
             "tuning": tuning_request(contract, run, environment=environment),
+            "resources": training_resources(size, size_bands).to_json(),
         }
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from modelrail.naming import dataset_job_name
 from modelrail.steps.models import PipelineInput, dump
 
 if TYPE_CHECKING:
@@ -72,7 +73,11 @@ def plan_start(
     *,
     requested_by: str = "s3-upload",
     fault: dict[str, float] | None = None,
+    size_bytes: int | None = None,
+    environment: str | None = None,
 ) -> StartPlan:
+    """``size_bytes`` (from the S3 event) and ``environment`` together name the dataset
+    Processing job the run uses when the upload is above its threshold."""
     if not key.startswith(INCOMING):
         raise NotAPipelineObject(f"s3://{bucket}/{key} is not under {INCOMING}")
     parts = key[len(INCOMING) :].split("/")
@@ -97,6 +102,10 @@ def plan_start(
                 "versionId": version_id,
                 "requestedBy": requested_by,
                 "fault": fault,
+                "sizeBytes": size_bytes,
+                "processingJobName": dataset_job_name(environment, model, name)
+                if environment is not None and size_bytes is not None
+                else None,
             }
         ),
     )

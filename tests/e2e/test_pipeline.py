@@ -71,7 +71,8 @@ def test_a_good_upload_is_trained_gated_and_registered_with_lineage(
     cloud: LocalCloud, good_run: PipelineRun
 ) -> None:
     assert good_run.status == "SUCCEEDED", good_run.message
-    assert [s.state for s in good_run.steps][:8] == [
+    assert [s.state for s in good_run.steps][:9] == [
+        "LargeDataset?",  # a small upload: validated in Lambda
         "ValidateData",
         "FirstRound",
         "PrepareData",

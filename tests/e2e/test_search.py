@@ -32,7 +32,8 @@ def run(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Pipeline
 def test_the_search_replaces_the_single_training_job(run: PipelineRun) -> None:
     assert run.status == "SUCCEEDED", run.message
     states = [s.state for s in run.steps]
-    assert states[:9] == [
+    assert states[:10] == [
+        "LargeDataset?",
         "ValidateData",
         "FirstRound",
         "PrepareData",

@@ -12,25 +12,26 @@ from tests.infra.definition import PLACEHOLDER, definition
 @pytest.fixture(scope="module")
 def states(dev_template: dict[str, Any]) -> dict[str, Any]:
     body = definition(dev_template)
-    assert body["StartAt"] == "ValidateData"
+    assert body["StartAt"] == "LargeDataset?"
     result: dict[str, Any] = body["States"]
     return result
 
 
 def test_the_happy_path_is_validate_prepare_train_gate_register(states: dict[str, Any]) -> None:
-    path, state = [], "ValidateData"
+    path, state = [], "LargeDataset?"
     while state:
         path.append(state)
         spec = states[state]
-        if spec["Type"] == "Choice" and state == "Search?":
-            state = spec["Default"]  # a contract without a tuning block trains once
-        elif spec["Type"] == "Choice" and state == "Rejudge?":
-            state = spec["Default"]  # the reference did not move while it trained
+        if spec["Type"] == "Choice" and state in ("Search?", "LargeDataset?", "Rejudge?"):
+            # a contract without a tuning block trains once; a small upload stays in
+            # Lambda; the reference did not move while it trained
+            state = spec["Default"]
         elif spec["Type"] == "Choice":
             state = next(c["Next"] for c in spec["Choices"] if c.get("BooleanEquals") is True)
         else:
             state = spec.get("Next")
     assert path == [
+        "LargeDataset?",
         "ValidateData",
         "FirstRound",
         "PrepareData",
@@ -72,7 +73,13 @@ def test_training_runs_sync_isolated_encrypted_bounded_and_named_by_the_executio
     # PrepareData names the job modelrail-<env>-<model>-<digest of the execution name>
     assert params["TrainingJobName.$"] == "$.prepared.trainingJobName"
     assert params["EnableNetworkIsolation"] is True
-    assert params["ResourceConfig"]["VolumeKmsKeyId"] == PLACEHOLDER
+    assert params["ResourceConfig"] == {
+        # sized from the dataset by PrepareData (modelrail.sizing)
+        "InstanceType.$": "$.prepared.resources.instanceType",
+        "InstanceCount.$": "$.prepared.resources.instanceCount",
+        "VolumeSizeInGB.$": "$.prepared.resources.volumeSizeInGB",
+        "VolumeKmsKeyId": PLACEHOLDER,
+    }
     assert params["OutputDataConfig"]["KmsKeyId"] == PLACEHOLDER
     assert 60 <= params["StoppingCondition"]["MaxRuntimeInSeconds"] <= 3600
     assert params["AlgorithmSpecification"]["TrainingImage"].endswith(
@@ -93,7 +100,7 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter(
     states: dict[str, Any],
 ) -> None:
     tasks = _tasks(states)
-    assert len(tasks) == 10
+    assert len(tasks) == 11
     for name, task in tasks.items():
         assert task["Retry"], name
         for retry in task["Retry"]:
@@ -201,7 +208,7 @@ def test_sagemaker_tasks_retry_the_error_names_step_functions_reports(
         "arn:aws:states:::sagemaker:")}  # fmt: skip
     sdk = {n: t for n, t in machines.items() if t.get("Resource", "").startswith(
         "arn:aws:states:::aws-sdk:sagemaker:")}  # fmt: skip
-    assert set(optimized) == {"Train", "Tune"}
+    assert set(optimized) == {"Train", "Tune", "ProcessDataset"}
     assert len(sdk) == 6  # DescribeBestTrial + the five deployment calls
     for name, task in optimized.items():
         errors = _retried(task)

@@ -344,6 +344,7 @@ def test_sagemaker_actions_are_scoped_to_this_environments_names(
     assert seen >= {
         "training-job",
         "hyper-parameter-tuning-job",
+        "processing-job",
         "model",
         "endpoint-config",
         "endpoint",

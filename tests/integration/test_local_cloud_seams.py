@@ -91,6 +91,27 @@ def test_training_job_records_have_the_fields_the_executor_sets() -> None:
         assert f"self.{attribute}" in source
 
 
+def test_processing_job_records_describe_every_attribute_the_executor_sets() -> None:
+    """moto's processing job is Completed at once and has no ExitMessage, FailureReason or
+    ProcessingResources; its description is every attribute, camel-cased, so the ones the
+    executor adds (processing_runtime.record_outcome) appear in DescribeProcessingJob."""
+    from moto.sagemaker.models import FakeProcessingJob
+
+    job = FakeProcessingJob(
+        app_specification={}, experiment_config={}, network_config={}, processing_inputs=[],
+        processing_job_name="j", processing_output_config={}, account_id="123456789012",
+        region_name="us-east-1", role_arn="arn:aws:iam::123456789012:role/r", tags=[],
+        stopping_condition={},
+    )  # fmt: skip
+    assert job.processing_job_status == "Completed"
+    assert "ExitMessage" not in job.response_object
+    job.exit_message, job.failure_reason = "{}", "AlgorithmError: x"  # type: ignore[attr-defined]
+    job.processing_resources = {"ClusterConfig": {"InstanceCount": 1}}  # type: ignore[attr-defined]
+    described = job.response_object
+    assert described["ExitMessage"] == "{}" and described["FailureReason"] == "AlgorithmError: x"
+    assert described["ProcessingResources"] == {"ClusterConfig": {"InstanceCount": 1}}
+
+
 def test_https_s3_urls_are_understood() -> None:
     """CDK renders S3 locations as https URLs; SageMaker accepts both forms."""
     assert (

@@ -225,6 +225,8 @@ def _judged(registry: ModelRegistry, job: str, round_number: int) -> Any:
                 "trainingJobName": f"{job}-r{round_number}", "championUri": "s3://artifacts/c/",
                 "championVersion": reference.number, "profileUri": "s3://artifacts/p.json",
                 "fingerprint": "f", "comparedWith": reference.compared_with().model_dump(),
+                "resources": {"instanceType": "ml.m5.large", "instanceCount": 1,
+                              "volumeSizeInGB": 30},
             },
             "training": {
                 "jobName": f"{job}-r{round_number}", "jobArn": f"arn:job/{job}",

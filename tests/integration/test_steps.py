@@ -18,8 +18,9 @@ from moto import mock_aws
 from modelrail.contract import CONTRACTS_DIR, load_contract
 from modelrail.registry import InMemoryRegistry
 from modelrail.sample import generate
+from modelrail.sizing import SizeBand
 from modelrail.steps.gate import EvaluationMissing, output_archive_uri, run_gate
-from modelrail.steps.models import GateInput, PipelineInput, RegisterInput
+from modelrail.steps.models import GateInput, PipelineInput, RegisterInput, dump
 from modelrail.steps.register import run_register
 from modelrail.steps.validate import UnknownModel, run_validation
 from modelrail.validation import DataValidationError
@@ -241,6 +242,7 @@ def _register_input(
             "profileUri": f"s3://{ARTIFACTS}/p.json",
             "fingerprint": "f",
             "comparedWith": compared,
+            "resources": {"instanceType": "ml.m5.large", "instanceCount": 1, "volumeSizeInGB": 30},
         }
     )
     return RegisterInput.model_validate(
@@ -369,6 +371,8 @@ def test_contracts_dir_is_the_repository_folder() -> None:
 
 # ---- prepare ---------------------------------------------------------------------------------
 
+BANDS = (SizeBand(1000, "ml.m5.large", 30), SizeBand(None, "ml.m5.xlarge", 40))
+
 
 def _prepare_input(s3: Any) -> Any:
     from modelrail.steps.models import PrepareInput
@@ -389,7 +393,7 @@ def test_prepare_without_a_champion_writes_a_marker_and_the_profile(s3: Any) -> 
 
     result = run_prepare(
         _prepare_input(s3), contract=load_contract("demand"), registry=InMemoryRegistry(), s3=s3,
-        artifacts_bucket=ARTIFACTS, environment="dev",
+        artifacts_bucket=ARTIFACTS, environment="dev", size_bands=BANDS,
     )  # fmt: skip
     assert result.champion_version is None
     assert result.training_job_name.startswith("modelrail-dev-demand-")
@@ -398,6 +402,30 @@ def test_prepare_without_a_champion_writes_a_marker_and_the_profile(s3: Any) -> 
     bucket, key = result.profile_uri[5:].split("/", 1)
     profile = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert profile["rows"] == 300 and profile["fingerprint"] == result.fingerprint
+    # the snapshot is larger than 1000 bytes: the second band trains it
+    assert dump(result.resources) == {
+        "instanceType": "ml.m5.xlarge",
+        "instanceCount": 1,
+        "volumeSizeInGB": 40,
+    }
+
+
+def test_prepare_reuses_the_profile_the_processing_job_built(s3: Any) -> None:
+    from modelrail.steps.models import PrepareInput
+    from modelrail.steps.prepare import run_prepare
+
+    request = _prepare_input(s3)
+    built = {"uri": "s3://artifacts/datasets/demand/run/profile.json", "fingerprint": "f" * 64}
+    validation = {**request.validation.model_dump(by_alias=True), "profile": built}
+    request = PrepareInput.model_validate({**dump(request), "validation": validation})
+    result = run_prepare(
+        request, contract=load_contract("demand"), registry=InMemoryRegistry(), s3=s3,
+        artifacts_bucket=ARTIFACTS, environment="dev", size_bands=BANDS,
+    )  # fmt: skip
+    assert (result.profile_uri, result.fingerprint) == (built["uri"], built["fingerprint"])
+    folder = request.validation.train_uri.split("/", 3)[3].rsplit("data/", 1)[0]
+    listed = s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=folder)["Contents"]
+    assert not any(o["Key"].endswith("profile.json") for o in listed)
 
 
 def test_prepare_copies_the_champion_artifact_into_the_run(s3: Any) -> None:
@@ -419,7 +447,7 @@ def test_prepare_copies_the_champion_artifact_into_the_run(s3: Any) -> None:
     )
     result = run_prepare(
         _prepare_input(s3), contract=contract, registry=registry, s3=s3, artifacts_bucket=ARTIFACTS,
-        environment="dev",
+        environment="dev", size_bands=BANDS,
     )  # fmt: skip
     assert result.champion_version == 1
     prefix = "runs/demand/demand-exec1/champion/"
@@ -455,7 +483,7 @@ def test_prepare_judges_against_the_version_on_its_way_to_replace_the_champion(s
     request = _prepare_input(s3).model_copy(update={"round": 2})
     result = run_prepare(
         request, contract=contract, registry=registry, s3=s3, artifacts_bucket=ARTIFACTS,
-        environment="dev",
+        environment="dev", size_bands=BANDS,
     )  # fmt: skip
     assert result.champion_version == 2
     assert result.compared_with == {
@@ -469,6 +497,6 @@ def test_prepare_judges_against_the_version_on_its_way_to_replace_the_champion(s
     assert body == b"demand-new"
     first_round = run_prepare(
         _prepare_input(s3), contract=contract, registry=registry, s3=s3,
-        artifacts_bucket=ARTIFACTS, environment="dev",
+        artifacts_bucket=ARTIFACTS, environment="dev", size_bands=BANDS,
     )  # fmt: skip
     assert first_round.training_job_name != result.training_job_name

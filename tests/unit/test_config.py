@@ -34,6 +34,17 @@ def test_the_shipped_cdk_json_is_valid() -> None:
         ({"region": "mx-central-1"}, "no managed layer versions recorded for region"),
         ({"lambda_reserved_concurrency": 0}, "greater than or equal to 1"),
         ({"bogus": 1}, "Extra inputs are not permitted"),
+        ({"processing_threshold_bytes": 0}, "processing_threshold_bytes: Input should be greater"),
+        ({"processing_instance_type": "m5.xlarge"}, "start with 'ml.'"),
+        ({"processing_instance_count": 2}, "processing_instance_count: Input should be less"),
+        (
+            {"training_size_bands": [{"max_bytes": 10, "instance_type": "ml.m5.large"}]},
+            "training_size_bands: the last size band must have no max_bytes",
+        ),
+        (
+            {"training_size_bands": [{"instance_type": "ml.m5.large", "volume_gb": 0}]},
+            "volume_gb: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_a_bad_value_names_the_environment_and_the_field(
@@ -100,3 +111,21 @@ def test_reserved_concurrency_is_off_unless_asked_for() -> None:
     configs = load_environments(context)
     assert configs["dev"].lambda_reserved_concurrency is None
     assert configs["prod"].lambda_reserved_concurrency == 10
+
+
+def test_without_size_bands_training_uses_the_configured_instance_for_every_size() -> None:
+    from modelrail.sizing import SizeBand
+
+    settings = _dev(training_instance_type="ml.c5.xlarge", training_volume_gb=60)
+    config = load_environments(settings)["dev"]
+    assert config.size_bands() == (SizeBand(None, "ml.c5.xlarge", 60),)
+
+
+def test_every_shipped_environment_sizes_training_and_processing() -> None:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]["modelrail:environments"]
+    for name, config in load_environments(context).items():
+        bands = config.size_bands()
+        assert len(bands) >= 2, name
+        assert bands[0].instance_type == config.training_instance_type, name
+        # above the Lambda's limit, the job: the contracts' default max_bytes fits the Lambda
+        assert config.processing_threshold_bytes == 256 * 1024 * 1024, name

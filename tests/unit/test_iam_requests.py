@@ -107,6 +107,12 @@ def test_listing_a_bucket_is_list_bucket_on_the_bucket() -> None:
     assert actions(checks) == [("s3:ListBucket", "arn:aws:s3:::b")]
 
 
+def test_a_listing_under_a_prefix_carries_the_s3_prefix_condition_key() -> None:
+    listing = call("s3", "ListObjectsV2", resource="arn:aws:s3:::b", query={"prefix": ["k/x.gz"]})
+    (check,) = checks_for(listing, FakeWorld())
+    assert check.context == {"s3:prefix": "k/x.gz"}
+
+
 def test_a_transaction_needs_each_item_action_on_its_table_and_the_table_key() -> None:
     world = FakeWorld(table_keys={"registry": "k1"})
     params = {
@@ -153,6 +159,20 @@ def test_a_training_job_passes_its_role_to_sagemaker() -> None:
     assert checks[1].context == {"iam:PassedToService": "sagemaker.amazonaws.com"}
 
 
+def test_a_processing_job_passes_its_role_and_is_described_by_name() -> None:
+    params = {"ProcessingJobName": "modelrail-dev-demand-2", "RoleArn": "arn:aws:iam::1:role/job"}
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/modelrail-dev-demand-2"
+    checks = checks_for(call("sagemaker", "CreateProcessingJob", params), FakeWorld())
+    assert actions(checks) == [
+        ("sagemaker:CreateProcessingJob", arn),
+        ("iam:PassRole", "arn:aws:iam::1:role/job"),
+    ]
+    assert checks[1].context == {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    for operation in ("DescribeProcessingJob", "StopProcessingJob"):
+        named = call("sagemaker", operation, {"ProcessingJobName": "modelrail-dev-demand-2"})
+        assert actions(checks_for(named, FakeWorld())) == [(f"sagemaker:{operation}", arn)]
+
+
 def test_an_endpoint_on_an_encrypted_config_needs_a_grant_and_its_alarms() -> None:
     world = FakeWorld(config_keys={"cfg": "k1"})
     params = {
@@ -195,6 +215,6 @@ def test_invoking_a_function_by_name_checks_its_resource_policy() -> None:
 
 def test_a_call_without_a_rule_is_refused_by_name() -> None:
     with pytest.raises(
-        NoRule, match=r"no authorization rule for sagemaker:CreateProcessingJob; add one"
+        NoRule, match=r"no authorization rule for sagemaker:CreateCompilationJob; add one"
     ):
-        checks_for(call("sagemaker", "CreateProcessingJob", {}), FakeWorld())
+        checks_for(call("sagemaker", "CreateCompilationJob", {}), FakeWorld())

@@ -16,10 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from modelrail.naming import dataset_job_name
 from modelrail.steps.start import NotAPipelineObject, plan_start, start_pipeline
 from tests.conftest import ROOT, load_event
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker training job names
+SIZE = 92073  # the sample event's detail.object.size
 SM_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:modelrail-dev-training"
 
 
@@ -122,6 +124,7 @@ class _Context:
 @pytest.fixture
 def starter(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, _Sfn]:
     monkeypatch.setenv("STATE_MACHINE_ARN", SM_ARN)
+    monkeypatch.setenv("MODELRAIL_ENV", "dev")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     # A fresh service name gives a fresh logger bound to this test's stdout.
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"test-start-{uuid.uuid4().hex[:8]}")
@@ -158,6 +161,9 @@ def test_the_handler_starts_one_execution_from_a_real_s3_event(
         "reason": "upload",
         "requestedBy": "s3-upload",
         "fault": None,
+        # The event's size, and the Processing job the run uses should it be large.
+        "sizeBytes": SIZE,
+        "processingJobName": dataset_job_name("dev", "demand", call["name"]),
     }
 
 
@@ -239,3 +245,15 @@ def test_the_fault_travels_in_the_pipeline_input() -> None:
     assert dump(plan_start("bkt", "incoming/demand/x.csv", "v1").input)["fault"] is None
     # the execution name does not depend on the fault: one execution per object version
     assert plan.name == plan_start("bkt", "incoming/demand/x.csv", "v1").name
+
+
+def test_a_plan_names_the_processing_job_only_when_the_size_is_known() -> None:
+    key = "incoming/demand/big.csv"
+    sized = plan_start("data-bucket", key, "v1", size_bytes=10**9, environment="staging")
+    assert sized.input.size_bytes == 10**9
+    assert sized.input.processing_job_name == dataset_job_name("staging", "demand", sized.name)
+    assert sized.input.processing_job_name.startswith("modelrail-staging-demand-")
+    unsized = plan_start("data-bucket", key, "v1", environment="staging")
+    assert unsized.input.size_bytes is None and unsized.input.processing_job_name is None
+    # Same (bucket, key, version): the same execution, whatever the size says.
+    assert unsized.name == sized.name

@@ -18,6 +18,7 @@ from infra.timeouts import (
 def _steps(**overrides: int) -> StepTimeouts:
     base = {
         "validate": 630,
+        "process": 0,
         "prepare": 630,
         "train": job_timeout(3600),
         "tune": 0,
@@ -59,7 +60,16 @@ def test_an_approval_of_72_hours_fits_with_a_search_longer_than_one_training() -
     assert pipeline_timeout(steps) > approval + tune
 
 
-@pytest.mark.parametrize("field", ["validate", "train", "approval"])
+def test_a_large_dataset_path_counts_the_processing_job_instead_of_validation() -> None:
+    small = _steps()
+    steps = _steps(process=job_timeout(3600))
+    # The job replaces ValidateData on its path: the longer of the two counts, not both.
+    assert steps.longest_path() == small.longest_path() - 630 + job_timeout(3600)
+    # Its quota is retried as training's is.
+    assert steps.retry_backoff() == small.retry_backoff() + (60 + 120 + 240)
+
+
+@pytest.mark.parametrize("field", ["validate", "process", "train", "approval"])
 def test_a_negative_step_timeout_is_refused(field: str) -> None:
     with pytest.raises(ValueError, match=f"{field} must be >= 0"):
         _steps(**{field: -1})

@@ -155,7 +155,9 @@ def _s3(call: Call, world: World) -> list[Check]:
         action = "GetObjectVersion"  # HeadObject with a versionId, too
     resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key and "Bucket" not in action else "")
     policy = PolicyRef("s3", bucket)
-    checks = [Check(f"s3:{action}", resource, {}, policy)]
+    listed = call.query.get("prefix") if action == "ListBucket" else None
+    context: Context = {"s3:prefix": listed[0]} if listed else {}
+    checks = [Check(f"s3:{action}", resource, context, policy)]
     via = _via(call, "s3")
     if action in ("GetObject", "GetObjectVersion") and key:
         ctx = {**via, "kms:EncryptionContext:aws:s3:arn": resource}
@@ -280,6 +282,13 @@ def _sm_training(call: Call, world: World) -> list[Check]:
     return checks + _pass_role(call.params.get("RoleArn"))
 
 
+@rule("sagemaker", "CreateProcessingJob")
+def _sm_processing(call: Call, world: World) -> list[Check]:
+    arn = _sm(call, "processing-job", call.params["ProcessingJobName"])
+    checks = [Check("sagemaker:CreateProcessingJob", arn), *_tags(call, arn)]
+    return checks + _pass_role(call.params.get("RoleArn"))
+
+
 @rule("sagemaker", "CreateHyperParameterTuningJob")
 def _sm_tuning(call: Call, world: World) -> list[Check]:
     arn = _sm(call, "hyper-parameter-tuning-job", call.params["HyperParameterTuningJobName"])
@@ -327,6 +336,8 @@ def _sm_endpoint(call: Call, world: World) -> list[Check]:
 _SM_NAMED = {
     "DescribeTrainingJob": ("training-job", "TrainingJobName"),
     "StopTrainingJob": ("training-job", "TrainingJobName"),
+    "DescribeProcessingJob": ("processing-job", "ProcessingJobName"),
+    "StopProcessingJob": ("processing-job", "ProcessingJobName"),
     "DescribeHyperParameterTuningJob": (
         "hyper-parameter-tuning-job",
         "HyperParameterTuningJobName",
