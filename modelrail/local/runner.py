@@ -150,7 +150,7 @@ def run_story(run: PipelineRun, row: dict[str, Any] | None) -> list[str]:
         if run.message:
             lines.append(run.message)
     if row is not None:
-        lines.append(f"registered {row['model']} v{row['version']} as {row['status']}")
+        lines.append(f"registered {row['model']} v{row['version']}, now {row['status']}")
     return lines
 
 

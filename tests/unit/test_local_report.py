@@ -41,7 +41,7 @@ def test_the_report_tells_warnings_reference_interval_rounds_and_deployment() ->
     assert "rmse: +1.25 vs the reference (95% interval +0.5 to +2, required margin 0.1, " in text
     assert "800 holdout rows): significant" in text
     assert "judged 2 times: the reference moved while it trained" in text
-    assert "registered demand v2 as registered" in text
+    assert "registered demand v2, now registered" in text
     assert "deployment: PRODUCTION — v2 serves" in text
 
 
@@ -57,7 +57,7 @@ def test_a_deployment_still_running_says_so_and_a_rejected_run_says_why() -> Non
     text = out.getvalue()
     assert "failed at QualityGate: QualityGateRejected" in text
     assert "no significant improvement: rmse" in text
-    assert "registered demand v2 as rejected" in text
+    assert "registered demand v2, now rejected" in text
     assert "deployment:" not in text
     running = DeploymentRun("arn:deploy", "RUNNING", None, None, None)
     assert (running.outcome, running.message) == ("RUNNING", "still running")
