@@ -64,7 +64,7 @@ _BOOL_FALSE = frozenset({"false", "0", "no"})
 _OTHER_DELIMITERS = {";": "';' (semicolon)", "\t": "'\\t' (tab)", "|": "'|' (pipe)"}
 _MAX_MIXED_DATETIME_PARSE = 20_000
 _BOUND_TOLERANCE = 1e-9  # relative slack on min/max for float parsing error
-BATCH_BYTES = 32 * 1024 * 1024
+BATCH_BYTES = 8 * 1024 * 1024
 """CSV is read this many bytes at a time (cut at the last whole record)."""
 BATCH_ROWS = 100_000
 """Parquet batches (and CSV batches on the csv-module path) hold this many rows."""
@@ -412,6 +412,54 @@ def _unparseable_datetimes(text: pd.Series) -> BoolArray:
     return failed
 
 
+# pandas' default missing-value markers, so pyarrow reads nulls as pandas would
+_NA_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+
+def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
+    """One batch (a header line and well-formed records) as the frame pandas would read.
+
+    Columns are positions; ``text`` columns stay text, the others are inferred. pyarrow's
+    reader is several times faster than pandas' C parser, so it is used when present,
+    set up as pandas reads: the same missing-value markers, booleans only from
+    true/false words (not 0/1).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:  # pragma: no cover - pyarrow is in every runtime we ship
+        return pd.read_csv(
+            io.BytesIO(data),
+            header=0,
+            names=list(range(width)),
+            index_col=False,
+            dtype=dict.fromkeys(text, str),
+            encoding="utf-8",
+            engine="c",
+            low_memory=False,
+        )
+    names = [str(i) for i in range(width)]
+    table = pa_csv.read_csv(
+        pa.BufferReader(data),
+        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=b'"' in data),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={names[i]: pa.string() for i in text},
+            null_values=list(_NA_VALUES),
+            strings_can_be_null=True,
+            true_values=["True", "TRUE", "true"],
+            false_values=["False", "FALSE", "false"],
+            timestamp_parsers=[],
+        ),
+    )
+    frame: pd.DataFrame = table.to_pandas()
+    frame.columns = pd.RangeIndex(width)
+    return frame
+
+
 def _read_parquet_batches(
     stream: BinaryIO, batch_rows: int
 ) -> tuple[list[str], Iterator[pd.DataFrame]]:
@@ -548,8 +596,10 @@ def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
     elif series.dtype.kind in "mM" or isinstance(series.dtype, pd.DatetimeTZDtype):
         out = cast(UIntArray, pd.util.hash_pandas_object(series, index=False).to_numpy())
     else:
-        raw = series.astype(object).where(~null, "").astype(str).to_numpy(dtype=object)
-        out = np.asarray(pd.util.hash_array(raw, categorize=False), dtype=np.uint64)
+        codes, uniques = pd.factorize(series)
+        distinct = np.asarray([str(u) for u in uniques], dtype=object)
+        hashed = np.asarray(pd.util.hash_array(distinct, categorize=False), dtype=np.uint64)
+        out = hashed[np.maximum(codes, 0)] if len(distinct) else np.zeros(len(codes), np.uint64)
     out = np.asarray(out, dtype=np.uint64).copy()
     out[null] = np.uint64(0x5555555555555555)
     return out
@@ -817,7 +867,7 @@ class _Validator:
         for piece in pieces:
             if self.utf8_error is not None:
                 continue
-            lone_cr = piece.data.count(b"\r") != piece.data.count(b"\r\n")
+            lone_cr = b"\r" in piece.data and piece.data.count(b"\r") != piece.data.count(b"\r\n")
             scan = None if lone_cr else _scan_records(piece.data, header=not self.header_checked)
             if scan is None:
                 self.scan_with_csv_module(piece, pieces)
@@ -964,25 +1014,16 @@ class _Validator:
     def _parse_csv(self, data: bytes, width: int) -> pd.DataFrame | None:
         as_text = {ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.DATETIME}
         declared = {c.name: c for c in self.contract.columns}
-        dtypes: dict[int, type[str]] = {}
-        for pos, name in enumerate(self.header):
-            col = declared.get(name)
-            if col is None or col.type in as_text:
-                dtypes[pos] = str
+        text = [
+            pos
+            for pos, name in enumerate(self.header)
+            if (col := declared.get(name)) is None or col.type in as_text
+        ]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return pd.read_csv(
-                    io.BytesIO(data),
-                    header=0,
-                    names=list(range(width)),
-                    index_col=False,
-                    dtype=dtypes,
-                    encoding="utf-8",
-                    engine="c",
-                    low_memory=False,
-                )
-        except (pd.errors.ParserError, ValueError) as exc:
+                return _read_csv_batch(data, width, text)
+        except (pd.errors.ParserError, ValueError) as exc:  # ArrowInvalid is a ValueError
             self.parse_error = self.violation(
                 ViolationCode.MALFORMED_CSV,
                 f"{self.filename!r} cannot be parsed as CSV: {_clip(str(exc), 200)}",
@@ -1407,26 +1448,31 @@ class _Validator:
         return good_index + np.searchsorted(before, good_index, side="right") + 1
 
     def _check_duplicates(self) -> None:
-        """Duplicates by 64-bit row hash: a stable sort puts each first occurrence first."""
-        hashes = np.concatenate(self.row_hashes) if self.row_hashes else _NO_HASHES
-        self.row_hashes = []
-        order = np.argsort(hashes, kind="stable")
-        ordered = hashes[order]
-        repeat = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
-        n = len(repeat)
-        if not n:
+        """Duplicates by 64-bit row hash; the first occurrence of a row is not one."""
+        batches, self.row_hashes = self.row_hashes, []
+        repeated = _repeated_hashes(batches)
+        if not len(repeated):
             return
-        duplicates = np.sort(order[repeat])
+        total = sum(len(h) for h in batches)
+        offsets = np.cumsum([0, *(len(h) for h in batches)])
+        hits = [np.isin(h, repeated) for h in batches]
+        where = np.concatenate([np.flatnonzero(m) + o for m, o in zip(hits, offsets, strict=False)])
+        values = np.concatenate([h[m] for h, m in zip(batches, hits, strict=True)])
+        del batches, hits
+        distinct, first_seen = np.unique(values, return_index=True)
+        repeat = np.ones(len(where), dtype=np.bool_)
+        repeat[first_seen] = False
+        duplicates = where[repeat]
+        n = len(duplicates)
         first = int(duplicates[0])
-        earlier = int(order[np.searchsorted(ordered, hashes[first], side="left")])
+        value = values[np.flatnonzero(repeat)[0]]
+        earlier = int(where[first_seen[np.searchsorted(distinct, value)]])
         rows = self.row_number(np.array([first, earlier, *duplicates[:MAX_EXAMPLES]]))
-        example = f"row {int(rows[0])}"
-        if earlier != first:
-            example += f" repeats row {int(rows[1])}"
         self.add(
             ViolationCode.DUPLICATE_ROWS,
-            f"{_plural(n, 'row')} ({_pct(n, len(hashes))}) exactly "
-            f"{'repeats' if n == 1 else 'repeat'} an earlier row (e.g. {example}); "
+            f"{_plural(n, 'row')} ({_pct(n, total)}) exactly "
+            f"{'repeats' if n == 1 else 'repeat'} an earlier row (e.g. row {int(rows[0])} "
+            f"repeats row {int(rows[1])}); "
             f"the limit is {self.limits.max_duplicate_fraction:.1%}",
             count=n,
             examples=[int(r) for r in rows[2:]],
@@ -1488,7 +1534,22 @@ class _Validator:
             )
 
 
-_NO_HASHES = np.zeros(0, dtype=np.uint64)
+_HASH_PARTS = 8  # the hash space in eighths (by the top 3 bits)
+
+
+def _repeated_hashes(batches: list[UIntArray]) -> UIntArray:
+    """The hash values seen more than once, sorting an eighth of them at a time.
+
+    So the check needs the row hashes (8 bytes a row) plus one eighth of them sorted,
+    rather than a sorted copy and its permutation (16 bytes a row more).
+    """
+    shift = np.uint64(64 - 3)
+    found = [np.zeros(0, dtype=np.uint64)]
+    for part in range(_HASH_PARTS):
+        chunk = np.concatenate([found[0], *(h[(h >> shift) == part] for h in batches)])
+        chunk.sort()
+        found.append(np.unique(chunk[1:][chunk[1:] == chunk[:-1]]))
+    return np.concatenate(found)
 
 
 def _python(value: Any) -> Any:
