@@ -4,7 +4,8 @@
   into this run's ``champion`` channel with ``champion.json`` (its version); with no
   champion the channel holds a ``NONE`` marker, so the channel always exists and the
   state machine needs no second Train state.
-* The baseline profile of the validated snapshot (quantile bins and category counts for
+* The baseline profile of the validated snapshot, streamed a few columns at a time
+  (:func:`modelrail.profile.build_profile_streamed`; quantile bins and category counts for
   later drift checks, plus Model Monitor-shaped ``statistics.json``/``constraints.json``),
   stored beside the snapshot and recorded in the version's lineage.
 * The hyperparameter search request when the contract asks for one (modelrail.tuning).
@@ -15,13 +16,19 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import pandas as pd
 
+from modelrail.columns import CsvColumns, ParquetColumns
 from modelrail.contract import ModelContract
 from modelrail.naming import training_job_name
-from modelrail.profile import build_profile, profile_json, to_constraints_json, to_statistics_json
+from modelrail.profile import (
+    build_profile_streamed,
+    profile_json,
+    to_constraints_json,
+    to_statistics_json,
+)
 from modelrail.registry import AliasName, ModelRegistry
 from modelrail.steps.gate import split_s3_uri
 from modelrail.steps.models import PrepareInput, PrepareOutput
@@ -32,9 +39,21 @@ if TYPE_CHECKING:
 
 
 def read_frame(data: bytes, key: str) -> pd.DataFrame:
+    """The whole dataset in memory, as pandas reads it (small data and tests)."""
     if key.lower().endswith(".parquet"):
         return pd.read_parquet(io.BytesIO(data))
     return pd.read_csv(io.BytesIO(data), low_memory=False)
+
+
+def _columns(s3: S3Client, bucket: str, key: str) -> CsvColumns | ParquetColumns:
+    """The snapshot, streamed from S3 again for each pass of the profile."""
+
+    def open_stream() -> BinaryIO:
+        return cast(BinaryIO, s3.get_object(Bucket=bucket, Key=key)["Body"])
+
+    if key.lower().endswith(".parquet"):
+        return ParquetColumns(open_stream)
+    return CsvColumns(open_stream)
 
 
 def run_prepare(
@@ -72,8 +91,12 @@ def run_prepare(
             f"expected one validated snapshot under {request.validation.train_uri}, found {len(listing)}"
         )
     key = listing[0]["Key"]
-    frame = read_frame(s3.get_object(Bucket=train_bucket, Key=key)["Body"].read(), key)
-    profile = build_profile(frame, contract, dataset_sha256=request.validation.dataset.sha256)
+    profile = build_profile_streamed(
+        _columns(s3, train_bucket, key),
+        contract,
+        rows=request.validation.dataset.rows,
+        dataset_sha256=request.validation.dataset.sha256,
+    )
     folder = train_prefix.rstrip("/").rsplit("/", 1)[0] + "/"  # datasets/<model>/<sha>/
     for name, body in (
         ("profile.json", profile_json(profile)),
