@@ -59,7 +59,10 @@ class CsvColumns:
         import pyarrow.csv as pa_csv
 
         numeric = {ColumnType.NUMERIC, ColumnType.INTEGER}
-        types = {c.name: pa.float64() if c.type in numeric else pa.string() for c in columns}
+        # text as a dictionary: pandas gets a categorical, codes and the distinct values,
+        # not a Python object a row
+        text = pa.dictionary(pa.int32(), pa.string())
+        types = {c.name: pa.float64() if c.type in numeric else text for c in columns}
         options = pa_csv.ConvertOptions(
             include_columns=[c.name for c in columns],
             column_types=types,
@@ -91,6 +94,8 @@ def infer_like_pandas(text: pd.Series) -> pd.Series:
     Booleans when every value is a true/false word, numbers when every value parses
     (int64 when all are integers and none is missing), otherwise the text.
     """
+    if isinstance(text.dtype, pd.CategoricalDtype):
+        return _infer_categorical(text)
     present = text.dropna()
     if not len(present):
         return text.astype(object)
@@ -105,6 +110,18 @@ def infer_like_pandas(text: pd.Series) -> pd.Series:
         all_int = whole and present.str.fullmatch(r"\s*[-+]?\d+\s*").all()
         return parsed.astype("int64") if all_int else parsed.astype("float64")
     return text.astype(object)
+
+
+def _infer_categorical(text: pd.Series) -> pd.Series:
+    """:func:`infer_like_pandas` of a categorical column, decided on its distinct values."""
+    categories = pd.Series(text.cat.categories, dtype=object)
+    inferred = infer_like_pandas(categories)
+    if inferred.dtype == object:  # text stays text: keep the compact categorical
+        return text
+    if inferred.duplicated().any():  # "1" and "01" are one number: no longer distinct
+        return infer_like_pandas(text.astype(object))
+    # numbers or booleans as categories: their canonical labels are the dense column's
+    return text.cat.rename_categories(list(inferred))
 
 
 class ParquetColumns:

@@ -298,7 +298,7 @@ class ColumnSource(Protocol):
 
 PROFILE_MEMORY = 256 * 1024 * 1024
 """:func:`build_profile_streamed` reads as many columns per pass as fit in this."""
-_BYTES_PER_VALUE = {"numeric": 8, "datetime": 80, "categorical": 80, "boolean": 80}
+_BYTES_PER_VALUE = {"numeric": 8, "datetime": 80, "categorical": 8, "boolean": 8}
 
 
 def build_profile_streamed(
@@ -315,7 +315,8 @@ def build_profile_streamed(
     The profile is the same as :func:`build_profile` of the whole frame: every column is
     profiled whole (its quantiles, bins and content hash are exact), but the columns are
     read in passes, consecutive contract columns together while their estimated size
-    (``rows`` times 8 bytes a number, 80 a text value) fits in ``memory``, and the row
+    (``rows`` times 8 bytes a number or category code, 80 a date/time text) fits in
+    ``memory``, and the row
     hashes (8 bytes a row) are mixed in contract order as before. So memory is bounded
     by the row count and ``memory``, not by the file's size or width. ``rows`` (from the
     validation report) sizes the passes; None costs one more pass to count them.
@@ -537,6 +538,12 @@ class _Labels:
     labels: tuple[str, ...]
 
 
+def _as_objects(series: pd.Series) -> pd.Series:
+    """The values as objects to factorize; a categorical column as it is (it factorizes
+    to the same uniques, in the same order of appearance, without a Python object a row)."""
+    return series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
+
+
 def _canonical_category(value: Any) -> str | None:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -562,7 +569,7 @@ def _relabel(codes: IntArray, canon: list[str | None]) -> _Labels:
 
 
 def _categorical_labels(series: pd.Series) -> _Labels:
-    codes, uniques = pd.factorize(series.astype(object))
+    codes, uniques = pd.factorize(_as_objects(series))
     canon = [_canonical_category(u) for u in uniques]
     return _relabel(codes.astype(np.int64), canon)
 
@@ -572,7 +579,7 @@ def _boolean_labels(series: pd.Series, name: str) -> _Labels:
         flags = series.to_numpy(dtype=np.float64, na_value=np.nan)
         codes = np.where(np.isnan(flags), -1, flags).astype(np.int64)
         return _Labels(codes, ("false", "true"))
-    codes, uniques = pd.factorize(series.astype(object))
+    codes, uniques = pd.factorize(_as_objects(series))
     canon: list[str | None] = []
     bad: list[str] = []
     for value in uniques:
@@ -632,7 +639,7 @@ def _timestamps(series: pd.Series, name: str) -> IntArray:
     dtype = series.dtype
     if dtype.kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
         return _micros(pd.DatetimeIndex(series))
-    codes, uniques = pd.factorize(series.astype(object))
+    codes, uniques = pd.factorize(_as_objects(series))
     values = [(u.strip() or None) if isinstance(u, str) else u for u in uniques]
     try:
         parsed = _parse_datetimes(values)

@@ -68,3 +68,15 @@ def test_text_columns_are_inferred_as_pandas_reads_them(
     )["c"]
     pd.testing.assert_series_equal(got, expected, check_names=False)
     pd.testing.assert_series_equal(got, expected_csv, check_names=False)
+
+
+def test_coded_text_columns_profile_as_their_numbers() -> None:
+    """A categorical column of numeric codes ("01", "2") profiles as pandas reads it."""
+    contract = load_contract("demand")
+    frame = generate(contract, rows=200, seed=1)
+    frame["store_id"] = [f"{i % 7}" for i in range(200)]
+    frame["promotion"] = ["True", "false"] * 100
+    data = frame.to_csv(index=False, lineterminator="\n").encode()
+    source = CsvColumns(lambda: io.BytesIO(data), block_bytes=1024)
+    streamed = build_profile_streamed(source, contract, rows=200, memory=1)
+    assert streamed == build_profile(read_frame(data, "x.csv"), contract)
