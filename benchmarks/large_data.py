@@ -9,7 +9,7 @@ a managed multipart transfer) against `cp` of it on the same disk.
     python -m benchmarks.large_data --sizes 10MB,100MB,1GB,2GB [--work /tmp/mr_large]
 
 Not part of `make test`; `make bench` does not run it either (minutes and gigabytes of
-disk). It prints the Markdown table that benchmarks/results.md holds.
+disk) but keeps its section of benchmarks/results.md, which `--write` replaces.
 """
 
 from __future__ import annotations
@@ -120,13 +120,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="10MB,100MB,1GB,2GB")
     parser.add_argument("--work", type=Path, default=Path("/tmp/mr_large"))
     parser.add_argument("--upload", default="1GB", help="sizes to upload, comma separated")
+    parser.add_argument("--write", action="store_true", help="into benchmarks/results.md")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     uploads = {s.strip() for s in args.upload.split(",") if s.strip()}
-    print(
-        "| file | rows | validate | profile | throughput (validate+profile) | peak RSS (validate / all) | upload (local cloud) | cp |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    lines = [
+        "| file | rows | validate | profile | validate+profile | peak RSS: validate / all "
+        "| upload to the local cloud | cp |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
     for label in args.sizes.split(","):
         path = write_csv(args.work / f"demand_{label}.csv", parse_size(label))
         r = measure(path)
@@ -137,12 +140,31 @@ def main() -> None:
         if label in uploads:
             upload_s, cp_s = upload_vs_cp(path)
             up, cp = f"{upload_s:.1f} s", f"{cp_s:.1f} s"
-        print(
+        lines.append(
             f"| {label} ({_mb(r['bytes'])}) | {int(str(r['rows'])):,} | "
             f"{float(str(r['validate_s'])):.1f} s | {float(str(r['profile_s'])):.1f} s | "
-            f"{throughput:.0f} MB/s | {_mb(r['peak_validate'])} / {_mb(r['peak'])} | {up} | {cp} |",
-            flush=True,
+            f"{throughput:.0f} MB/s | {_mb(r['peak_validate'])} / {_mb(r['peak'])} | {up} | {cp} |"
         )
+        print(lines[-1], flush=True)
+    if args.write:
+        write_section(lines)
+
+
+SECTION = "## Large datasets"
+
+
+def write_section(table: list[str]) -> None:
+    results = Path(__file__).resolve().parent / "results.md"
+    text = results.read_text() if results.exists() else "# Benchmarks\n"
+    at = text.find("\n" + SECTION)
+    head = text if at < 0 else text[:at]
+    section = (
+        f"\n{SECTION} (benchmarks/large_data.py, {time.strftime('%Y-%m-%d')})\n\n"
+        "Generated demand CSVs; validate_stream then build_profile_streamed in a fresh "
+        "process (peak RSS of that process); the upload is LocalCloud.upload (multipart "
+        "from 64 MiB) into the in-process local cloud, against `cp` of the same file.\n\n"
+    )
+    results.write_text(head.rstrip("\n") + "\n" + section + "\n".join(table) + "\n")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ class CsvColumns:
                 convert_options=options,
             )
             table = reader.read_all()
-        frame: pd.DataFrame = table.to_pandas()
+        # each column converted on its own, Arrow's buffers freed as they go: no second copy
+        frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
         del table
         for column in columns:
             if column.type not in numeric:
