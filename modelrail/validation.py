@@ -447,7 +447,8 @@ def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
         read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
         parse_options=pa_csv.ParseOptions(newlines_in_values=b'"' in data),
         convert_options=pa_csv.ConvertOptions(
-            column_types={names[i]: pa.string() for i in text},
+            # text as a dictionary: pandas gets a categorical, not a Python object a row
+            column_types=dict.fromkeys((names[i] for i in text), _dictionary(pa)),
             null_values=list(_NA_VALUES),
             strings_can_be_null=True,
             true_values=["True", "TRUE", "true"],
@@ -458,6 +459,16 @@ def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
     frame: pd.DataFrame = table.to_pandas()
     frame.columns = pd.RangeIndex(width)
     return frame
+
+
+def _dictionary(pa: Any) -> Any:
+    return pa.dictionary(pa.int32(), pa.string())
+
+
+def _objects(series: pd.Series) -> pd.Series:
+    """The values to factorize: a categorical as it is (the same uniques in the same order,
+    from its codes), anything else as objects."""
+    return series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
 
 
 def _read_parquet_batches(
@@ -1283,7 +1294,7 @@ class _Validator:
             self._invalid(state, code, invalid, rows, what, values)
             labels = values[~null & ~invalid] == 1
         else:
-            codes, uniques = pd.factorize(series.astype(object))
+            codes, uniques = pd.factorize(_objects(series))
             null = codes < 0
             normal = [str(u).strip().lower() for u in uniques]
             truth = np.array([n in _BOOL_TRUE for n in normal], dtype=np.bool_)
@@ -1294,7 +1305,7 @@ class _Validator:
                 "value that is not a boolean (true/false, 1/0, yes/no)",
                 "values that are not a boolean (true/false, 1/0, yes/no)",
             )
-            self._invalid(state, code, invalid, rows, what, series.to_numpy())
+            self._invalid(state, code, invalid, rows, what, series.array)
             good = ~null & ~invalid
             labels = truth[codes[good]] if len(uniques) else np.zeros(0, np.bool_)
         self._labels(col, labels)
@@ -1302,7 +1313,7 @@ class _Validator:
     def _observe_categorical(
         self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
     ) -> None:
-        codes, uniques = pd.factorize(series.astype(object))
+        codes, uniques = pd.factorize(_objects(series))
         null = codes < 0
         self._nulls(col, state, null, rows)
         names = [str(u) for u in uniques]
@@ -1326,7 +1337,7 @@ class _Validator:
         if series.dtype.kind == "M" or isinstance(series.dtype, pd.DatetimeTZDtype):
             self._nulls(col, state, series.isna().to_numpy(dtype=np.bool_), rows)
             return
-        codes, uniques = pd.factorize(series.astype(object))
+        codes, uniques = pd.factorize(_objects(series))
         null = codes < 0
         self._nulls(col, state, null, rows)
         if not len(uniques):
@@ -1334,7 +1345,7 @@ class _Validator:
         failed = _unparseable_datetimes(pd.Series([str(u) for u in uniques], dtype=object))
         invalid = ~null & failed[codes]
         what = ("value that is not a date/time", "values that are not a date/time")
-        self._invalid(state, ViolationCode.INVALID_DATETIME, invalid, rows, what, series.to_numpy())
+        self._invalid(state, ViolationCode.INVALID_DATETIME, invalid, rows, what, series.array)
 
     # ------------------------------------------------------------------ 4. columns, reported
 
