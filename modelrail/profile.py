@@ -462,7 +462,7 @@ def _profile_numeric(
 
     digest = hashlib.sha256(b"numeric\0")
     digest.update(nulls.to_bytes(8, "little"))
-    digest.update(present.astype("<f8").tobytes())
+    digest.update(present.astype("<f8", copy=False).data)  # its buffer: no bytes copy
     bits = values.view(np.uint64).copy()
     bits[null] = _NULL_NUMBER
 
@@ -507,7 +507,9 @@ def _moments(sorted_values: FloatArray, magnitude: float) -> tuple[float, float]
         scale = math.ldexp(1.0, math.frexp(magnitude)[1] - 1)  # values / scale in (-2, 2)
     scaled = sorted_values / scale if scale != 1.0 else sorted_values
     mean = float(np.mean(scaled))
-    std = float(np.sqrt(np.mean(np.square(scaled - mean))))
+    deviations = scaled - mean
+    np.square(deviations, out=deviations)  # in place: one temporary a column, not two
+    std = float(np.sqrt(np.mean(deviations)))
     # the mean of values sorted ascending can round a hair outside [min, max]
     mean = min(max(mean * scale, float(sorted_values[0])), float(sorted_values[-1]))
     return mean, std * scale
