@@ -2,7 +2,8 @@
 
 For generated demand CSVs of each size (modelrail.sample, written in chunks so the
 generator's own memory stays small): validate_stream + build_profile_streamed in a fresh
-subprocess, timed, with that subprocess's peak RSS (resource.getrusage, ru_maxrss);
+subprocess, timed, with that subprocess's peak RSS (VmHWM in /proc/self/status: unlike
+getrusage's ru_maxrss it starts afresh at exec, so the parent's size does not leak in);
 then the local cloud's upload of the same file (modelrail.local.cloud.LocalCloud.upload,
 a managed multipart transfer) against `cp` of it on the same disk.
 
@@ -66,7 +67,7 @@ def measure_child(path: str, model: str) -> dict[str, object]:
     with open(path, "rb") as stream:
         report = validate_stream(stream, filename=Path(path).name, size=size, contract=contract)
     validated = time.perf_counter()
-    after_validation = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    after_validation = peak_rss()
     source = CsvColumns(lambda: open(path, "rb"))  # noqa: SIM115 - the reader closes it
     profile = build_profile_streamed(source, contract, rows=report.rows)
     done = time.perf_counter()
@@ -77,9 +78,17 @@ def measure_child(path: str, model: str) -> dict[str, object]:
         "validate_s": validated - start,
         "profile_s": done - validated,
         "peak_validate": after_validation,
-        "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak": peak_rss(),
         "fingerprint": profile.fingerprint[:12],
     }
+
+
+def peak_rss() -> int:
+    """This process's peak resident set since it was exec'd, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux
 
 
 def measure(path: Path, model: str = "demand") -> dict[str, object]:
@@ -130,15 +139,18 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
-    for label in args.sizes.split(","):
-        path = write_csv(args.work / f"demand_{label}.csv", parse_size(label))
-        r = measure(path)
+    labels = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    paths = {
+        label: write_csv(args.work / f"demand_{label}.csv", parse_size(label)) for label in labels
+    }
+    measured = {label: measure(paths[label]) for label in labels}  # before any upload
+    for label in labels:
+        r = measured[label]
         total = float(str(r["validate_s"])) + float(str(r["profile_s"]))
         throughput = int(str(r["bytes"])) / total / 1e6
-        up = "-"
-        cp = "-"
+        up = cp = "-"
         if label in uploads:
-            upload_s, cp_s = upload_vs_cp(path)
+            upload_s, cp_s = upload_vs_cp(paths[label])
             up, cp = f"{upload_s:.1f} s", f"{cp_s:.1f} s"
         lines.append(
             f"| {label} ({_mb(r['bytes'])}) | {int(str(r['rows'])):,} | "

@@ -300,9 +300,6 @@ class _Scan:
         return b"".join(data[starts[i] : ends[i]] + b"\n" for i in kept)
 
 
-_NO_RECORDS = np.zeros(0, dtype=np.int64)
-
-
 def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
     """Records and their field counts, vectorised with numpy (no per-row Python).
 
