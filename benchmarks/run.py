@@ -235,9 +235,16 @@ def main() -> None:
         f"`make bench` on {platform.machine()}, {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d')}. Wall clock; the machine has 2 cores.\n\n"
     )
-    RESULTS.write_text(header + "\n".join(table) + "\n")
+    kept = _kept_sections(RESULTS.read_text() if RESULTS.exists() else "")
+    RESULTS.write_text(header + "\n".join(table) + "\n" + kept)
     print("\n".join(table))
     print(f"\nwritten to {RESULTS}")
+
+
+def _kept_sections(text: str) -> str:
+    """Sections other benchmarks own (``## ...``, e.g. large_data.py's), kept as found."""
+    at = text.find("\n## ")
+    return text[at:] if at >= 0 else ""
 
 
 if __name__ == "__main__":

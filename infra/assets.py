@@ -34,8 +34,9 @@ FUNCTIONS = ROOT / "functions"
 TRAINING = ROOT / "training"
 PROCESSING = ROOT / "processing"
 #: What the dataset job imports beyond the scikit-learn image's libraries (numpy, pandas),
-#: pinned to the versions installed here, which the tests run.
-DATASET_JOB_REQUIREMENTS = ("pydantic",)
+#: pinned to the versions installed here, which the tests run: pydantic for the core's
+#: models, pyarrow for the streamed validation and profile (D43).
+DATASET_JOB_REQUIREMENTS = ("pydantic", "pyarrow")
 PACKAGE = ROOT / "modelrail"
 # Parts of the package that never run inside Lambda: the local cloud and the commands
 # (and what only they use: sample data, model cards, the demo).

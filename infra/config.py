@@ -54,7 +54,8 @@ class EnvironmentConfig(BaseModel):
     # has no max_bytes. Empty: one band of training_instance_type and training_volume_gb.
     training_size_bands: tuple[TrainingSizeBand, ...] = ()
     # ---- datasets larger than this are validated and profiled by a Processing job ----
-    # 256 MiB: the contracts' default max_bytes, what the 3 GB validation Lambda holds.
+    # 256 MiB: above it the dataset is checked by a Processing job (D42); the streaming
+    # Lambda could go further (D43), but its 10 minutes and /tmp for Parquet cap it.
     processing_threshold_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
     processing_instance_type: str = "ml.m5.2xlarge"
     # One: the job reads one file whole; more instances would each repeat the same work.

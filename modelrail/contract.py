@@ -210,9 +210,11 @@ class ModelContract(_Frozen):
     primary_metric: MetricThreshold
     secondary_metrics: tuple[str, ...] = ()
     min_rows: int = Field(default=200, ge=10)
-    # Validation holds the file in Lambda memory (about 7x its size as a DataFrame):
-    # 256 MiB fits the 3 GB function. Larger datasets belong to a Processing job.
-    max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    # A guard, not a ceiling of the machinery: validation and the profile stream (D43), an
+    # upload above the environment's processing_threshold_bytes is checked by a Processing
+    # job (D42), and training, which loads the data whole, is sized from it. 10 GiB by
+    # default; set it to what this model's data can reasonably be.
+    max_bytes: int = Field(default=10 * 1024**3, gt=0)
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.5)
     seed: int = 42
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)

@@ -26,18 +26,20 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
+from modelrail.columns import CsvColumns, ParquetColumns
 from modelrail.contract import ModelContract
 from modelrail.profile import (
     BaselineProfile,
-    build_profile,
+    build_profile_streamed,
     profile_json,
     to_constraints_json,
     to_statistics_json,
 )
-from modelrail.validation import ValidationReport, validate_dataset
+from modelrail.validation import ValidationReport, validate_stream
 
 #: DescribeProcessingJob keeps the first 1024 bytes of the exit message.
 EXIT_MESSAGE_LIMIT = 1024
@@ -70,20 +72,31 @@ def read_frame(data: bytes, filename: str) -> pd.DataFrame:
 
 
 def validate_and_profile(path: Path, *, filename: str, contract: ModelContract) -> Checked:
-    """The one adapter to the validation and profile API.
-
-    Today it reads the file into memory (``validate_dataset`` takes bytes); the streaming
-    entry point (``validate_stream`` with the batched profile) replaces the body, not the
-    callers, so the job and the Lambda keep running the same code.
-    """
-    data = path.read_bytes()
-    report = validate_dataset(
-        data, filename=filename, contract=contract, limits=contract.validation_limits()
-    )
+    """The one adapter to the validation and profile API: both stream from the file, so
+    the job's memory does not bound the dataset (D43), as in the Lambdas."""
+    with path.open("rb") as stream:
+        report = validate_stream(
+            stream,
+            filename=filename,
+            size=path.stat().st_size,
+            contract=contract,
+            limits=contract.validation_limits(),
+        )
     if not report.ok:
         return Checked(report, None)
-    frame = read_frame(data, filename)
-    return Checked(report, build_profile(frame, contract, dataset_sha256=report.sha256))
+
+    def open_stream() -> BinaryIO:
+        return path.open("rb")
+
+    columns = (
+        ParquetColumns(open_stream)
+        if filename.lower().endswith(".parquet")
+        else CsvColumns(open_stream)
+    )
+    profile = build_profile_streamed(
+        columns, contract, rows=report.rows, dataset_sha256=report.sha256
+    )
+    return Checked(report, profile)
 
 
 def profile_files(profile: BaselineProfile) -> dict[str, bytes]:

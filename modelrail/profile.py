@@ -76,10 +76,11 @@ import hashlib
 import json
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -269,8 +270,7 @@ def build_profile(
     One pass per contract column; extra columns are ignored. Raises ``ValueError`` for
     an empty frame, missing required columns, non-finite or unparseable values.
     """
-    if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
-        raise ValueError(f"bins must be an integer from 1 to {MAX_BINS}, got {bins!r}")
+    _check_bins(bins)
     if len(df) == 0:
         raise ValueError(f"cannot profile an empty frame: no rows for model {contract.name!r}")
     missing = [c.name for c in contract.columns if c.required and c.name not in df.columns]
@@ -280,14 +280,105 @@ def build_profile(
     if repeated:
         raise ValueError(f"columns appear more than once in the frame: {repeated}")
 
-    rows = len(df)
+    def columns() -> Iterator[tuple[Column, pd.Series]]:
+        for column in contract.columns:
+            yield column, (df[column.name] if column.name in df.columns else _absent(len(df)))
+
+    return _assemble(contract, len(df), columns(), bins=bins, dataset_sha256=dataset_sha256)
+
+
+class ColumnSource(Protocol):
+    """A dataset read a few columns at a time (see :mod:`modelrail.columns`)."""
+
+    @property
+    def names(self) -> list[str]: ...
+
+    def read(self, columns: list[Column]) -> pd.DataFrame: ...
+
+
+PROFILE_MEMORY = 256 * 1024 * 1024
+""":func:`build_profile_streamed` reads as many columns per pass as fit in this."""
+_BYTES_PER_VALUE = {"numeric": 8, "datetime": 80, "categorical": 8, "boolean": 8}
+
+
+def build_profile_streamed(
+    source: ColumnSource,
+    contract: ModelContract,
+    *,
+    rows: int | None,
+    bins: int = DEFAULT_BINS,
+    dataset_sha256: str | None = None,
+    memory: int = PROFILE_MEMORY,
+) -> BaselineProfile:
+    """:func:`build_profile` over ``source``, holding a few columns at a time.
+
+    The profile is the same as :func:`build_profile` of the whole frame: every column is
+    profiled whole (its quantiles, bins and content hash are exact), but the columns are
+    read in passes, consecutive contract columns together while their estimated size
+    (``rows`` times 8 bytes a number or category code, 80 a date/time text) fits in
+    ``memory``, and the row
+    hashes (8 bytes a row) are mixed in contract order as before. So memory is bounded
+    by the row count and ``memory``, not by the file's size or width. ``rows`` (from the
+    validation report) sizes the passes; None costs one more pass to count them.
+    """
+    _check_bins(bins)
+    missing = [c.name for c in contract.columns if c.required and c.name not in source.names]
+    if missing:
+        raise ValueError(f"columns missing from the frame: {missing}")
+    if rows is None:  # unknown: one more pass, over the narrowest column
+        present = [c for c in contract.columns if c.name in source.names]
+        rows = len(source.read(present[:1]))
+    if rows == 0:
+        raise ValueError(f"cannot profile an empty frame: no rows for model {contract.name!r}")
+
+    def columns() -> Iterator[tuple[Column, pd.Series]]:
+        for group in _passes(contract, rows, memory):
+            present = [c for c in group if c.name in source.names]
+            frame = source.read(present) if present else pd.DataFrame()
+            if len(frame) != rows and present:
+                raise ValueError(f"expected {rows} rows, read {len(frame)}")
+            for column in group:
+                yield column, (frame[column.name] if column in present else _absent(rows))
+            del frame
+
+    return _assemble(contract, rows, columns(), bins=bins, dataset_sha256=dataset_sha256)
+
+
+def _passes(contract: ModelContract, rows: int, memory: int) -> list[list[Column]]:
+    """Consecutive contract columns, grouped while their estimate fits in ``memory``."""
+    groups: list[list[Column]] = [[]]
+    used = 0
+    for column in contract.columns:
+        cost = rows * _BYTES_PER_VALUE[_KIND[column.type]]
+        if groups[-1] and used + cost > memory:
+            groups.append([])
+            used = 0
+        groups[-1].append(column)
+        used += cost
+    return groups
+
+
+def _absent(rows: int) -> pd.Series:
+    """An optional column left out of the file: all null, as training reads it."""
+    return pd.Series(np.full(rows, np.nan), dtype=object)
+
+
+def _check_bins(bins: int) -> None:
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
+        raise ValueError(f"bins must be an integer from 1 to {MAX_BINS}, got {bins!r}")
+
+
+def _assemble(
+    contract: ModelContract,
+    rows: int,
+    columns: Iterator[tuple[Column, pd.Series]],
+    *,
+    bins: int,
+    dataset_sha256: str | None,
+) -> BaselineProfile:
     profiles: dict[str, FeatureProfile] = {}
     row_hash = np.full(rows, np.uint64(0x6D6F64656C7261), dtype=np.uint64)  # "modelra"
-    for position, column in enumerate(contract.columns):
-        if column.name in df.columns:
-            series = df[column.name]
-        else:  # an optional column left out of the file: all null, as training reads it
-            series = pd.Series(np.full(rows, np.nan), dtype=object)
+    for position, (column, series) in enumerate(columns):
         profile, value_hash = _profile_column(series, column, bins)
         profiles[column.name] = profile
         salt = np.uint64(((position + 1) * _GOLDEN) & _MASK64)  # the column's place in the row
@@ -371,7 +462,7 @@ def _profile_numeric(
 
     digest = hashlib.sha256(b"numeric\0")
     digest.update(nulls.to_bytes(8, "little"))
-    digest.update(present.astype("<f8").tobytes())
+    digest.update(present.astype("<f8", copy=False).data)  # its buffer: no bytes copy
     bits = values.view(np.uint64).copy()
     bits[null] = _NULL_NUMBER
 
@@ -416,7 +507,9 @@ def _moments(sorted_values: FloatArray, magnitude: float) -> tuple[float, float]
         scale = math.ldexp(1.0, math.frexp(magnitude)[1] - 1)  # values / scale in (-2, 2)
     scaled = sorted_values / scale if scale != 1.0 else sorted_values
     mean = float(np.mean(scaled))
-    std = float(np.sqrt(np.mean(np.square(scaled - mean))))
+    deviations = scaled - mean
+    np.square(deviations, out=deviations)  # in place: one temporary a column, not two
+    std = float(np.sqrt(np.mean(deviations)))
     # the mean of values sorted ascending can round a hair outside [min, max]
     mean = min(max(mean * scale, float(sorted_values[0])), float(sorted_values[-1]))
     return mean, std * scale
@@ -447,6 +540,12 @@ class _Labels:
     labels: tuple[str, ...]
 
 
+def _as_objects(series: pd.Series) -> pd.Series:
+    """The values as objects to factorize; a categorical column as it is (it factorizes
+    to the same uniques, in the same order of appearance, without a Python object a row)."""
+    return series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
+
+
 def _canonical_category(value: Any) -> str | None:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -472,7 +571,7 @@ def _relabel(codes: IntArray, canon: list[str | None]) -> _Labels:
 
 
 def _categorical_labels(series: pd.Series) -> _Labels:
-    codes, uniques = pd.factorize(series.astype(object))
+    codes, uniques = pd.factorize(_as_objects(series))
     canon = [_canonical_category(u) for u in uniques]
     return _relabel(codes.astype(np.int64), canon)
 
@@ -482,7 +581,7 @@ def _boolean_labels(series: pd.Series, name: str) -> _Labels:
         flags = series.to_numpy(dtype=np.float64, na_value=np.nan)
         codes = np.where(np.isnan(flags), -1, flags).astype(np.int64)
         return _Labels(codes, ("false", "true"))
-    codes, uniques = pd.factorize(series.astype(object))
+    codes, uniques = pd.factorize(_as_objects(series))
     canon: list[str | None] = []
     bad: list[str] = []
     for value in uniques:
@@ -542,7 +641,7 @@ def _timestamps(series: pd.Series, name: str) -> IntArray:
     dtype = series.dtype
     if dtype.kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
         return _micros(pd.DatetimeIndex(series))
-    codes, uniques = pd.factorize(series.astype(object))
+    codes, uniques = pd.factorize(_as_objects(series))
     values = [(u.strip() or None) if isinstance(u, str) else u for u in uniques]
     try:
         parsed = _parse_datetimes(values)

@@ -1,7 +1,11 @@
 """The data-validation gate: is an uploaded dataset fit to train the contract's model?
 
-Pure: bytes in, a typed :class:`ValidationReport` out. No AWS calls, so the same code
-runs in the validation Lambda, the CLI and the tests. A failing report is raised as
+Pure: a byte stream in (:func:`validate_stream`; :func:`validate_dataset` for bytes in
+memory), a typed :class:`ValidationReport` out. No AWS calls, so the same code runs in
+the validation Lambda, the CLI and the tests. The file is read in bounded batches
+(``BATCH_BYTES`` of CSV cut at a record boundary, ``BATCH_ROWS`` of Parquet); every
+check is tallied per batch and reported at the end, so the report does not depend on
+the batch size (see docs/decisions.md D43). A failing report is raised as
 :class:`DataValidationError` (the Step Functions error name) and its
 :meth:`ValidationReport.to_json` is written next to the quarantined object.
 
@@ -26,13 +30,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import math
+import shutil
+import tempfile
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Any, Literal, Self
+from typing import Any, BinaryIO, Literal, Self, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +54,7 @@ from modelrail.limits import ValidationLimits
 Severity = Literal["error", "warning"]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+UIntArray = npt.NDArray[np.uint64]
 
 MAX_EXAMPLES = 5
 SUMMARY_MAX_CHARS = 1000
@@ -55,6 +64,10 @@ _BOOL_FALSE = frozenset({"false", "0", "no"})
 _OTHER_DELIMITERS = {";": "';' (semicolon)", "\t": "'\\t' (tab)", "|": "'|' (pipe)"}
 _MAX_MIXED_DATETIME_PARSE = 20_000
 _BOUND_TOLERANCE = 1e-9  # relative slack on min/max for float parsing error
+BATCH_BYTES = 8 * 1024 * 1024
+"""CSV is read this many bytes at a time (cut at the last whole record)."""
+BATCH_ROWS = 100_000
+"""Parquet batches (and CSV batches on the csv-module path) hold this many rows."""
 
 
 class ViolationCode(StrEnum):
@@ -179,8 +192,38 @@ def validate_dataset(
     contract: ModelContract,
     limits: ValidationLimits | None = None,
 ) -> ValidationReport:
-    """Validate one uploaded file against ``contract``. Never raises on bad data."""
-    return _Validator(data, filename, contract, limits or ValidationLimits()).run()
+    """Validate one uploaded file, held in memory, against ``contract``. Never raises on bad data."""
+    return validate_stream(
+        io.BytesIO(data), filename=filename, size=len(data), contract=contract, limits=limits
+    )
+
+
+def validate_stream(
+    stream: BinaryIO,
+    *,
+    filename: str,
+    size: int,
+    contract: ModelContract,
+    limits: ValidationLimits | None = None,
+    batch_bytes: int = BATCH_BYTES,
+    batch_rows: int = BATCH_ROWS,
+) -> ValidationReport:
+    """Validate a file read from ``stream`` in bounded batches. Never raises on bad data.
+
+    ``size`` is the file's true size: an oversized file is rejected without being read
+    (its report has no sha256). CSV is read once, front to back; Parquet needs a seekable
+    stream (anything else is spooled to a temporary file) and is read twice, once for
+    the sha256 and once by row group. The report is the same whatever the batch sizes.
+    """
+    return _Validator(
+        stream,
+        size=size,
+        filename=filename,
+        contract=contract,
+        limits=limits or ValidationLimits(),
+        batch_bytes=batch_bytes,
+        batch_rows=batch_rows,
+    ).run()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -242,7 +285,7 @@ def _normalise_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class _Scan:
-    """Where each CSV record lies in the file and how many fields it has."""
+    """Where each CSV record lies in a piece of the file and how many fields it has."""
 
     header: list[str]
     starts: IntArray  # data records (blank lines skipped), byte ranges without the line end
@@ -250,20 +293,21 @@ class _Scan:
     fields: IntArray
     header_bytes: bytes
 
-    def without(self, data: bytes, keep: BoolArray) -> bytes:
-        """The file with only the kept records, each as written."""
+    def records(self, data: bytes, keep: BoolArray) -> bytes:
+        """Only the kept records, each as written, one a line."""
         kept = np.flatnonzero(keep).tolist()
         starts, ends = self.starts.tolist(), self.ends.tolist()
-        return b"\n".join([self.header_bytes, *(data[starts[i] : ends[i]] for i in kept)]) + b"\n"
+        return b"".join(data[starts[i] : ends[i]] + b"\n" for i in kept)
 
 
-def _scan_records(data: bytes) -> _Scan | None:
+def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
     """Records and their field counts, vectorised with numpy (no per-row Python).
 
     A delimiter or newline is structural when an even number of quotes precedes it. That
     is exact for RFC 4180 quoting, so every quote must sit where RFC 4180 allows it: an
     opening quote at the start of a field, a closing one at its end, or a doubled quote
     inside a quoted field. Anything else returns None and the csv module decides.
+    ``data`` starts at a record boundary; with ``header`` its first record is the header.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     size = len(buf)
@@ -295,14 +339,33 @@ def _scan_records(data: bytes) -> _Scan | None:
     ends = ends - crlf
     nonblank = ends > starts
     starts, ends = starts[nonblank], ends[nonblank]
+    fields = (np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1).astype(np.int64)
+    if not header:
+        return _Scan([], starts, ends, fields, b"")
     if not len(starts):
         return None
-    fields = (np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1).astype(np.int64)
     header_bytes = data[int(starts[0]) : int(ends[0])]
-    header = next(csv.reader([header_bytes.decode("utf-8")]), [])
-    if len(header) != fields[0]:
+    names = next(csv.reader([header_bytes.decode("utf-8")]), [])
+    if len(names) != fields[0]:
         return None
-    return _Scan(header, starts[1:], ends[1:], fields[1:], header_bytes)
+    return _Scan(names, starts[1:], ends[1:], fields[1:], header_bytes)
+
+
+def _structural_end(data: bytes) -> int:
+    """Where the last whole record of ``data`` ends (after its newline), or 0.
+
+    Counting quotes is exact for RFC 4180 quoting; with stray quotes the cut may fall
+    inside what the csv module would call a field, which only the csv-module path (that
+    reads across pieces) has to know.
+    """
+    last = data.rfind(b"\n")
+    if last < 0 or b'"' not in data:
+        return last + 1
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+    newlines = np.flatnonzero(buf == ord("\n"))
+    structural = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    return int(structural[-1]) + 1 if len(structural) else 0
 
 
 def _unparseable_datetimes(text: pd.Series) -> BoolArray:
@@ -346,33 +409,276 @@ def _unparseable_datetimes(text: pd.Series) -> BoolArray:
     return failed
 
 
+# pandas' default missing-value markers, so pyarrow reads nulls as pandas would
+_NA_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+
+def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
+    """One batch (a header line and well-formed records) as the frame pandas would read.
+
+    Columns are positions; ``text`` columns stay text, the others are inferred. pyarrow's
+    reader is several times faster than pandas' C parser, so it is used when present,
+    set up as pandas reads: the same missing-value markers, booleans only from
+    true/false words (not 0/1).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:  # pragma: no cover - pyarrow is in every runtime we ship
+        return pd.read_csv(
+            io.BytesIO(data),
+            header=0,
+            names=list(range(width)),
+            index_col=False,
+            dtype=dict.fromkeys(text, str),
+            encoding="utf-8",
+            engine="c",
+            low_memory=False,
+        )
+    names = [str(i) for i in range(width)]
+    table = pa_csv.read_csv(
+        pa.BufferReader(data),
+        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=b'"' in data),
+        convert_options=pa_csv.ConvertOptions(
+            # text as a dictionary: pandas gets a categorical, not a Python object a row
+            column_types=dict.fromkeys((names[i] for i in text), _dictionary(pa)),
+            null_values=list(_NA_VALUES),
+            strings_can_be_null=True,
+            true_values=["True", "TRUE", "true"],
+            false_values=["False", "FALSE", "false"],
+            timestamp_parsers=[],
+        ),
+    )
+    frame: pd.DataFrame = table.to_pandas()
+    frame.columns = pd.RangeIndex(width)
+    return frame
+
+
+def _dictionary(pa: Any) -> Any:
+    return pa.dictionary(pa.int32(), pa.string())
+
+
+def _objects(series: pd.Series) -> pd.Series:
+    """The values to factorize: a categorical as it is (the same uniques in the same order,
+    from its codes), anything else as objects."""
+    return series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
+
+
+def _read_parquet_batches(
+    stream: BinaryIO, batch_rows: int
+) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    """The column names and the frames of ``batch_rows`` rows, as ``pd.read_parquet`` reads
+    them (the pandas metadata's index is restored as the index, not a column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(stream)
+    schema = parquet.schema_arrow
+    header = [str(c) for c in schema.empty_table().to_pandas().columns]
+    batches = parquet.iter_batches(batch_size=batch_rows)
+    frames = (pa.Table.from_batches([b], schema=schema).to_pandas() for b in batches)
+    return header, frames
+
+
 class _Stop(Exception):
     """A problem that makes further checks meaningless was recorded."""
+
+
+# --------------------------------------------------------------------------- tallies
+
+
+@dataclass
+class _Tally:
+    """One check of one column over all batches: count, first rows, first samples."""
+
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+    text_samples: list[str] = field(default_factory=list)  # the values as text (CSV)
+    what: tuple[str, str] = ("", "")
+
+    def observe(
+        self, mask: BoolArray, row_numbers: IntArray, values: Any = None, text: Any = None
+    ) -> None:
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return
+        self.count += len(idx)
+        room = MAX_EXAMPLES - len(self.rows)
+        if room > 0:
+            self.rows += [int(r) for r in row_numbers[idx[:room]]]
+        room = _SAMPLES - len(self.samples)
+        if values is not None and room > 0:
+            shown = idx[:room].tolist()
+            self.samples += [f"{_show(values[i])} in row {int(row_numbers[i])}" for i in shown]
+            texts = values if text is None else text
+            self.text_samples += [f"{_show(texts[i])} in row {int(row_numbers[i])}" for i in shown]
+
+
+@dataclass
+class _ColumnState:
+    tallies: dict[ViolationCode, _Tally] = field(default_factory=dict)
+    lowest: float = math.inf  # of the values out of range
+    highest: float = -math.inf
+    unknown: Counter[str] = field(default_factory=Counter)
+    saw_text: bool = False
+    """A CSV batch read the (numeric) column as text: as pandas reads the whole file then,
+    samples show every value as the text it was."""
+
+    def tally(self, code: ViolationCode) -> _Tally:
+        return self.tallies.setdefault(code, _Tally())
+
+
+@dataclass
+class _TargetState:
+    """The valid target labels: counted per class, or their range (regression)."""
+
+    count: int = 0
+    low: float = math.inf
+    high: float = -math.inf
+    classes: Counter[Any] = field(default_factory=Counter)
+
+    def observe(self, labels: Any, *, regression: bool) -> None:
+        values = np.asarray(labels)
+        if not len(values):
+            return
+        self.count += len(values)
+        if regression:
+            floats = values.astype(np.float64)
+            self.low, self.high = (
+                min(self.low, float(floats.min())),
+                max(self.high, float(floats.max())),
+            )
+        else:
+            self.classes.update(pd.Series(values).value_counts(dropna=True).to_dict())
+
+
+_SAMPLES = 3
+_COLUMN_ORDER = (
+    ViolationCode.NULL_VALUES,
+    ViolationCode.INVALID_NUMBER,
+    ViolationCode.NON_FINITE_NUMBER,
+    ViolationCode.NOT_INTEGER,
+    ViolationCode.OUT_OF_RANGE,
+    ViolationCode.INVALID_BOOLEAN,
+    ViolationCode.UNKNOWN_CATEGORY,
+    ViolationCode.INVALID_DATETIME,
+)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(x: UIntArray) -> UIntArray:
+    """splitmix64's finaliser: spreads every input bit over the 64 output bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
+    """64-bit hashes under which two cells are equal when ``DataFrame.duplicated`` says so.
+
+    Numbers compare as float64 (so ``3`` in one batch and ``3.0`` in another are the same
+    value, whatever dtype each batch inferred; ``-0.0`` is ``0.0``); nulls are one value.
+    """
+    null = series.isna().to_numpy(dtype=np.bool_)
+    if numeric or series.dtype.kind in "iufb":
+        kind = series.dtype.kind
+        if kind in "iufb":
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            parsed = pd.to_numeric(series.astype(object), errors="coerce")
+            values = pd.Series(parsed).to_numpy(dtype=np.float64, na_value=np.nan)
+        text = ~null & np.isnan(values)  # not a number: compared as text
+        values = np.where(np.isnan(values), 0.0, values) + 0.0
+        out = _mix64(values.view(np.uint64) ^ _GOLDEN)
+        if text.any():
+            raw = series[text].astype(str).to_numpy(dtype=object)
+            hashed = pd.util.hash_array(raw, categorize=False)
+            out[text] = np.asarray(hashed, dtype=np.uint64) ^ np.uint64(1)
+    elif series.dtype.kind in "mM" or isinstance(series.dtype, pd.DatetimeTZDtype):
+        out = cast(UIntArray, pd.util.hash_pandas_object(series, index=False).to_numpy())
+    else:
+        codes, uniques = pd.factorize(series)
+        distinct = np.asarray([str(u) for u in uniques], dtype=object)
+        hashed = np.asarray(pd.util.hash_array(distinct, categorize=False), dtype=np.uint64)
+        out = hashed[np.maximum(codes, 0)] if len(distinct) else np.zeros(len(codes), np.uint64)
+    out = np.asarray(out, dtype=np.uint64).copy()
+    out[null] = np.uint64(0x5555555555555555)
+    return out
+
+
+@dataclass
+class _Piece:
+    """Whole CSV records from the stream, ending at a record boundary."""
+
+    data: bytes
+    text: str
+    lines_before: int  # newlines in the file before this piece
 
 
 # --------------------------------------------------------------------------- validator
 
 
 class _Validator:
+    """One pass over the stream in bounded batches; messages are built at the end.
+
+    Memory: one batch of bytes and its parsed frame, plus 8 bytes a row for the
+    duplicate check's row hashes, plus per-column tallies of bounded size (the counts
+    of unknown categories and of target classes grow with their distinct values).
+    """
+
     def __init__(
-        self, data: bytes, filename: str, contract: ModelContract, limits: ValidationLimits
+        self,
+        stream: BinaryIO,
+        *,
+        size: int,
+        filename: str,
+        contract: ModelContract,
+        limits: ValidationLimits,
+        batch_bytes: int,
+        batch_rows: int,
     ) -> None:
-        self.data = data
+        self.stream = stream
+        self.size = size
         self.filename = filename
         self.contract = contract
         self.limits = limits
+        self.batch_bytes = max(batch_bytes, 1)
+        self.batch_rows = max(batch_rows, 1)
+        self.hasher = hashlib.sha256()
+        self.hashed = False
         self.violations: list[Violation] = []
         self.format: Literal["csv", "parquet"] | None = None
         self.header: list[str] = []
-        self.rows = 0
-        self.frame: pd.DataFrame | None = None  # columns are positions in ``header``
-        self.row_numbers: IntArray = np.zeros(0, dtype=np.int64)
+        self.rows = 0  # records, ragged ones included
+        self.good_rows = 0
         self.positions: dict[str, int] = {}  # column name -> first position in the header
-        self.target_labels: pd.Series | None = None
+        self.columns: dict[str, _ColumnState] = {}
+        self.target: _TargetState | None = None
+        self.row_hashes: list[UIntArray] = []
+        self.ragged: list[IntArray] = []  # 0-based record indices of ragged records
+        self.ragged_first: list[tuple[int, int]] = []  # (record index, fields), the first few
+        self.last_fields = 0
+        self.header_checked = False
+        self.header_violations: list[Violation] = []
+        self.header_line = b""
+        self.head_bytes = bytes(8)  # the file's first bytes, for hints
+        self.utf8_error: Violation | None = None
+        self.blank = True  # whitespace only so far
+        self.structure: Violation | None = None  # malformed CSV, per the csv module
+        self.wrong_delimiter: Violation | None = None
+        self.parse_error: Violation | None = None  # pandas could not parse a batch
+        self.batch_data: bytes | None = None  # the CSV batch being observed
 
     # ------------------------------------------------------------------ plumbing
 
-    def add(
+    def violation(
         self,
         code: ViolationCode,
         message: str,
@@ -381,35 +687,37 @@ class _Validator:
         count: int = 1,
         examples: Sequence[int | str] = (),
         severity: Severity = "error",
-    ) -> None:
-        self.violations.append(
-            Violation(
-                code=code,
-                column=column,
-                message=" ".join(message.split()),
-                count=count,
-                examples=tuple(examples)[:MAX_EXAMPLES],
-                severity=severity,
-            )
+    ) -> Violation:
+        return Violation(
+            code=code,
+            column=column,
+            message=" ".join(message.split()),
+            count=count,
+            examples=tuple(examples)[:MAX_EXAMPLES],
+            severity=severity,
         )
+
+    def add(self, code: ViolationCode, message: str, **kwargs: Any) -> None:
+        self.violations.append(self.violation(code, message, **kwargs))
 
     def stop(self, code: ViolationCode, message: str, **kwargs: Any) -> _Stop:
         self.add(code, message, **kwargs)
         return _Stop()
 
     def graded(self, count: int, tolerance: float) -> Severity:
-        total = max(len(self.row_numbers), 1)
+        total = max(self.good_rows, 1)
         return "warning" if count / total <= tolerance else "error"
 
-    def example_rows(self, mask: BoolArray) -> list[int | str]:
-        idx = np.flatnonzero(mask)[:MAX_EXAMPLES]
-        return [int(r) for r in self.row_numbers[idx]]
+    def read(self) -> bytes:
+        block = self.stream.read(self.batch_bytes)
+        self.hasher.update(block)
+        return block
 
-    def samples(self, mask: BoolArray, values: Any, n: int = 3) -> str:
-        idx = np.flatnonzero(mask)[:n]
-        return ", ".join(
-            f"{_show(values[i])} in row {int(self.row_numbers[i])}" for i in idx.tolist()
-        )
+    def drain(self) -> None:
+        """Hash what is left of the stream."""
+        while self.read():
+            pass
+        self.hashed = True
 
     def run(self) -> ValidationReport:
         try:
@@ -418,15 +726,7 @@ class _Validator:
                 self.read_csv()
             else:
                 self.read_parquet()
-            self.check_header()
-            if self.frame is None or len(self.frame) == 0:
-                raise self.stop(
-                    ViolationCode.NO_DATA_ROWS,
-                    f"{self.filename!r} has a header but no data rows",
-                    count=0,
-                )
-            self.check_columns()
-            self.check_dataset()
+            self.finish()
         except _Stop:
             pass
         return ValidationReport(
@@ -435,21 +735,37 @@ class _Validator:
             format=self.format,
             rows=self.rows,
             columns=tuple(self.header),
-            sha256=hashlib.sha256(self.data).hexdigest(),
-            size_bytes=len(self.data),
+            sha256=self.hasher.hexdigest() if self.hashed else "",
+            size_bytes=self.size,
             violations=tuple(self.violations),
             limits=self.limits,
         )
 
+    def finish(self) -> None:
+        """Everything after the structure: header, columns, dataset, in today's order."""
+        if self.good_rows == 0:
+            raise self.stop(
+                ViolationCode.NO_DATA_ROWS,
+                f"{self.filename!r} has a header but no data rows",
+                count=0,
+            )
+        for col in self.contract.columns:
+            state = self.columns.get(col.name)
+            if state is not None:
+                self.report_column(col, state)
+        self.check_dataset()
+
     # ------------------------------------------------------------------ 1. the file
 
     def check_file(self) -> None:
-        size = len(self.data)
+        size = self.size
         suffix = PurePosixPath(self.filename).suffix.lower()
         self.format = "csv" if suffix == ".csv" else "parquet" if suffix == ".parquet" else None
         if size == 0:
+            self.hashed = True
             raise self.stop(ViolationCode.EMPTY_FILE, f"{self.filename!r} is empty (0 bytes)")
         if size > self.contract.max_bytes:
+            # never read an oversized object: the report carries no sha256
             raise self.stop(
                 ViolationCode.FILE_TOO_LARGE,
                 f"{self.filename!r} is {size:,} bytes; the contract allows at most "
@@ -467,169 +783,300 @@ class _Validator:
     # ------------------------------------------------------------------ 2. structure: CSV
 
     def read_csv(self) -> None:
-        data = self.data[len(_UTF8_BOM) :] if self.data.startswith(_UTF8_BOM) else self.data
-        offset = len(self.data) - len(data)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise self.stop(ViolationCode.NOT_UTF8, self._not_utf8_message(exc, offset)) from None
-        if not text.strip():
-            raise self.stop(
-                ViolationCode.EMPTY_FILE,
-                f"{self.filename!r} contains only whitespace ({len(self.data):,} bytes)",
-            )
-        scan = None if data.count(b"\r") != data.count(b"\r\n") else _scan_records(data)
-        if scan is None:  # old-Mac line ends or irregular quoting: let the csv module decide
-            header, counts = self._scan_with_csv_module(text)
-        else:
-            header, counts = scan.header, scan.fields
-        del text
-        self.header = header
-        self.rows = len(counts)
-        width = len(header)
-        if width == 1 and len(self.contract.columns) > 1:
-            found = {d: header[0].count(d) for d in _OTHER_DELIMITERS if d in header[0]}
-            if found:
-                delim = max(found, key=lambda d: found[d])
-                raise self.stop(
-                    ViolationCode.WRONG_DELIMITER,
-                    f"the header is a single column {_show(header[0], 60)}: the file looks "
-                    f"{_OTHER_DELIMITERS[delim]}-delimited; use ',' as the delimiter",
-                    examples=[delim],
-                )
-        good: BoolArray = counts == width
-        bad = int((~good).sum())
-        if bad:
-            self._report_ragged(counts, width)
-            data = (
-                scan.without(data, good)
-                if scan is not None
-                else self._without_ragged_rows(data, good)
-            )
-        self.row_numbers = (np.flatnonzero(good) + 1).astype(np.int64)
-        if self.rows == 0:
-            return
-        self.frame = self._parse_csv(data, width)
+        """Stream the file in pieces of whole records; decide precedence at the end.
 
-    def _not_utf8_message(self, exc: UnicodeDecodeError, bom: int) -> str:
-        offset = exc.start + bom
-        line = self.data.count(b"\n", 0, offset) + 1
-        bad = self.data[offset : offset + 4].hex(" ")
-        hint = ""
-        if self.data.startswith(b"PAR1"):
+        Today's order of precedence is kept although problems are found in file order:
+        invalid UTF-8 anywhere wins over a whitespace-only file, which wins over
+        malformed CSV, which wins over everything else.
+        """
+        try:
+            self.scan_pieces(self.pieces())
+        except _Stop:  # the csv module found malformed quoting: nothing else counts
+            self.structure = self.violations.pop()
+        self.drain()
+        final = self.utf8_error or (self.whitespace_only() if self.blank else None)
+        final = final or self.structure
+        if final is not None:
+            self.violations, self.header, self.rows = [final], [], 0
+            raise _Stop()
+        if self.wrong_delimiter is not None:
+            self.violations = [self.wrong_delimiter]
+            raise _Stop()
+        self.report_ragged()
+        if self.parse_error is not None:
+            self.violations.append(self.parse_error)
+            raise _Stop()
+        self.violations += self.header_violations
+
+    def whitespace_only(self) -> Violation:
+        return self.violation(
+            ViolationCode.EMPTY_FILE,
+            f"{self.filename!r} contains only whitespace ({self.size:,} bytes)",
+        )
+
+    def pieces(self) -> Iterator[_Piece]:
+        """Whole records, about ``batch_bytes`` at a time; UTF-8 checked on the way."""
+        block = self.read()
+        while 0 < len(block) < len(self.head_bytes):  # enough to see a BOM or a magic number
+            more = self.read()
+            if not more:
+                break
+            block += more
+        self.head_bytes = block[:8]
+        offset = len(_UTF8_BOM) if block.startswith(_UTF8_BOM) else 0
+        carry, lines = block[offset:], 0
+        while True:
+            block = self.read()
+            data = carry + block
+            cut = len(data) if not block else _structural_end(data)
+            if cut:
+                yield _Piece(data[:cut], self.decode(data[:cut], offset, lines), lines)
+                offset += cut
+                lines += data.count(b"\n", 0, cut)
+            carry = data[cut:]
+            if not block:
+                self.hashed = True
+                return
+
+    def decode(self, piece: bytes, offset: int, lines: int) -> str:
+        try:
+            text = piece.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if self.utf8_error is None:
+                self.utf8_error = self.violation(
+                    ViolationCode.NOT_UTF8, self._not_utf8_message(piece, exc, offset, lines)
+                )
+            text = piece.decode("utf-8", errors="replace")
+        if self.blank and text.strip():
+            self.blank = False
+        return text
+
+    def _not_utf8_message(
+        self, piece: bytes, exc: UnicodeDecodeError, offset: int, lines: int
+    ) -> str:
+        at = offset + exc.start
+        line = lines + piece.count(b"\n", 0, exc.start) + 1
+        bad = piece[exc.start : exc.start + 4].hex(" ")
+        if self.head_bytes.startswith(b"PAR1"):
             hint = " (it looks like a Parquet file: name it .parquet)"
-        elif self.data.startswith(b"\x1f\x8b"):
+        elif self.head_bytes.startswith(b"\x1f\x8b"):
             hint = " (it looks gzip-compressed: upload it uncompressed)"
-        elif self.data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        elif self.head_bytes.startswith((b"\xff\xfe", b"\xfe\xff")):
             hint = " (it looks UTF-16 encoded)"
         else:
             hint = " (save it as UTF-8; it is probably Latin-1/Windows-1252)"
         return (
             f"{self.filename!r} is not valid UTF-8: invalid byte(s) {bad} at byte offset "
-            f"{offset:,} (line {line:,}){hint}"
+            f"{at:,} (line {line:,}){hint}"
         )
 
-    def _scan_with_csv_module(self, text: str) -> tuple[list[str], IntArray]:
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        header: list[str] | None = None
-        counts: list[int] = []
+    def scan_pieces(self, pieces: Iterator[_Piece]) -> None:
+        """The numpy scanner while it can; the csv module from the first piece it cannot."""
+        for piece in pieces:
+            if self.utf8_error is not None:
+                continue
+            lone_cr = b"\r" in piece.data and piece.data.count(b"\r") != piece.data.count(b"\r\n")
+            scan = None if lone_cr else _scan_records(piece.data, header=not self.header_checked)
+            if scan is None:
+                self.scan_with_csv_module(piece, pieces)
+                return
+            if not self.header_checked:
+                self.start(scan.header)
+                self.header_line = scan.header_bytes
+            good = scan.fields == len(self.header)
+            body = (
+                piece.data[int(scan.starts[0]) :]
+                if good.all() and len(scan.starts)
+                else scan.records(piece.data, good)
+            )
+            self.batch(scan.fields, body)
+
+    def scan_with_csv_module(self, first: _Piece, rest: Iterator[_Piece]) -> None:
+        """From ``first`` on, records as the csv module reads them, in batches of rows."""
+        lines = (  # a piece ends with a newline, so no line spans two pieces
+            line
+            for piece in itertools.chain([first], rest)
+            for line in io.StringIO(piece.text, newline="")
+        )
+        start = first.lines_before
+        reader = csv.reader(lines, strict=True)
+        records: list[list[str]] = []
         line = 0  # the last line of the previous record
         try:
             for record in reader:
                 line = reader.line_num
                 if not record:
                     continue
-                if header is None:
-                    header = record
-                else:
-                    counts.append(len(record))
+                if not self.header_checked:
+                    self.start(record)
+                    out = io.StringIO()
+                    csv.writer(out, lineterminator="").writerow(record)
+                    self.header_line = out.getvalue().encode("utf-8")
+                    continue
+                records.append(record)
+                if len(records) >= self.batch_rows:
+                    self.csv_batch(records)
+                    records = []
         except csv.Error as exc:
             raise self.stop(
                 ViolationCode.MALFORMED_CSV,
                 f"{self.filename!r} is not well-formed CSV in the record starting at line "
-                f"{line + 1:,}: {exc} (an unterminated or stray quote?)",
+                f"{start + line + 1:,}: {exc} (an unterminated or stray quote?)",
             ) from None
-        return header or [], np.asarray(counts, dtype=np.int64)
+        if records:
+            self.csv_batch(records)
 
-    def _report_ragged(self, counts: IntArray, width: int) -> None:
-        bad_idx = np.flatnonzero(counts != width)
-        n = len(bad_idx)
-        rows = [int(i) + 1 for i in bad_idx[:MAX_EXAMPLES]]
-        last = len(counts)
-        if n == 1 and rows[0] == last and counts[-1] < width:
+    def csv_batch(self, records: list[list[str]]) -> None:
+        counts = np.fromiter((len(r) for r in records), dtype=np.int64, count=len(records))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows(r for r in records if len(r) == len(self.header))
+        self.batch(counts, out.getvalue().encode("utf-8"))
+
+    def start(self, header: list[str]) -> None:
+        """The header is known: the header and schema checks, before any row."""
+        self.header = header
+        self.header_checked = True
+        width = len(header)
+        if width == 1 and len(self.contract.columns) > 1:
+            found = {d: header[0].count(d) for d in _OTHER_DELIMITERS if d in header[0]}
+            if found:
+                delim = max(found, key=lambda d: found[d])
+                self.wrong_delimiter = self.violation(
+                    ViolationCode.WRONG_DELIMITER,
+                    f"the header is a single column {_show(header[0], 60)}: the file looks "
+                    f"{_OTHER_DELIMITERS[delim]}-delimited; use ',' as the delimiter",
+                    examples=[delim],
+                )
+                return
+        before = len(self.violations)
+        self.check_header()
+        self.header_violations = self.violations[before:]
+        del self.violations[before:]
+
+    def batch(self, counts: IntArray, body: bytes) -> None:
+        """One batch of records: ``counts`` fields each, ``body`` the well-formed ones."""
+        width = len(self.header)
+        good = counts == width
+        first = self.rows
+        self.rows += len(counts)
+        if len(counts):
+            self.last_fields = int(counts[-1])
+        bad = np.flatnonzero(~good)
+        if len(bad):
+            self.ragged.append(bad + first)
+            room = _SAMPLES + MAX_EXAMPLES - len(self.ragged_first)
+            self.ragged_first += [(int(i) + first, int(counts[i])) for i in bad[:room]]
+        if self.structure_only() or not good.any():
+            return
+        row_numbers = (np.flatnonzero(good) + first + 1).astype(np.int64)
+        self.batch_data = self.header_line + b"\n" + body
+        frame = self._parse_csv(self.batch_data, width)
+        if frame is None:
+            return
+        if len(frame) != len(row_numbers):  # defensive: never report wrong rows
+            row_numbers = np.arange(1, len(frame) + 1, dtype=np.int64) + self.good_rows
+        self.observe(frame, row_numbers)
+
+    def structure_only(self) -> bool:
+        """Past a problem that the report ends with: only count the records."""
+        stops = (self.wrong_delimiter, self.parse_error, self.utf8_error, self.structure)
+        return any(v is not None for v in stops)
+
+    def report_ragged(self) -> None:
+        n = sum(len(b) for b in self.ragged)
+        if not n:
+            return
+        width = len(self.header)
+        rows = [i + 1 for i, _ in self.ragged_first[:MAX_EXAMPLES]]
+        last = self.rows
+        if n == 1 and rows[0] == last and self.last_fields < width:
             message = (
-                f"the last row (row {last:,}) has {int(counts[-1])} of {width} fields: "
+                f"the last row (row {last:,}) has {self.last_fields} of {width} fields: "
                 "the file looks truncated (an interrupted upload or export?)"
             )
         else:
-            shown = ", ".join(f"row {int(i) + 1} has {int(counts[i])}" for i in bad_idx[:3])
+            shown = ", ".join(f"row {i + 1} has {c}" for i, c in self.ragged_first[:3])
             message = (
-                f"{_plural(n, 'row')} ({_pct(n, len(counts))}) {'has' if n == 1 else 'have'} a different number of "
-                f"fields than the header's {width} ({shown}); check for unquoted delimiters "
-                "inside values or missing fields"
+                f"{_plural(n, 'row')} ({_pct(n, self.rows)}) {'has' if n == 1 else 'have'} a "
+                f"different number of fields than the header's {width} ({shown}); check for "
+                "unquoted delimiters inside values or missing fields"
             )
         self.add(ViolationCode.RAGGED_ROWS, message, count=n, examples=rows)
 
-    def _without_ragged_rows(self, data: bytes, good: BoolArray) -> bytes:
-        """The file with only the well-formed rows, so pandas reads each row as written."""
-        text = data.decode("utf-8")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        records = (r for r in csv.reader(io.StringIO(text, newline="")) if r)
-        writer.writerow(next(records))
-        for keep, record in zip(good.tolist(), records, strict=False):
-            if keep:
-                writer.writerow(record)
-        return out.getvalue().encode("utf-8")
+    def _text_column(self, pos: int) -> npt.NDArray[np.object_] | None:
+        """Column ``pos`` of the current CSV batch as text, or None (Parquet)."""
+        if self.batch_data is None:
+            return None
+        frame = pd.read_csv(
+            io.BytesIO(self.batch_data),
+            header=0,
+            names=list(range(len(self.header))),
+            usecols=[pos],
+            index_col=False,
+            dtype=str,
+            engine="c",
+        )
+        return frame[pos].to_numpy(dtype=object)
 
     def _parse_csv(self, data: bytes, width: int) -> pd.DataFrame | None:
         as_text = {ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.DATETIME}
         declared = {c.name: c for c in self.contract.columns}
-        dtypes: dict[int, type[str]] = {}
-        for pos, name in enumerate(self.header):
-            col = declared.get(name)
-            if col is None or col.type in as_text:
-                dtypes[pos] = str
+        text = [
+            pos
+            for pos, name in enumerate(self.header)
+            if (col := declared.get(name)) is None or col.type in as_text
+        ]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                frame = pd.read_csv(
-                    io.BytesIO(data),
-                    header=0,
-                    names=list(range(width)),
-                    index_col=False,
-                    dtype=dtypes,
-                    encoding="utf-8",
-                    engine="c",
-                    low_memory=False,
-                )
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise self.stop(
+                return _read_csv_batch(data, width, text)
+        except (pd.errors.ParserError, ValueError) as exc:  # ArrowInvalid is a ValueError
+            self.parse_error = self.violation(
                 ViolationCode.MALFORMED_CSV,
                 f"{self.filename!r} cannot be parsed as CSV: {_clip(str(exc), 200)}",
-            ) from None
-        if len(frame) != len(self.row_numbers):  # defensive: never report wrong rows
-            self.row_numbers = np.arange(1, len(frame) + 1, dtype=np.int64)
-        return frame
+            )
+            return None
 
     # ------------------------------------------------------------------ 2. structure: Parquet
 
     def read_parquet(self) -> None:
+        """Row groups in batches of ``batch_rows``; the sha256 in a first sequential pass."""
         try:
-            frame = pd.read_parquet(io.BytesIO(self.data))
+            import pyarrow.parquet  # noqa: F401 - is there an engine at all?
         except ImportError:
+            self.drain()
             raise self.stop(
                 ViolationCode.PARQUET_ENGINE_MISSING,
                 f"{self.filename!r} is Parquet, but this runtime cannot read Parquet "
                 "(pyarrow is not installed); upload CSV or add pyarrow to the function",
             ) from None
+        stream = self.stream
+        if not stream.seekable():  # Parquet needs its footer first: spool to disk
+            spooled = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the validator
+            shutil.copyfileobj(stream, spooled, self.batch_bytes)
+            stream = cast(BinaryIO, spooled)
+        stream.seek(0)
+        self.stream = stream
+        self.drain()
+        stream.seek(0)
+        try:
+            header, frames = _read_parquet_batches(stream, self.batch_rows)
+            self.header = header
+            self.header_checked = True
+            self.check_header()
+            for frame in frames:
+                self.parquet_batch(frame)
         except Exception as exc:  # pyarrow raises many types for a corrupt file
+            self.violations, self.header, self.rows = [], [], 0
             raise self.stop(
                 ViolationCode.UNREADABLE_PARQUET,
                 f"{self.filename!r} is not a readable Parquet file: {_clip(str(exc), 200)}",
             ) from None
-        self.header = [str(c) for c in frame.columns]
-        frame.columns = pd.RangeIndex(len(self.header))
+
+    def parquet_batch(self, frame: pd.DataFrame) -> None:
+        frame = frame.reset_index(drop=True)
+        frame.columns = pd.RangeIndex(frame.shape[1])
         for pos in range(frame.shape[1]):
             # nested values (lists, structs) are unhashable: check them as their text
             series = frame[pos]
@@ -638,9 +1085,9 @@ class _Validator:
                 series[first], list | tuple | dict | set | np.ndarray
             ):
                 frame[pos] = series.map(str, na_action="ignore")
-        self.frame = frame
-        self.rows = len(frame)
-        self.row_numbers = np.arange(1, len(frame) + 1, dtype=np.int64)
+        row_numbers = np.arange(self.rows + 1, self.rows + len(frame) + 1, dtype=np.int64)
+        self.rows += len(frame)
+        self.observe(frame, row_numbers)
 
     # ------------------------------------------------------------------ 3. schema
 
@@ -664,7 +1111,10 @@ class _Validator:
         by_normal = {_normalise_name(n): n for n in self.header if n not in declared}
         declared_by_normal = {_normalise_name(n): n for n in declared if n not in seen}
         for col in self.contract.columns:
-            if col.name in seen or not col.required:
+            if col.name in seen:
+                self.columns[col.name] = _ColumnState()
+                continue
+            if not col.required:
                 continue
             near = by_normal.get(_normalise_name(col.name))
             hint = (
@@ -703,24 +1153,34 @@ class _Validator:
                     "or set allow_extra_columns)",
                     column=name,
                 )
+        if self.contract.target in seen:
+            self.target = _TargetState()
 
-    # ------------------------------------------------------------------ 4. columns
+    # ------------------------------------------------------------------ 4. columns, a batch
 
-    def check_columns(self) -> None:
-        assert self.frame is not None
+    def observe(self, frame: pd.DataFrame, row_numbers: IntArray) -> None:
+        self.good_rows += len(frame)
+        numeric = {ColumnType.NUMERIC, ColumnType.INTEGER}
         for col in self.contract.columns:
             pos = self.positions.get(col.name)
             if pos is None:
                 continue
-            series = self.frame[pos]
-            if col.type in (ColumnType.NUMERIC, ColumnType.INTEGER):
-                self._check_numeric(col, series)
+            series, state = frame[pos], self.columns[col.name]
+            if col.type in numeric:
+                self._observe_numeric(col, series, state, row_numbers)
             elif col.type is ColumnType.BOOLEAN:
-                self._check_boolean(col, series)
+                self._observe_boolean(col, series, state, row_numbers)
             elif col.type is ColumnType.CATEGORICAL:
-                self._check_categorical(col, series)
+                self._observe_categorical(col, series, state, row_numbers)
             else:
-                self._check_datetime(col, series)
+                self._observe_datetime(col, series, state, row_numbers)
+        declared = {c.name: c.type in numeric for c in self.contract.columns}
+        keep = sorted(set(self.positions.values()))
+        hashes = np.zeros(len(frame), dtype=np.uint64)
+        for pos in keep:
+            column_hash = _column_hash(frame[pos], declared.get(self.header[pos], False))
+            hashes = _mix64(hashes * _GOLDEN + column_hash)
+        self.row_hashes.append(hashes)
 
     def _is_target(self, col: Column) -> bool:
         return col.name == self.contract.target
@@ -728,54 +1188,39 @@ class _Validator:
     def _label(self, col: Column) -> str:
         return f"{col.name!r} (the target)" if self._is_target(col) else repr(col.name)
 
-    def _check_nulls(self, col: Column, null: BoolArray) -> None:
-        n = int(null.sum())
-        if not n or col.nullable:
-            return
-        severity = (
-            "error"
-            if self._is_target(col)
-            else self.graded(n, self.limits.null_tolerance(col.name))
-        )
-        self.add(
-            ViolationCode.NULL_VALUES,
-            f"column {self._label(col)} is not nullable but has "
-            f"{_plural(n, 'empty/null value')} ({_pct(n, len(null))} of rows)",
-            column=col.name,
-            count=n,
-            examples=self.example_rows(null),
-            severity=severity,
-        )
+    def _nulls(
+        self, col: Column, state: _ColumnState, null: BoolArray, row_numbers: IntArray
+    ) -> None:
+        if not col.nullable:
+            state.tally(ViolationCode.NULL_VALUES).observe(null, row_numbers)
 
-    def _check_invalid(
-        self,
-        col: Column,
+    @staticmethod
+    def _invalid(
+        state: _ColumnState,
         code: ViolationCode,
-        invalid: BoolArray,
+        mask: BoolArray,
+        row_numbers: IntArray,
         what: tuple[str, str],
         values: Any,
+        text: Any = None,
     ) -> None:
-        """``what`` names one and several offending values."""
-        n = int(invalid.sum())
-        if not n:
-            return
-        severity = (
-            "error" if self._is_target(col) else self.graded(n, self.limits.max_invalid_fraction)
-        )
-        self.add(
-            code,
-            f"column {self._label(col)} has {n:,} {what[0] if n == 1 else what[1]} "
-            f"({_pct(n, len(invalid))} of rows), "
-            f"e.g. {self.samples(invalid, values)}",
-            column=col.name,
-            count=n,
-            examples=self.example_rows(invalid),
-            severity=severity,
-        )
+        tally = state.tally(code)
+        if mask.any() and not tally.count:
+            tally.what = what
+        tally.observe(mask, row_numbers, values, text)
 
-    def _check_numeric(self, col: Column, series: pd.Series) -> None:
+    def _labels(self, col: Column, labels: Any) -> None:
+        if self._is_target(col) and self.target is not None:
+            regression = self.contract.problem_type is ProblemType.REGRESSION
+            self.target.observe(labels, regression=regression)
+
+    def _observe_numeric(
+        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+    ) -> None:
         kind = series.dtype.kind
         raw: Any = series.to_numpy()
+        if kind not in "iuf":
+            state.saw_text = True
         if kind in "iu":
             values = series.to_numpy(dtype=np.float64)
             null = np.zeros(len(values), dtype=np.bool_)
@@ -792,160 +1237,201 @@ class _Validator:
             else:  # booleans, datetimes... are not numbers
                 values = np.full(len(series), np.nan)
             invalid = ~null & np.isnan(values)
-        self._check_nulls(col, null)
-        self._check_invalid(
-            col,
-            ViolationCode.INVALID_NUMBER,
-            invalid,
-            ("non-numeric value", "non-numeric values"),
-            raw,
-        )
+        self._nulls(col, state, null, rows)
+        what = ("non-numeric value", "non-numeric values")
+        self._invalid(state, ViolationCode.INVALID_NUMBER, invalid, rows, what, raw)
         finite = np.isfinite(values)
         fractional = np.zeros(len(values), dtype=np.bool_)
         infinite = ~null & ~invalid & ~finite
-        self._check_invalid(
-            col,
-            ViolationCode.NON_FINITE_NUMBER,
-            infinite,
-            ("infinite value", "infinite values"),
-            values,
-        )
+        what = ("infinite value", "infinite values")
+        self._invalid(state, ViolationCode.NON_FINITE_NUMBER, infinite, rows, what, values)
         if col.type is ColumnType.INTEGER:
             with np.errstate(invalid="ignore"):
                 fractional = finite & (np.floor(values) != values)
-            self._check_invalid(
-                col,
-                ViolationCode.NOT_INTEGER,
-                fractional,
-                ("non-integer value", "non-integer values"),
-                raw,
-            )
+            what = ("non-integer value", "non-integer values")
+            tally = state.tally(ViolationCode.NOT_INTEGER)
+            text = None
+            if kind in "iuf" and fractional.any() and len(tally.samples) < _SAMPLES:
+                text = self._text_column(self.positions[col.name])
+            self._invalid(state, ViolationCode.NOT_INTEGER, fractional, rows, what, raw, text)
         if col.min is not None or col.max is not None:
-            lo = -math.inf if col.min is None else col.min
-            hi = math.inf if col.max is None else col.max
+            lo, hi = self._bounds(col)
             # pandas' fast float parser can be off in the last digits: "0.01" must pass min 0.01
             lo_ok, hi_ok = lo - _BOUND_TOLERANCE * abs(lo), hi + _BOUND_TOLERANCE * abs(hi)
             with np.errstate(invalid="ignore"):
                 out = finite & ((values < lo_ok) | (values > hi_ok))
-            n = int(out.sum())
-            if n:
-                bounds = f"[{_num(lo)}, {_num(hi)}]"
+            if out.any():
                 seen = values[out]
-                self.add(
-                    ViolationCode.OUT_OF_RANGE,
-                    f"column {self._label(col)} has {_plural(n, 'value')} outside {bounds} "
-                    f"({_pct(n, len(out))} of rows; lowest {_num(float(seen.min()))}, "
-                    f"highest {_num(float(seen.max()))}), e.g. {self.samples(out, values)}",
-                    column=col.name,
-                    count=n,
-                    examples=self.example_rows(out),
-                    severity=self.graded(n, self.limits.max_out_of_range_fraction),
-                )
-        if self._is_target(col):
-            labels = values[finite & ~fractional]
-            as_int = col.type is ColumnType.INTEGER
-            self.target_labels = pd.Series(labels.astype(np.int64) if as_int else labels)
+                state.lowest = min(state.lowest, float(seen.min()))
+                state.highest = max(state.highest, float(seen.max()))
+            state.tally(ViolationCode.OUT_OF_RANGE).observe(out, rows, values)
+        labels = values[finite & ~fractional]
+        self._labels(col, labels.astype(np.int64) if col.type is ColumnType.INTEGER else labels)
 
-    def _check_boolean(self, col: Column, series: pd.Series) -> None:
+    @staticmethod
+    def _bounds(col: Column) -> tuple[float, float]:
+        lo = -math.inf if col.min is None else col.min
+        hi = math.inf if col.max is None else col.max
+        return lo, hi
+
+    def _observe_boolean(
+        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+    ) -> None:
         kind = series.dtype.kind
+        code = ViolationCode.INVALID_BOOLEAN
         if kind == "b":
-            null = np.zeros(len(series), dtype=np.bool_)
-            self._check_nulls(col, null)
+            self._nulls(col, state, np.zeros(len(series), dtype=np.bool_), rows)
             labels = series.to_numpy(dtype=np.bool_)
         elif kind in "iuf":
             values = series.to_numpy(dtype=np.float64)
             null = np.isnan(values)
             invalid = ~null & (values != 0) & (values != 1)
-            self._check_nulls(col, null)
-            self._check_invalid(
-                col,
-                ViolationCode.INVALID_BOOLEAN,
-                invalid,
-                ("value other than 0/1", "values other than 0/1"),
-                values,
-            )
+            self._nulls(col, state, null, rows)
+            what = ("value other than 0/1", "values other than 0/1")
+            self._invalid(state, code, invalid, rows, what, values)
             labels = values[~null & ~invalid] == 1
         else:
-            codes, uniques = pd.factorize(series.astype(object))
+            codes, uniques = pd.factorize(_objects(series))
             null = codes < 0
             normal = [str(u).strip().lower() for u in uniques]
             truth = np.array([n in _BOOL_TRUE for n in normal], dtype=np.bool_)
             known = np.array([n in _BOOL_TRUE or n in _BOOL_FALSE for n in normal], dtype=np.bool_)
             invalid = ~null & ~known[codes] if len(uniques) else np.zeros(len(codes), np.bool_)
-            self._check_nulls(col, null)
-            self._check_invalid(
-                col,
-                ViolationCode.INVALID_BOOLEAN,
-                invalid,
-                (
-                    "value that is not a boolean (true/false, 1/0, yes/no)",
-                    "values that are not a boolean (true/false, 1/0, yes/no)",
-                ),
-                series.to_numpy(),
+            self._nulls(col, state, null, rows)
+            what = (
+                "value that is not a boolean (true/false, 1/0, yes/no)",
+                "values that are not a boolean (true/false, 1/0, yes/no)",
             )
+            self._invalid(state, code, invalid, rows, what, series.array)
             good = ~null & ~invalid
             labels = truth[codes[good]] if len(uniques) else np.zeros(0, np.bool_)
-        if self._is_target(col):
-            self.target_labels = pd.Series(labels)
+        self._labels(col, labels)
 
-    def _check_categorical(self, col: Column, series: pd.Series) -> None:
-        codes, uniques = pd.factorize(series.astype(object))
+    def _observe_categorical(
+        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+    ) -> None:
+        codes, uniques = pd.factorize(_objects(series))
         null = codes < 0
-        self._check_nulls(col, null)
+        self._nulls(col, state, null, rows)
         names = [str(u) for u in uniques]
         good = ~null
         if col.categories is not None and names:
             allowed = set(col.categories)
             unknown_u = np.array([n not in allowed for n in names], dtype=np.bool_)
             unknown = good & unknown_u[codes]
-            n = int(unknown.sum())
-            if n:
+            if unknown.any():
                 per_value = np.bincount(codes[unknown], minlength=len(names))
-                ranked = sorted(
-                    (i for i in range(len(names)) if per_value[i]),
-                    key=lambda i: (-int(per_value[i]), names[i]),
-                )
-                shown = ", ".join(f"{_show(names[i])} ({int(per_value[i])})" for i in ranked[:5])
-                more = f" and {len(ranked) - 5} more" if len(ranked) > 5 else ""
-                allowed_list = ", ".join(col.categories[:10])
-                allowed_more = ", …" if len(col.categories) > 10 else ""
-                self.add(
-                    ViolationCode.UNKNOWN_CATEGORY,
-                    f"column {self._label(col)} has {_plural(n, 'value')} ({_pct(n, len(unknown))} of rows) "
-                    f"not among its categories: {shown}{more}; allowed: "
-                    f"{allowed_list}{allowed_more}",
-                    column=col.name,
-                    count=n,
-                    examples=[names[i] for i in ranked[:MAX_EXAMPLES]],
-                    severity=self.graded(n, self.limits.max_unknown_category_fraction),
+                state.unknown.update(
+                    {names[i]: int(per_value[i]) for i in np.flatnonzero(per_value).tolist()}
                 )
                 good = good & ~unknown
-        if self._is_target(col):
-            self.target_labels = pd.Series(np.asarray(names, dtype=object)[codes[good]])
+            state.tally(ViolationCode.UNKNOWN_CATEGORY).observe(unknown, rows)
+        self._labels(col, np.asarray(names, dtype=object)[codes[good]])
 
-    def _check_datetime(self, col: Column, series: pd.Series) -> None:
+    def _observe_datetime(
+        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+    ) -> None:
         if series.dtype.kind == "M" or isinstance(series.dtype, pd.DatetimeTZDtype):
-            self._check_nulls(col, series.isna().to_numpy(dtype=np.bool_))
+            self._nulls(col, state, series.isna().to_numpy(dtype=np.bool_), rows)
             return
-        codes, uniques = pd.factorize(series.astype(object))
+        codes, uniques = pd.factorize(_objects(series))
         null = codes < 0
-        self._check_nulls(col, null)
+        self._nulls(col, state, null, rows)
         if not len(uniques):
             return
         failed = _unparseable_datetimes(pd.Series([str(u) for u in uniques], dtype=object))
         invalid = ~null & failed[codes]
-        self._check_invalid(
-            col,
-            ViolationCode.INVALID_DATETIME,
-            invalid,
-            ("value that is not a date/time", "values that are not a date/time"),
-            series.to_numpy(),
+        what = ("value that is not a date/time", "values that are not a date/time")
+        self._invalid(state, ViolationCode.INVALID_DATETIME, invalid, rows, what, series.array)
+
+    # ------------------------------------------------------------------ 4. columns, reported
+
+    def report_column(self, col: Column, state: _ColumnState) -> None:
+        for code in _COLUMN_ORDER:
+            tally = state.tallies.get(code)
+            if tally is None or not tally.count:
+                continue
+            if code is ViolationCode.NULL_VALUES:
+                self._report_nulls(col, tally)
+            elif code is ViolationCode.OUT_OF_RANGE:
+                self._report_range(col, state, tally)
+            elif code is ViolationCode.UNKNOWN_CATEGORY:
+                self._report_unknown(col, state, tally)
+            else:
+                self._report_invalid(col, code, tally, state.saw_text)
+
+    def _report_nulls(self, col: Column, tally: _Tally) -> None:
+        n = tally.count
+        severity = (
+            "error"
+            if self._is_target(col)
+            else self.graded(n, self.limits.null_tolerance(col.name))
+        )
+        self.add(
+            ViolationCode.NULL_VALUES,
+            f"column {self._label(col)} is not nullable but has "
+            f"{_plural(n, 'empty/null value')} ({_pct(n, self.good_rows)} of rows)",
+            column=col.name,
+            count=n,
+            examples=tally.rows,
+            severity=severity,
+        )
+
+    def _report_invalid(
+        self, col: Column, code: ViolationCode, tally: _Tally, as_text: bool
+    ) -> None:
+        n = tally.count
+        samples = tally.text_samples if as_text else tally.samples
+        severity = (
+            "error" if self._is_target(col) else self.graded(n, self.limits.max_invalid_fraction)
+        )
+        self.add(
+            code,
+            f"column {self._label(col)} has {n:,} {tally.what[0] if n == 1 else tally.what[1]} "
+            f"({_pct(n, self.good_rows)} of rows), e.g. {', '.join(samples)}",
+            column=col.name,
+            count=n,
+            examples=tally.rows,
+            severity=severity,
+        )
+
+    def _report_range(self, col: Column, state: _ColumnState, tally: _Tally) -> None:
+        n = tally.count
+        lo, hi = self._bounds(col)
+        self.add(
+            ViolationCode.OUT_OF_RANGE,
+            f"column {self._label(col)} has {_plural(n, 'value')} outside "
+            f"[{_num(lo)}, {_num(hi)}] ({_pct(n, self.good_rows)} of rows; lowest "
+            f"{_num(state.lowest)}, highest {_num(state.highest)}), "
+            f"e.g. {', '.join(tally.samples)}",
+            column=col.name,
+            count=n,
+            examples=tally.rows,
+            severity=self.graded(n, self.limits.max_out_of_range_fraction),
+        )
+
+    def _report_unknown(self, col: Column, state: _ColumnState, tally: _Tally) -> None:
+        assert col.categories is not None
+        n = tally.count
+        ranked = sorted(state.unknown.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{_show(name)} ({count})" for name, count in ranked[:5])
+        more = f" and {len(ranked) - 5} more" if len(ranked) > 5 else ""
+        allowed_list = ", ".join(col.categories[:10])
+        allowed_more = ", …" if len(col.categories) > 10 else ""
+        self.add(
+            ViolationCode.UNKNOWN_CATEGORY,
+            f"column {self._label(col)} has {_plural(n, 'value')} ({_pct(n, self.good_rows)} "
+            f"of rows) not among its categories: {shown}{more}; allowed: "
+            f"{allowed_list}{allowed_more}",
+            column=col.name,
+            count=n,
+            examples=[name for name, _ in ranked[:MAX_EXAMPLES]],
+            severity=self.graded(n, self.limits.max_unknown_category_fraction),
         )
 
     # ------------------------------------------------------------------ 5. dataset
 
     def check_dataset(self) -> None:
-        assert self.frame is not None
         contract = self.contract
         if self.rows < contract.min_rows:
             self.add(
@@ -955,61 +1441,70 @@ class _Validator:
                 count=self.rows,
             )
         self._check_duplicates()
-        if self.target_labels is not None and len(self.target_labels):
+        if self.target is not None and self.target.count:
             if contract.problem_type is ProblemType.REGRESSION:
                 self._check_constant_target()
             else:
                 self._check_classes()
 
+    def row_number(self, good_index: IntArray) -> IntArray:
+        """1-based row numbers of well-formed rows, counting the ragged ones between."""
+        if not self.ragged:
+            return good_index + 1
+        bad = np.concatenate(self.ragged)
+        before = bad - np.arange(len(bad))  # well-formed rows before each ragged one
+        return good_index + np.searchsorted(before, good_index, side="right") + 1
+
     def _check_duplicates(self) -> None:
-        assert self.frame is not None
-        keep = sorted(set(self.positions.values()))
-        frame = self.frame[keep] if len(keep) != self.frame.shape[1] else self.frame
-        duplicated = frame.duplicated(keep="first").to_numpy(dtype=np.bool_)
-        n = int(duplicated.sum())
-        if not n:
+        """Duplicates by 64-bit row hash; the first occurrence of a row is not one."""
+        batches, self.row_hashes = self.row_hashes, []
+        repeated = _repeated_hashes(batches)
+        if not len(repeated):
             return
-        first = int(np.flatnonzero(duplicated)[0])
-        same = (frame.iloc[:first] == frame.iloc[first]) | (
-            frame.iloc[:first].isna() & frame.iloc[first].isna()
-        )
-        matches = np.flatnonzero(same.all(axis=1).to_numpy(dtype=np.bool_))
-        example = f"row {int(self.row_numbers[first])}"
-        if len(matches):
-            example += f" repeats row {int(self.row_numbers[int(matches[0])])}"
-        severity = self.graded(n, self.limits.max_duplicate_fraction)
+        total = sum(len(h) for h in batches)
+        offsets = np.cumsum([0, *(len(h) for h in batches)])
+        hits = [np.isin(h, repeated) for h in batches]
+        where = np.concatenate([np.flatnonzero(m) + o for m, o in zip(hits, offsets, strict=False)])
+        values = np.concatenate([h[m] for h, m in zip(batches, hits, strict=True)])
+        del batches, hits
+        distinct, first_seen = np.unique(values, return_index=True)
+        repeat = np.ones(len(where), dtype=np.bool_)
+        repeat[first_seen] = False
+        duplicates = where[repeat]
+        n = len(duplicates)
+        first = int(duplicates[0])
+        value = values[np.flatnonzero(repeat)[0]]
+        earlier = int(where[first_seen[np.searchsorted(distinct, value)]])
+        rows = self.row_number(np.array([first, earlier, *duplicates[:MAX_EXAMPLES]]))
         self.add(
             ViolationCode.DUPLICATE_ROWS,
-            f"{_plural(n, 'row')} ({_pct(n, len(duplicated))}) exactly "
-            f"{'repeats' if n == 1 else 'repeat'} an earlier row (e.g. {example}); "
+            f"{_plural(n, 'row')} ({_pct(n, total)}) exactly "
+            f"{'repeats' if n == 1 else 'repeat'} an earlier row (e.g. row {int(rows[0])} "
+            f"repeats row {int(rows[1])}); "
             f"the limit is {self.limits.max_duplicate_fraction:.1%}",
             count=n,
-            examples=self.example_rows(duplicated),
-            severity=severity,
+            examples=[int(r) for r in rows[2:]],
+            severity=self.graded(n, self.limits.max_duplicate_fraction),
         )
 
     def _check_constant_target(self) -> None:
-        assert self.target_labels is not None
-        values = self.target_labels.to_numpy(dtype=np.float64)
-        lo, hi = float(values.min()), float(values.max())
-        if lo == hi:
+        assert self.target is not None
+        if self.target.low == self.target.high:
             target = self.contract.target
             self.add(
                 ViolationCode.CONSTANT_TARGET,
-                f"the target {target!r} has the same value ({_num(lo)}) on every valid row: "
-                "there is nothing to learn",
+                f"the target {target!r} has the same value ({_num(self.target.low)}) on "
+                "every valid row: there is nothing to learn",
                 column=target,
-                count=len(values),
+                count=self.target.count,
             )
 
     def _check_classes(self) -> None:
-        assert self.target_labels is not None
+        assert self.target is not None
         target = self.contract.target
-        counts = self.target_labels.value_counts(dropna=True)
-        total = int(counts.sum())
-        ranked = sorted(
-            ((k, int(v)) for k, v in counts.items()), key=lambda kv: (kv[1], str(kv[0]))
-        )
+        counts = {_python(k): v for k, v in self.target.classes.items()}
+        total = sum(counts.values())
+        ranked = sorted(counts.items(), key=lambda kv: (kv[1], str(kv[0])))
         classes = len(counts)
         listing = ", ".join(f"{_show(k)} ({v})" for k, v in ranked[:5])
         if classes < 2:
@@ -1045,3 +1540,26 @@ class _Validator:
                 count=len(rare),
                 examples=[str(k) for k, _ in rare[:MAX_EXAMPLES]],
             )
+
+
+_HASH_PARTS = 8  # the hash space in eighths (by the top 3 bits)
+
+
+def _repeated_hashes(batches: list[UIntArray]) -> UIntArray:
+    """The hash values seen more than once, sorting an eighth of them at a time.
+
+    So the check needs the row hashes (8 bytes a row) plus one eighth of them sorted,
+    rather than a sorted copy and its permutation (16 bytes a row more).
+    """
+    shift = np.uint64(64 - 3)
+    found = [np.zeros(0, dtype=np.uint64)]
+    for part in range(_HASH_PARTS):
+        chunk = np.concatenate([found[0], *(h[(h >> shift) == part] for h in batches)])
+        chunk.sort()
+        found.append(np.unique(chunk[1:][chunk[1:] == chunk[:-1]]))
+    return np.concatenate(found)
+
+
+def _python(value: Any) -> Any:
+    """A numpy scalar as the Python value (``value_counts`` keys come back as either)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -395,10 +395,8 @@ class LocalCloud:
         ``metadata`` is S3 user metadata, e.g. ``{"modelrail-fault-error-rate": "1"}``.
         """
         key = key or f"incoming/{model}/{path.name}"
-        response = self.client("s3").put_object(
-            Bucket=self.data_bucket, Key=key, Body=path.read_bytes(), Metadata=metadata or {}
-        )
-        return key, response.get("VersionId")
+        s3 = upload_client(self.region)
+        return key, upload_file(s3, path, self.data_bucket, key, metadata or {})
 
     def execution_arn_for(self, key: str, version_id: str | None) -> str:
         plan = plan_start(self.data_bucket, key, version_id)
@@ -532,6 +530,49 @@ class LocalCloud:
                 body = {"message": sent[1]}
             messages.append(body if isinstance(body, dict) else {"message": body})
         return messages
+
+
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+"""Files from this size up are uploaded in parts of this size (a managed transfer)."""
+
+
+def upload_client(region: str) -> Any:
+    """An S3 client that sends a checksum only where S3 requires one.
+
+    botocore's default (``when_supported``) streams every upload as ``aws-chunked`` with
+    a CRC32 trailer; both botocore's in-process reader of that body and moto's decoder
+    of it grow a bytes object chunk by chunk, which is quadratic: a 2 GB upload to the
+    in-process local cloud never finished. Real S3 needs no checksum on PutObject or
+    UploadPart (the SDK still verifies what it can), so the local uploader opts out.
+    """
+    from botocore.config import Config
+
+    config = Config(request_checksum_calculation="when_required")
+    return boto3.client("s3", region_name=region, config=config)
+
+
+def upload_file(s3: Any, path: Path, bucket: str, key: str, metadata: dict[str, str]) -> str | None:
+    """Upload ``path`` streamed from disk; returns the new object's version id.
+
+    A small file is one ``PutObject`` (its response names the version). A large one is a
+    managed multipart upload (CreateMultipartUpload, UploadPart in parallel,
+    CompleteMultipartUpload; AbortMultipartUpload on failure), which s3transfer runs
+    without returning the response, so the version is read back by ``HeadObject``.
+    """
+    from boto3.s3.transfer import TransferConfig
+
+    size = path.stat().st_size
+    if size < MULTIPART_THRESHOLD:
+        with path.open("rb") as body:
+            response = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+        return response.get("VersionId")  # type: ignore[no-any-return]
+    config = TransferConfig(
+        multipart_threshold=MULTIPART_THRESHOLD,
+        multipart_chunksize=MULTIPART_THRESHOLD,
+        max_concurrency=4,
+    )
+    s3.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": metadata}, Config=config)
+    return s3.head_object(Bucket=bucket, Key=key).get("VersionId")  # type: ignore[no-any-return]
 
 
 def loopback_server(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:

@@ -5,7 +5,8 @@
   this run's ``champion`` channel with ``champion.json`` (its version); with no reference
   the channel holds a ``NONE`` marker, so the channel always exists and the state machine
   needs no second Train state. Which version and why is returned as ``comparedWith``.
-* The baseline profile of the validated snapshot (quantile bins and category counts for
+* The baseline profile of the validated snapshot, streamed a few columns at a time
+  (:func:`modelrail.profile.build_profile_streamed`; quantile bins and category counts for
   later drift checks, plus Model Monitor-shaped ``statistics.json``/``constraints.json``),
   stored beside the snapshot and recorded in the version's lineage.
 * The hyperparameter search request when the contract asks for one (modelrail.tuning).
@@ -20,12 +21,13 @@ the job does not fit this function either.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
+from modelrail.columns import CsvColumns, ParquetColumns
 from modelrail.contract import ModelContract
 from modelrail.dataset_job import profile_files, read_frame
 from modelrail.naming import training_job_name
-from modelrail.profile import build_profile
+from modelrail.profile import build_profile_streamed
 from modelrail.registry import ModelRegistry
 from modelrail.release import comparison_reference
 from modelrail.sizing import SizeBand, training_resources
@@ -43,6 +45,17 @@ def round_name(execution_name: str, round_number: int) -> str:
     """The name a round's jobs and run folder derive from: the execution's own name for the
     first round, ``<execution>-r<N>`` for a re-judgement (job names must be new)."""
     return execution_name if round_number == 1 else f"{execution_name}-r{round_number}"
+
+
+def _columns(s3: S3Client, bucket: str, key: str) -> CsvColumns | ParquetColumns:
+    """The snapshot, streamed from S3 again for each pass of the profile."""
+
+    def open_stream() -> BinaryIO:
+        return cast(BinaryIO, s3.get_object(Bucket=bucket, Key=key)["Body"])
+
+    if key.lower().endswith(".parquet"):
+        return ParquetColumns(open_stream)
+    return CsvColumns(open_stream)
 
 
 def run_prepare(
@@ -88,8 +101,12 @@ def run_prepare(
     if built is not None:
         profile_uri, fingerprint = built.uri, built.fingerprint
     else:
-        frame = read_frame(s3.get_object(Bucket=train_bucket, Key=key)["Body"].read(), key)
-        profile = build_profile(frame, contract, dataset_sha256=request.validation.dataset.sha256)
+        profile = build_profile_streamed(
+            _columns(s3, train_bucket, key),
+            contract,
+            rows=request.validation.dataset.rows,
+            dataset_sha256=request.validation.dataset.sha256,
+        )
         for name, body in profile_files(profile).items():
             s3.put_object(
                 Bucket=train_bucket, Key=folder + name, Body=body, ContentType="application/json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,15 @@ _CHILD = """
 import json, sys
 from pathlib import Path
 import pandas
-from modelrail.profile import build_profile, profile_json
+from modelrail.columns import CsvColumns, ParquetColumns
+from modelrail.profile import build_profile, build_profile_streamed, profile_json
 from modelrail.steps.contracts import contract_for
 from modelrail.steps.prepare import read_frame
 from modelrail.validation import validate_dataset
+
+def columns_of(name):
+    opener = lambda: open(name, "rb")
+    return ParquetColumns(opener) if name.endswith(".parquet") else CsvColumns(opener)
 
 out = {"pandas": pandas.__version__}
 for name, model in json.loads(sys.argv[1]).items():
@@ -40,15 +46,19 @@ for name, model in json.loads(sys.argv[1]).items():
     report = validate_dataset(data, filename=Path(name).name, contract=contract,
                               limits=contract.validation_limits())
     profile = None
+    streamed = None
     if report.ok:
         profile = profile_json(build_profile(read_frame(data, name), contract)).decode()
-    out[name] = {"report": report.to_json(), "profile": profile}
+        streamed = profile_json(build_profile_streamed(
+            columns_of(name), contract, rows=report.rows, memory=1)).decode()
+    out[name] = {"report": report.to_json(), "profile": profile, "streamed": streamed}
 print(json.dumps(out))
 """
 
 
 def _in_venv(files: dict[str, str], contracts: Path) -> dict[str, Any]:
-    from modelrail.profile import build_profile, profile_json
+    from modelrail.columns import CsvColumns, ParquetColumns
+    from modelrail.profile import build_profile, build_profile_streamed, profile_json
     from modelrail.validation import validate_dataset
 
     out: dict[str, Any] = {}
@@ -58,10 +68,15 @@ def _in_venv(files: dict[str, str], contracts: Path) -> dict[str, Any]:
         report = validate_dataset(
             data, filename=Path(name).name, contract=contract, limits=contract.validation_limits()
         )
-        profile = None
+        profile = streamed = None
         if report.ok:
             profile = profile_json(build_profile(read_frame(data, name), contract)).decode()
-        out[name] = {"report": report.to_json(), "profile": profile}
+            opener = partial(open, name, "rb")
+            source = ParquetColumns(opener) if name.endswith(".parquet") else CsvColumns(opener)
+            streamed = profile_json(
+                build_profile_streamed(source, contract, rows=report.rows, memory=1)
+            ).decode()
+        out[name] = {"report": report.to_json(), "profile": profile, "streamed": streamed}
     return out
 
 
@@ -104,6 +119,7 @@ def test_reports_and_profiles_are_identical_on_pandas_2_and_the_layers_pandas_3(
     assert layer.keys() == venv.keys()
     for name in venv:
         assert layer[name] == venv[name], name
+        assert venv[name]["streamed"] == venv[name]["profile"], name
     assert sum(v["profile"] is not None for v in venv.values()) == 8
 
 
@@ -139,6 +155,7 @@ def test_the_validation_and_profile_suites_pass_on_the_layers_pandas(
          "-q", "-p", "no:cacheprovider", "-W", "error::FutureWarning",
          "-W", "error::DeprecationWarning",
          "tests/unit/test_validation.py", "tests/unit/test_profile.py",
+         "tests/unit/test_validation_stream.py", "tests/unit/test_profile_stream.py",
          # writes gzip headers, whose OS byte differs between Python 3.11 and 3.13
          "--deselect", "tests/unit/test_validation.py::test_corpus_is_up_to_date"],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=900,

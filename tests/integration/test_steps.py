@@ -96,6 +96,41 @@ def test_the_exact_version_validated_is_the_one_snapshotted(s3: Any) -> None:
     assert result.dataset.rows == 300 and result.dataset.sha256 == hashlib.sha256(first).hexdigest()
 
 
+def test_an_oversized_upload_names_its_true_size_and_is_never_read(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = _csv(generate(load_contract("demand"), rows=300, seed=3))
+    request = _upload(s3, body)
+    small = load_contract("demand").model_copy(update={"max_bytes": 1000})
+    monkeypatch.setattr("modelrail.steps.validate.contract_for", lambda *a: small)
+    reads: list[dict[str, Any]] = []
+    s3.meta.events.register("before-call.s3.GetObject", lambda params, **k: reads.append(params))
+    with pytest.raises(DataValidationError, match=f"is {len(body):,} bytes; the contract"):
+        _validate(s3, request)
+    assert reads == []  # HeadObject gave the size; CopyObject quarantined it
+
+
+def test_the_snapshot_is_a_server_side_copy_of_a_streamed_read(s3: Any) -> None:
+    body = _csv(generate(load_contract("demand"), rows=400, seed=4))
+    request = _upload(s3, body)
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3.*", lambda model, **k: calls.append(model.name))
+    result = _validate(s3, request)
+    assert calls == ["HeadObject", "GetObject", "CopyObject", "PutObject"]  # PutObject: the report
+    key = f"datasets/demand/{result.dataset.sha256}/data/train.csv"
+    assert s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read() == body
+
+
+def test_a_parquet_upload_is_validated_from_the_stream(s3: Any) -> None:
+    frame = generate(load_contract("demand"), rows=300, seed=5)
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    request = _upload(s3, buf.getvalue(), key="incoming/demand/day.parquet")
+    result = _validate(s3, request)
+    assert result.dataset.rows == 300
+    assert result.dataset.sha256 == hashlib.sha256(buf.getvalue()).hexdigest()
+
+
 def test_a_bad_upload_is_quarantined_and_the_original_kept(s3: Any) -> None:
     df = generate(load_contract("demand"), rows=300, seed=3).drop(columns=["units_sold"])
     body = _csv(df)

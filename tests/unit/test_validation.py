@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from modelrail import validation
 from modelrail.contract import ModelContract, load_contract, parse_contract
 from modelrail.validation import (
     SUMMARY_MAX_CHARS,
@@ -200,7 +201,7 @@ def _unreadable_parquet(monkeypatch: pytest.MonkeyPatch) -> ValidationReport:
     def broken(*args: Any, **kwargs: Any) -> pd.DataFrame:
         raise OSError("Parquet magic bytes not found in footer")
 
-    monkeypatch.setattr(pd, "read_parquet", broken)
+    monkeypatch.setattr(validation, "_read_parquet_batches", broken)
     return check(b"not parquet at all", filename="sales.parquet")
 
 
@@ -544,6 +545,11 @@ def test_datetime_columns_accept_iso_and_other_formats() -> None:
     assert check(churn_csv(labels, signup), contract=churn_contract()).ok
 
 
+def _batches(frame: pd.DataFrame) -> tuple[list[str], Any]:
+    """What the Parquet reader returns: the columns and the frames (here, one)."""
+    return [str(c) for c in frame.columns], iter([frame])
+
+
 def test_typed_parquet_frames_are_checked_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = demand_rows()
     frame = pd.DataFrame(rows)
@@ -561,7 +567,7 @@ def test_typed_parquet_frames_are_checked_by_value(monkeypatch: pytest.MonkeyPat
     bad["price"] = bad["price"].astype(object)
     bad.loc[5, "price"] = "free"
     frames = iter([good, bad])
-    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: next(frames))
+    monkeypatch.setattr(validation, "_read_parquet_batches", lambda *a: _batches(next(frames)))
     ok = check(b"PAR1...", filename="sales.parquet")
     assert ok.ok, ok.summary()
     assert ok.format == "parquet"
@@ -577,7 +583,7 @@ def test_nested_parquet_values_are_reported_not_raised(monkeypatch: pytest.Monke
     frame["competitor_price"] = pd.to_numeric(frame["competitor_price"], errors="coerce")
     frame["price"] = pd.Series([[1.0, 2.0]] * len(frame), dtype=object)
     frame["tags"] = pd.Series([{"a": 1}] * len(frame), dtype=object)
-    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: frame)
+    monkeypatch.setattr(validation, "_read_parquet_batches", lambda *a: _batches(frame))
     report = check(b"PAR1...", filename="sales.parquet")
     assert error_codes(report) == {"invalid_number", "unexpected_column"}
     assert "'[1.0, 2.0]' in row 1" in only(report, ViolationCode.INVALID_NUMBER).message

@@ -1,0 +1,152 @@
+"""A validated dataset read a few columns at a time, streamed: what the profile reads.
+
+:func:`modelrail.profile.build_profile_streamed` asks a :class:`ColumnSource` for some
+contract columns per pass; each pass streams the file once (``open_stream`` is called
+again) and keeps only those columns. The frame read is the one ``pd.read_csv`` /
+``pd.read_parquet`` of the whole file would give for those columns: Parquet by column
+projection; CSV by pyarrow's streaming reader with pandas' missing-value markers and
+the column types fixed up front (a streaming reader infers types from its first block
+only), then, for text columns, pandas' inference redone over the whole column.
+Pure: no AWS; the caller opens the stream.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import BinaryIO
+
+import pandas as pd
+
+from modelrail.contract import Column, ColumnType
+
+Opener = Callable[[], BinaryIO]
+
+# pandas' default missing-value markers (modelrail.validation reads CSV the same way)
+NA_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+_TRUE = ("True", "TRUE", "true")
+_FALSE = ("False", "FALSE", "false")
+BLOCK_BYTES = 8 * 1024 * 1024
+
+
+class CsvColumns:
+    """Columns of a CSV file, one streamed pass per :meth:`read`."""
+
+    def __init__(self, open_stream: Opener, *, block_bytes: int = BLOCK_BYTES) -> None:
+        import pyarrow.csv as pa_csv
+
+        self._open = open_stream
+        self._block = block_bytes
+        with open_stream() as stream:
+            reader = pa_csv.open_csv(stream, read_options=self._read_options())
+            self._names = list(reader.schema.names)
+
+    @property
+    def names(self) -> list[str]:
+        return self._names
+
+    def _read_options(self) -> object:
+        import pyarrow.csv as pa_csv
+
+        return pa_csv.ReadOptions(block_size=self._block)
+
+    def read(self, columns: list[Column]) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        numeric = {ColumnType.NUMERIC, ColumnType.INTEGER}
+        # text as a dictionary: pandas gets a categorical, codes and the distinct values,
+        # not a Python object a row
+        text = pa.dictionary(pa.int32(), pa.string())
+        types = {c.name: pa.float64() if c.type in numeric else text for c in columns}
+        options = pa_csv.ConvertOptions(
+            include_columns=[c.name for c in columns],
+            column_types=types,
+            null_values=list(NA_VALUES),
+            strings_can_be_null=True,
+            true_values=list(_TRUE),
+            false_values=list(_FALSE),
+        )
+        parse = pa_csv.ParseOptions(newlines_in_values=True)
+        with self._open() as stream:
+            reader = pa_csv.open_csv(
+                stream,
+                read_options=self._read_options(),
+                parse_options=parse,
+                convert_options=options,
+            )
+            table = reader.read_all()
+        # each column converted on its own, Arrow's buffers freed as they go: no second copy
+        frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
+        for column in columns:
+            if column.type not in numeric:
+                frame[column.name] = infer_like_pandas(frame[column.name])
+        return frame
+
+
+def infer_like_pandas(text: pd.Series) -> pd.Series:
+    """What pandas' CSV parser would have made of a column read as text.
+
+    Booleans when every value is a true/false word, numbers when every value parses
+    (int64 when all are integers and none is missing), otherwise the text.
+    """
+    if isinstance(text.dtype, pd.CategoricalDtype):
+        return _infer_categorical(text)
+    present = text.dropna()
+    if not len(present):
+        return text.astype(object)
+    if present.isin((*_TRUE, *_FALSE)).all():
+        if len(present) == len(text):
+            return present.isin(_TRUE)
+        return text.map(lambda v: v in _TRUE, na_action="ignore").astype(object)
+    numbers = pd.to_numeric(present, errors="coerce")
+    if numbers.notna().all():
+        parsed = pd.to_numeric(text, errors="coerce")
+        whole = len(present) == len(text) and bool((parsed == parsed.round()).all())
+        all_int = whole and present.str.fullmatch(r"\s*[-+]?\d+\s*").all()
+        return parsed.astype("int64") if all_int else parsed.astype("float64")
+    return text.astype(object)
+
+
+def _infer_categorical(text: pd.Series) -> pd.Series:
+    """:func:`infer_like_pandas` of a categorical column, decided on its distinct values."""
+    categories = pd.Series(text.cat.categories, dtype=object)
+    inferred = infer_like_pandas(categories)
+    if inferred.dtype == object:  # text stays text: keep the compact categorical
+        return text
+    if inferred.duplicated().any():  # "1" and "01" are one number: no longer distinct
+        return infer_like_pandas(text.astype(object))
+    # numbers or booleans as categories: their canonical labels are the dense column's
+    return text.cat.rename_categories(list(inferred))
+
+
+class ParquetColumns:
+    """Columns of a Parquet file by projection; the file is spooled once if not seekable."""
+
+    def __init__(self, open_stream: Opener) -> None:
+        import pyarrow.parquet as pq
+
+        self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the source
+        with open_stream() as stream:
+            shutil.copyfileobj(stream, self._spool, BLOCK_BYTES)
+        self._spool.seek(0)
+        self._file = pq.ParquetFile(self._spool)
+        schema = self._file.schema_arrow
+        self._names = [str(c) for c in schema.empty_table().to_pandas().columns]
+
+    @property
+    def names(self) -> list[str]:
+        return self._names
+
+    def read(self, columns: list[Column]) -> pd.DataFrame:
+        table = self._file.read(columns=[c.name for c in columns], use_pandas_metadata=True)
+        frame: pd.DataFrame = table.to_pandas()
+        return frame.reset_index(drop=True)
+
+    def close(self) -> None:
+        self._spool.close()

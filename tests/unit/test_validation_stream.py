@@ -1,0 +1,118 @@
+"""Streaming validation: the report does not depend on how the file is cut into batches."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelrail.contract import load_contract
+from modelrail.validation import ValidationReport, ViolationCode, validate_dataset, validate_stream
+
+DEMAND = load_contract("demand")
+HEADER = [c.name for c in DEMAND.columns]
+SMALL = DEMAND.model_copy(update={"min_rows": 1})
+
+# Each field is a valid value or one kind of problem the validator reports.
+_FIELDS = {
+    "store_id": st.sampled_from(["S01", "S02", "S03", "", "S 01"]),
+    "product_category": st.sampled_from(["grocery", "toys", "", "garden", '"home"']),
+    "price": st.sampled_from(["1.50", "2", "", "free", "-3", "inf", "999999"]),
+    "promotion": st.sampled_from(["true", "false", "0", "maybe", ""]),
+    "day_of_week": st.sampled_from(["0", "6", "2.5", "9", "x"]),
+    "month": st.sampled_from(["1", "12", "13", ""]),
+    "temperature": st.sampled_from(["-10.5", "20", "abc", ""]),
+    "holiday": st.sampled_from(["0", "1", "2"]),
+    "competitor_price": st.sampled_from(["", "3.25", "4"]),
+    "units_sold": st.sampled_from(["0", "12.5", "12.5", "", "-1", "x"]),
+}
+_ROW = st.fixed_dictionaries(_FIELDS)
+
+
+def _csv(rows: list[dict[str, str]], ragged: list[int], eol: str) -> bytes:
+    lines = [",".join(HEADER)]
+    for i, row in enumerate(rows):
+        fields = [row[h] for h in HEADER]
+        lines.append(",".join(fields[:-2] if i in ragged else fields))
+    return (eol.join(lines) + eol).encode()
+
+
+def _stream(data: bytes, name: str, batch_bytes: int, batch_rows: int) -> ValidationReport:
+    return validate_stream(
+        io.BytesIO(data),
+        filename=name,
+        size=len(data),
+        contract=SMALL,
+        batch_bytes=batch_bytes,
+        batch_rows=batch_rows,
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(_ROW, min_size=0, max_size=40),
+    ragged=st.lists(st.integers(0, 39), max_size=3),
+    eol=st.sampled_from(["\n", "\r\n"]),
+    batch_bytes=st.integers(1, 300),
+)
+def test_csv_report_is_the_same_for_any_batch_size(
+    rows: list[dict[str, str]], ragged: list[int], eol: str, batch_bytes: int
+) -> None:
+    data = _csv(rows, ragged, eol)
+    whole = _stream(data, "x.csv", len(data) + 1, 10**6)
+    assert _stream(data, "x.csv", batch_bytes, 1) == whole
+    assert _stream(data, "x.csv", 1, 1) == whole
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(_ROW, min_size=1, max_size=40), batch_rows=st.integers(1, 7))
+def test_parquet_report_is_the_same_for_any_batch_size(
+    rows: list[dict[str, str]], batch_rows: int
+) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(rows, columns=HEADER)
+    frame["holiday"] = frame["holiday"].astype(int)
+    buf = io.BytesIO()
+    frame.to_parquet(buf, row_group_size=5)
+    data = buf.getvalue()
+    whole = _stream(data, "x.parquet", 1 << 20, 10**6)
+    assert _stream(data, "x.parquet", 7, batch_rows) == whole
+
+
+def test_the_stream_report_matches_the_bytes_report() -> None:
+    data = _csv([{h: "1" for h in HEADER}] * 3, [], "\n")
+    report = _stream(data, "x.csv", 5, 1)
+    assert report == validate_dataset(data, filename="x.csv", contract=SMALL)
+    assert report.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_an_oversized_stream_names_its_true_size_and_is_not_read() -> None:
+    class Unreadable(io.RawIOBase):
+        def read(self, n: int = -1) -> bytes:
+            raise AssertionError("an oversized file must not be read")
+
+    size = DEMAND.max_bytes + 12_345
+    report = validate_stream(Unreadable(), filename="big.csv", size=size, contract=DEMAND)  # type: ignore[arg-type]
+    violation = report.violations[0]
+    assert violation.code is ViolationCode.FILE_TOO_LARGE
+    assert violation.count == size
+    assert f"{size:,} bytes" in violation.message
+    assert report.size_bytes == size
+
+
+def test_invalid_utf8_late_in_the_file_wins_over_earlier_problems() -> None:
+    data = _csv([{h: "1" for h in HEADER}] * 50, [3], "\n") + b"S01,\xe9\n"
+    report = _stream(data, "x.csv", 64, 1)
+    assert [v.code for v in report.violations] == [ViolationCode.NOT_UTF8]
+    assert report == _stream(data, "x.csv", 1 << 20, 10**6)
+
+
+def test_a_stray_quote_late_in_the_file_switches_to_the_csv_module() -> None:
+    rows = [{h: "1" for h in HEADER}] * 30
+    data = _csv(rows, [], "\n") + b'S01,a"b,1,true,1,1,1,0,,1\n' + _csv(rows, [], "\n")[-60:]
+    small, whole = _stream(data, "x.csv", 40, 2), _stream(data, "x.csv", 1 << 20, 10**6)
+    assert small == whole
