@@ -699,20 +699,8 @@ class TrainingPipeline(Construct):
         )
         guarded(notify_success, SNS_TRANSIENT)
 
-        rejected = sfn.Pass(
-            self,
-            "Rejected",
-            parameters={
-                "Error": "QualityGateRejected",
-                "Cause": sfn.JsonPath.string_at("$.gate.summary"),
-            },
-            result_path="$.error",
-        )
-        rejected_mark = sfn.Pass(
-            self,
-            "RejectedState",
-            result=sfn.Result.from_string("QualityGate"),
-            result_path="$.failedState",
+        rejected = self._rejection(
+            "Rejected", "QualityGateRejected", "$.gate.summary", "QualityGate"
         )
         # Every trained model is registered: REGISTERED when it passed, REJECTED (with the
         # gate's reasons) when not. Then the verdict decides success or failure.
@@ -755,7 +743,7 @@ class TrainingPipeline(Construct):
         judged = (
             sfn.Choice(self, "Passed?")
             .when(sfn.Condition.boolean_equals("$.gate.passed", True), accepted)
-            .otherwise(rejected.next(rejected_mark).next(failure_chain))
+            .otherwise(rejected.next(failure_chain))
         )
         fit = (
             sfn.Choice(self, "Search?")
@@ -788,6 +776,23 @@ class TrainingPipeline(Construct):
         return (validated.next(first_round).next(prepare).next(fit).next(gate).next(register)).next(
             rejudge
         )
+
+    def _rejection(self, state_id: str, error: str, cause_path: str, state: str) -> sfn.Chain:
+        """A verdict that fails the run as a state's error would: ``$.error`` and the
+        ``failedState`` NotifyFailure reports (the Catch of a Task records the same)."""
+        error_pass = sfn.Pass(
+            self,
+            state_id,
+            parameters={"Error": error, "Cause": sfn.JsonPath.string_at(cause_path)},
+            result_path="$.error",
+        )
+        mark = sfn.Pass(
+            self,
+            f"{state_id}State",
+            result=sfn.Result.from_string(state),
+            result_path="$.failedState",
+        )
+        return error_pass.next(mark)
 
     def _route(
         self, validate: sfn.IChainable, guarded: Any, failure_chain: sfn.IChainable
@@ -834,25 +839,16 @@ class TrainingPipeline(Construct):
             },
             result_path="$.validation",
         )
-        rejected = sfn.Pass(
-            self,
+        rejected = self._rejection(
             "DatasetRejected",
-            parameters={
-                "Error": "DataValidationError",
-                "Cause": sfn.JsonPath.string_at("$.processing.verdict.summary"),
-            },
-            result_path="$.error",
-        )
-        rejected_mark = sfn.Pass(
-            self,
-            "DatasetRejectedState",
-            result=sfn.Result.from_string("ProcessDataset"),
-            result_path="$.failedState",
+            "DataValidationError",
+            "$.processing.verdict.summary",
+            "ProcessDataset",
         )
         verdict = (
             sfn.Choice(self, "DatasetValid?")
             .when(sfn.Condition.boolean_equals("$.processing.verdict.ok", True), accepted)
-            .otherwise(rejected.next(rejected_mark).next(failure_chain))
+            .otherwise(rejected.next(failure_chain))
             .afterwards()
         )
         large = sfn.Condition.and_(

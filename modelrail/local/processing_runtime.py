@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelrail.local.training_runtime import s3_uri
+from modelrail.local.training_runtime import run_job_process, s3_uri
 
 logger = logging.getLogger(__name__)
 
@@ -134,27 +133,13 @@ class ProcessingRuntime:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         env.update({"PYTHONUNBUFFERED": "1", "PROCESSING_JOB_NAME": job["ProcessingJobName"]})
         env.setdefault("OMP_NUM_THREADS", "1")
-        max_runtime = int((job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
-        try:
-            proc = subprocess.run(
-                command,
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=max_runtime,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return "", f"MaxRuntimeExceeded: the job ran longer than {max_runtime} seconds"
-        logs = (proc.stdout + proc.stderr).strip()
-        if proc.returncode == 0:
-            return logs, None
-        reason = self._message(root) or ""
-        if not reason:
-            last = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-            reason = last[0]
-        return logs, f"AlgorithmError: {reason}"[:_MESSAGE_LIMIT]
+        done = run_job_process(command, cwd=root, env=env, job=job)
+        if done.timed_out is not None:
+            return "", done.timed_out
+        if done.error is None:
+            return done.logs, None
+        reason = self._message(root) or done.error
+        return done.logs, f"AlgorithmError: {reason}"[:_MESSAGE_LIMIT]
 
     def _message(self, root: Path) -> str | None:
         path = self.local(root, MESSAGE_FILE)

@@ -106,6 +106,38 @@ def _split(uri: str) -> tuple[str, str]:
     return match.group("bucket"), match.group("key")
 
 
+@dataclass(frozen=True)
+class JobExit:
+    """How a job's container command ended (:func:`run_job_process`)."""
+
+    logs: str
+    error: str | None
+    """None when it exited 0; else the last line of its stderr, or its exit code."""
+    timed_out: str | None = None
+    """The MaxRuntimeExceeded reason when the job ran past its stopping condition."""
+
+
+def run_job_process(
+    args: list[str], *, cwd: Path, env: dict[str, str], job: dict[str, Any]
+) -> JobExit:
+    """A training or processing job's command as a subprocess, bounded by the job's
+    ``StoppingCondition.MaxRuntimeInSeconds`` (real seconds, as the job's own work is)."""
+    max_runtime = int((job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
+    try:
+        proc = subprocess.run(
+            args, cwd=cwd, env=env, capture_output=True, text=True, timeout=max_runtime, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return JobExit(
+            "", None, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} seconds"
+        )
+    logs = (proc.stdout + proc.stderr).strip()
+    if proc.returncode == 0:
+        return JobExit(logs, None)
+    last = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+    return JobExit(logs, last[0])
+
+
 def s3_uri(uri: str) -> str:
     bucket, key = _split(uri)
     return f"s3://{bucket}/{key}"
@@ -237,28 +269,14 @@ class TrainingRuntime:
         args = [self.python, str(script)]
         for key, value in hps.items():
             args += [f"--{key}", value]
-        max_runtime = int((job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
-        try:
-            proc = subprocess.run(
-                args,
-                cwd=root / "code",
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=max_runtime,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return "", f"MaxRuntimeExceeded: the job ran longer than {max_runtime} seconds"
-        logs = (proc.stdout + proc.stderr).strip()
-        if proc.returncode == 0:
-            return logs, None
+        done = run_job_process(args, cwd=root / "code", env=env, job=job)
+        if done.timed_out is not None:
+            return "", done.timed_out
+        if done.error is None:
+            return done.logs, None
         failure_file = root / "output" / "failure"
         reason = failure_file.read_text(errors="replace").strip() if failure_file.exists() else ""
-        if not reason:
-            last = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-            reason = f"AlgorithmError: {last[0]}"
-        return logs, reason[:_FAILURE_LIMIT]
+        return done.logs, (reason or f"AlgorithmError: {done.error}")[:_FAILURE_LIMIT]
 
     @staticmethod
     def _download_prefix(uri: str, target: Path, *, s3: Any) -> None:
