@@ -23,12 +23,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from botocore.exceptions import ClientError
+
 from modelrail.columns import CsvColumns, ParquetColumns
 from modelrail.contract import ModelContract
 from modelrail.dataset_job import profile_files, read_frame
 from modelrail.naming import training_job_name
 from modelrail.profile import build_profile_streamed
-from modelrail.registry import ModelRegistry
+from modelrail.registry import ModelRegistry, ModelVersion
 from modelrail.release import comparison_reference
 from modelrail.sizing import SizeBand, training_resources
 from modelrail.steps.gate import split_s3_uri
@@ -58,6 +60,61 @@ def _columns(s3: S3Client, bucket: str, key: str) -> CsvColumns | ParquetColumns
     return CsvColumns(open_stream)
 
 
+def _reference_channel(
+    s3: S3Client, artifacts_bucket: str, prefix: str, champion: ModelVersion | None
+) -> None:
+    """The comparison channel: the reference's model and its version, or a NONE marker."""
+    if champion is None:
+        s3.put_object(Bucket=artifacts_bucket, Key=f"{prefix}NONE", Body=b"no champion\n")
+        return
+    bucket, key = split_s3_uri(champion.lineage.model_artifact_uri)
+    s3.copy_object(
+        Bucket=artifacts_bucket,
+        Key=f"{prefix}model.tar.gz",
+        CopySource={"Bucket": bucket, "Key": key},
+    )
+    s3.put_object(
+        Bucket=artifacts_bucket,
+        Key=f"{prefix}champion.json",
+        Body=json.dumps({"model": champion.model, "version": champion.version}).encode(),
+    )
+
+
+def _baseline(
+    request: PrepareInput, contract: ModelContract, s3: S3Client, bucket: str, key: str
+) -> tuple[str, str]:
+    """(profile URI, fingerprint) of the snapshot: the one the dataset job built, the one
+    an earlier round of this run stored, or a new one, streamed."""
+    built = request.validation.profile
+    if built is not None:
+        return built.uri, built.fingerprint
+    folder = key.rsplit("/", 2)[0] + "/"  # datasets/<model>/<sha>/ (key: .../data/train.csv)
+    uri = f"s3://{bucket}/{folder}profile.json"
+    if request.round > 1:  # judged again (modelrail.release): round 1 stored it
+        stored = _stored_fingerprint(s3, bucket, folder + "profile.json")
+        if stored is not None:
+            return uri, stored
+    profile = build_profile_streamed(
+        _columns(s3, bucket, key),
+        contract,
+        rows=request.validation.dataset.rows,
+        dataset_sha256=request.validation.dataset.sha256,
+    )
+    for name, body in profile_files(profile).items():
+        s3.put_object(Bucket=bucket, Key=folder + name, Body=body, ContentType="application/json")
+    return uri, profile.fingerprint
+
+
+def _stored_fingerprint(s3: S3Client, bucket: str, key: str) -> str | None:
+    try:
+        stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return str(json.loads(stored)["fingerprint"])
+
+
 def run_prepare(
     request: PrepareInput,
     *,
@@ -69,24 +126,9 @@ def run_prepare(
     size_bands: tuple[SizeBand, ...],
 ) -> PrepareOutput:
     run = round_name(request.execution_name, request.round)
-    run_prefix = f"runs/{request.model}/{run}/"
-    champion_prefix = f"{run_prefix}champion/"
+    champion_prefix = f"runs/{request.model}/{run}/champion/"
     reference = comparison_reference(registry, request.model)
-    champion = reference.version
-    if champion is None:
-        s3.put_object(Bucket=artifacts_bucket, Key=f"{champion_prefix}NONE", Body=b"no champion\n")
-    else:
-        bucket, key = split_s3_uri(champion.lineage.model_artifact_uri)
-        s3.copy_object(
-            Bucket=artifacts_bucket,
-            Key=f"{champion_prefix}model.tar.gz",
-            CopySource={"Bucket": bucket, "Key": key},
-        )
-        s3.put_object(
-            Bucket=artifacts_bucket,
-            Key=f"{champion_prefix}champion.json",
-            Body=json.dumps({"model": champion.model, "version": champion.version}).encode(),
-        )
+    _reference_channel(s3, artifacts_bucket, champion_prefix, reference.version)
 
     # The snapshot ValidateData wrote: datasets/<model>/<sha>/data/train.<ext>
     train_bucket, train_prefix = split_s3_uri(request.validation.train_uri)
@@ -96,23 +138,7 @@ def run_prepare(
             f"expected one validated snapshot under {request.validation.train_uri}, found {len(listing)}"
         )
     key, size = listing[0]["Key"], listing[0]["Size"]
-    folder = train_prefix.rstrip("/").rsplit("/", 1)[0] + "/"  # datasets/<model>/<sha>/
-    built = request.validation.profile
-    if built is not None:
-        profile_uri, fingerprint = built.uri, built.fingerprint
-    else:
-        profile = build_profile_streamed(
-            _columns(s3, train_bucket, key),
-            contract,
-            rows=request.validation.dataset.rows,
-            dataset_sha256=request.validation.dataset.sha256,
-        )
-        for name, body in profile_files(profile).items():
-            s3.put_object(
-                Bucket=train_bucket, Key=folder + name, Body=body, ContentType="application/json"
-            )
-        profile_uri = f"s3://{train_bucket}/{folder}profile.json"
-        fingerprint = profile.fingerprint
+    profile_uri, fingerprint = _baseline(request, contract, s3, train_bucket, key)
     return PrepareOutput.model_validate(
         {
             "trainingJobName": training_job_name(environment, request.model, run),

@@ -535,3 +535,15 @@ def test_prepare_judges_against_the_version_on_its_way_to_replace_the_champion(s
         artifacts_bucket=ARTIFACTS, environment="dev", size_bands=BANDS,
     )  # fmt: skip
     assert first_round.training_job_name != result.training_job_name
+    # A later round reuses the profile round 1 stored: written once, the same fingerprint.
+    third = run_prepare(
+        request.model_copy(update={"round": 3}), contract=contract, registry=registry, s3=s3,
+        artifacts_bucket=ARTIFACTS, environment="dev", size_bands=BANDS,
+    )  # fmt: skip
+    assert (third.profile_uri, third.fingerprint) == (
+        first_round.profile_uri,
+        first_round.fingerprint,
+    )
+    bucket, key = first_round.profile_uri[5:].split("/", 1)
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    assert len(versions) == 2  # round 2 (nothing stored yet) and round 1; not round 3
