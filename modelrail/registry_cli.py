@@ -69,13 +69,20 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from modelrail.contract import CONTRACTS_DIR, METRICS, ContractError, ModelContract, load_contract
 from modelrail.deploy_cli import DeploymentNotConfigured
 from modelrail.model_card import build_card, parse_slice_key, write_card
+from modelrail.registry.aliases import (
+    READ_CHAMPION,
+    NothingToRollBack,
+    PreviousNotUpdated,
+    promote,
+    rollback,
+    rollback_target,
+)
 from modelrail.registry.errors import (
     ConcurrencyConflict,
     IllegalTransition,
@@ -90,13 +97,11 @@ from modelrail.registry.errors import (
     VersionNotFound,
 )
 from modelrail.registry.models import (
-    Alias,
     AliasChange,
     AliasName,
     ModelVersion,
     VersionStatus,
     check_text,
-    eligibility_problem,
     iso,
     utc_now,
 )
@@ -125,29 +130,6 @@ PREVIOUS = AliasName.PREVIOUS
 
 class RegistryNotConfigured(RegistryError):
     """The registry table could not be resolved (no stack, or no table output)."""
-
-
-class NothingToRollBack(RegistryError):
-    """A rollback has no target: no champion, no ``previous``, or ``previous`` is the champion."""
-
-    def __init__(self, model: str, why: str) -> None:
-        self.model = model
-        self.why = why
-        super().__init__(f"nothing to roll back for {model!r}: {why}")
-
-
-class PreviousNotUpdated(RegistryError):
-    """The champion moved, but moving ``previous`` to the old champion failed."""
-
-    def __init__(self, model: str, version: int, old: int, cause: RegistryError) -> None:
-        self.model = model
-        self.version = version
-        self.old = old
-        self.cause = cause
-        super().__init__(
-            f"champion of {model!r} is now v{version}, but previous was not moved to v{old}: "
-            f"{cause}"
-        )
 
 
 @dataclass(frozen=True)
@@ -488,147 +470,6 @@ def _change_json(change: AliasChange) -> dict[str, Any]:
 
 
 # -- operations -------------------------------------------------------------------------
-
-
-class _Read(Enum):
-    CHAMPION = "read the champion"
-
-
-READ_CHAMPION = _Read.CHAMPION
-
-
-@dataclass(frozen=True)
-class Promotion:
-    model: str
-    version: int
-    old_champion: int | None
-    champion: Alias
-    previous: Alias | None
-    previous_from: int | None
-    note: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "version": self.version,
-            "champion": {
-                "from": self.old_champion,
-                "to": self.champion.version,
-                "revision": self.champion.revision,
-            },
-            "previous": None
-            if self.previous is None
-            else {
-                "from": self.previous_from,
-                "to": self.previous.version,
-                "revision": self.previous.revision,
-            },
-            "note": self.note,
-            "redeployed": False,
-        }
-
-
-def promote(
-    registry: ModelRegistry,
-    model: str,
-    version: int,
-    *,
-    by: str,
-    reason: str,
-    expected: int | Literal[_Read.CHAMPION] | None = READ_CHAMPION,
-) -> Promotion:
-    """Compare-and-swap ``champion`` to ``version``, then ``previous`` to the old champion
-    (see the module docstring)."""
-    check_text("reason", reason)
-    previous_reason = f"replaced as champion by v{version}: {reason}"
-    check_text("reason", previous_reason)  # refuse before the first write, not between
-    if expected is READ_CHAMPION:
-        current = registry.get_alias(model, CHAMPION)
-        old = None if current is None else current.version
-    else:
-        old = expected
-    champion = registry.move_alias(
-        model, CHAMPION, to_version=version, expected_version=old, by=by, reason=reason
-    )
-    # The swap succeeded, so the champion was exactly `old` until now.
-    if old is None:
-        return Promotion(model, version, old, champion, None, None, "there was no champion")
-    if old == version:
-        return Promotion(
-            model, version, old, champion, None, None, f"v{version} already was the champion"
-        )
-    problem = eligibility_problem(registry.get_version(model, old), PREVIOUS)
-    if problem is not None:
-        note = f"previous not moved: v{old} may not be previous ({problem})"
-        return Promotion(model, version, old, champion, None, None, note)
-    current_previous = registry.get_alias(model, PREVIOUS)
-    previous_from = None if current_previous is None else current_previous.version
-    try:
-        previous = registry.move_alias(
-            model,
-            PREVIOUS,
-            to_version=old,
-            expected_version=previous_from,
-            by=by,
-            reason=previous_reason,
-        )
-    except RegistryError as exc:
-        raise PreviousNotUpdated(model, version, old, exc) from exc
-    return Promotion(model, version, old, champion, previous, previous_from, None)
-
-
-@dataclass(frozen=True)
-class Rollback:
-    model: str
-    from_version: int
-    champion: Alias
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "champion": {
-                "from": self.from_version,
-                "to": self.champion.version,
-                "revision": self.champion.revision,
-            },
-            "previous": {"version": self.champion.version, "moved": False},
-            "redeployed": False,
-        }
-
-
-def rollback_target(registry: ModelRegistry, model: str) -> tuple[int, int]:
-    """(champion, previous) when a rollback is possible, else NothingToRollBack."""
-    if registry.latest_version(model) is None:
-        raise ModelNotFound(model)
-    champion = registry.get_alias(model, CHAMPION)
-    previous = registry.get_alias(model, PREVIOUS)
-    if champion is None:
-        raise NothingToRollBack(model, "no champion is set")
-    if previous is None:
-        raise NothingToRollBack(model, f"the champion is v{champion.version} and previous is unset")
-    if previous.version == champion.version:
-        raise NothingToRollBack(
-            model,
-            f"previous is v{previous.version}, which already is the champion "
-            "(a rollback does not set previous); promote a specific version instead",
-        )
-    return champion.version, previous.version
-
-
-def rollback(registry: ModelRegistry, model: str, *, by: str, reason: str) -> Rollback:
-    """Compare-and-swap ``champion`` back to ``previous``; ``previous`` stays (see the
-    module docstring for why)."""
-    check_text("reason", reason)
-    champion, previous = rollback_target(registry, model)
-    moved = registry.move_alias(
-        model,
-        CHAMPION,
-        to_version=previous,
-        expected_version=champion,
-        by=by,
-        reason=f"rollback from v{champion} to v{previous}: {reason}",
-    )
-    return Rollback(model, champion, moved)
 
 
 def find_contract(model: str, contracts_dir: Path = CONTRACTS_DIR) -> ModelContract | None:

@@ -35,21 +35,17 @@ from modelrail.deploy.lock import EndpointLock
 from modelrail.deploy.models import DeploymentPlan, FinishInput, FinishOutput, Outcome
 from modelrail.deploy.naming import config_pattern
 from modelrail.deploy.verify import Verdict, verify
-from modelrail.registry.errors import RegistryError, StaleAlias, StaleStatus
-from modelrail.registry.models import AliasName, VersionStatus, eligibility_problem
+from modelrail.registry.aliases import PreviousNotUpdated, promote, roll_back_to, rollback_reason
+from modelrail.registry.errors import StaleAlias, StaleStatus
+from modelrail.registry.models import AliasName, VersionStatus, clip_reason
 from modelrail.registry.port import ModelRegistry
 
 log = logging.getLogger(__name__)
 S = VersionStatus
-MAX_REASON = 2000
 _ALARM_SUMMARY = re.compile(r"\bto ALARM\b")
 _HISTORY_PAGES = 10
 #: How far before a deployment's start an alarm's last transition is looked for.
 ALARM_LOOKBACK = timedelta(minutes=15)
-
-
-def _clip(text: str, limit: int = MAX_REASON) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _settle(
@@ -64,7 +60,7 @@ def _settle(
         plan.version,
         target,
         by=plan.requested_by,
-        reason=_clip(reason),
+        reason=clip_reason(reason),
         expected_status=current.status,
     )
 
@@ -80,41 +76,36 @@ def _move_champion(registry: ModelRegistry, plan: DeploymentPlan) -> tuple[bool,
     if current == version:
         return True, f"v{version} is the champion"
     previous = registry.get_alias(model, AliasName.PREVIOUS)
-    if current is not None and previous is not None and previous.version == version:
-        # A rollback to the previous champion: the champion only; previous stays, so the
-        # next rollback does not return to the version just judged bad.
-        reason = (
-            plan.reason
-            if plan.reason.startswith("rollback")
-            else f"rollback from v{current} to v{version}: {plan.reason}"
-        )
-        try:
-            registry.move_alias(
-                model,
-                AliasName.CHAMPION,
-                to_version=version,
-                expected_version=current,
-                by=by,
-                reason=_clip(reason),
-            )
-        except StaleAlias as exc:
-            return False, _stale_note(exc)
-        return True, f"champion v{current} -> v{version} (a rollback; previous stays v{version})"
-    expected = plan.previous_champion
     try:
-        registry.move_alias(
+        if current is not None and previous is not None and previous.version == version:
+            # A rollback to the previous champion: the champion only; previous stays, so
+            # the next rollback does not return to the version just judged bad.
+            reason = rollback_reason(current, version, plan.reason)
+            roll_back_to(
+                registry, model, version, expected=current, by=by, reason=clip_reason(reason)
+            )
+            return (
+                True,
+                f"champion v{current} -> v{version} (a rollback; previous stays v{version})",
+            )
+        moved = promote(
+            registry,
             model,
-            AliasName.CHAMPION,
-            to_version=version,
-            expected_version=expected,
+            version,
             by=by,
-            reason=_clip(plan.reason),
+            reason=clip_reason(plan.reason),
+            expected=plan.previous_champion,
         )
     except StaleAlias as exc:
         return False, _stale_note(exc)
-    if expected is None:
+    except PreviousNotUpdated as exc:
+        log.warning("previous not moved for %s: %s", model, exc.cause)
+        return True, f"champion v{exc.old} -> v{version}; previous not moved: {exc.cause}"
+    if moved.old_champion is None:
         return True, f"v{version} is the first champion"
-    return True, f"champion v{expected} -> v{version}; " + _move_previous(registry, plan, expected)
+    if moved.previous is None:
+        return True, f"champion v{moved.old_champion} -> v{version}; {moved.note}"
+    return True, f"champion v{moved.old_champion} -> v{version}; previous v{moved.old_champion}"
 
 
 def _stale_note(exc: StaleAlias) -> str:
@@ -124,26 +115,6 @@ def _stale_note(exc: StaleAlias) -> str:
         f"the champion was not moved: it changed during the deployment (it is {actual}, "
         f"the plan saw {seen}); promote explicitly if this version should be champion"
     )
-
-
-def _move_previous(registry: ModelRegistry, plan: DeploymentPlan, old: int) -> str:
-    problem = eligibility_problem(registry.get_version(plan.model, old), AliasName.PREVIOUS)
-    if problem is not None:
-        return f"previous not moved: v{old} may not be previous ({problem})"
-    current = registry.get_alias(plan.model, AliasName.PREVIOUS)
-    try:
-        registry.move_alias(
-            plan.model,
-            AliasName.PREVIOUS,
-            to_version=old,
-            expected_version=None if current is None else current.version,
-            by=plan.requested_by,
-            reason=_clip(f"replaced as champion by v{plan.version}: {plan.reason}"),
-        )
-    except RegistryError as exc:
-        log.warning("previous not moved for %s: %s", plan.model, exc)
-        return f"previous not moved: {exc}"
-    return f"previous v{old}"
 
 
 def _archive_replaced(registry: ModelRegistry, plan: DeploymentPlan) -> list[int]:
@@ -359,7 +330,7 @@ def _record(
     if inp.error is not None:
         error = str(inp.error.get("Error") or "unknown error")
         cause = str(inp.error.get("Cause") or "no cause given")
-        message = _clip(f"{label} failed on {endpoint}: {error}: {cause}")
+        message = clip_reason(f"{label} failed on {endpoint}: {error}: {cause}")
         _settle(registry, plan, S.FAILED, message)
         return output("FAILED", message)
     if inp.endpoint is None:
@@ -392,13 +363,13 @@ def _record(
             cause = (
                 "SageMaker rolled back without a reason and no rollback alarm was found in ALARM"
             )
-        message = _clip(
+        message = clip_reason(
             f"v{plan.version} rolled back on {endpoint}: {cause}; the endpoint serves "
             f"{serves} again"
         )
         _settle(registry, plan, S.ROLLED_BACK, message)
         return output("ROLLED_BACK", message, live_config_name=live, tripped_alarms=alarms)
-    message = _clip(f"{label} failed on {endpoint}: {checked.explanation}")
+    message = clip_reason(f"{label} failed on {endpoint}: {checked.explanation}")
     _settle(registry, plan, S.FAILED, message)
     return output("FAILED", message, live_config_name=live)
 

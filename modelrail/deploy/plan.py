@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from modelrail.deploy.lock import EndpointBusy, EndpointLock
 from modelrail.deploy.models import DeploymentPlan, DeployRequest, Fault, RollbackAlarm
 from modelrail.deploy.naming import alarm_names, deployment_names, endpoint_name
-from modelrail.registry.models import AliasName, ModelVersion, VersionStatus
+from modelrail.registry.models import AliasName, ModelVersion, VersionStatus, clip_reason
 from modelrail.registry.port import ModelRegistry
 from modelrail.release import PIPELINE, queue_verdict
 
@@ -106,7 +106,7 @@ def _decide(
         entity.version,
         status,
         by=request.requested_by,
-        reason=reason[:2000],
+        reason=clip_reason(reason),
         expected_status=S.APPROVED,
     )
 

@@ -315,6 +315,16 @@ def check_model_name(model: str) -> None:
         )
 
 
+#: What a generated reason is clipped to: room under the 2048-character limit for a
+#: prefix such as "replaced as champion by vN: ".
+MAX_REASON = 2000
+
+
+def clip_reason(text: str, limit: int = MAX_REASON) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def check_text(what: str, value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{what} must be a non-empty string (it is kept for the audit trail)")
