@@ -41,7 +41,7 @@ import pandas as pd
 from benchmarks import false_promotions
 from infra.assets import lambda_function_names, stage_lambda
 from modelrail.contract import load_contract
-from modelrail.deploy_cli import wait_for
+from modelrail.deploy.client import wait_for
 from modelrail.local import layers
 from modelrail.local.cloud import LocalCloud, PipelineRun, cached_assembly, synthesize
 from modelrail.local.traffic import Traffic

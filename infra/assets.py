@@ -43,9 +43,7 @@ PACKAGE = ROOT / "modelrail"
 _PACKAGE_EXCLUDES = frozenset(
     {
         "local",
-        "cli.py",
-        "registry_cli.py",
-        "deploy_cli.py",
+        "cli",
         "demo.py",
         "model_card.py",
         "sample.py",

@@ -9,14 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from modelrail.cli import main as cli_main
+from modelrail.cli.registry import main as registry_main
+from modelrail.cli.registry import print_listing, write_model_card
+from modelrail.deploy.client import DeploymentRun, wait_for
 from modelrail.deploy.naming import endpoint_name
-from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
 from modelrail.local.runner import judgement, registry_snapshot
 from modelrail.local.traffic import Traffic
 from modelrail.registry import AliasName, DynamoDBRegistry, StaleAlias, VersionStatus
-from modelrail.registry_cli import main as registry_main
-from modelrail.registry_cli import print_listing, write_model_card
 from modelrail.sample import sample_command
 
 MODEL = "demand"

@@ -32,7 +32,7 @@ from typing import Any
 
 import boto3
 
-from modelrail.deploy_cli import DeploymentRun, wait_for
+from modelrail.deploy.client import DeploymentRun, wait_for
 from modelrail.local import (
     clock,
     events_delivery,

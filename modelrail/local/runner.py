@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from modelrail.deploy_cli import DeploymentRun
+from modelrail.deploy.client import DeploymentRun
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
 
 #: How long (real seconds) `local run` waits for the deployments its uploads started.

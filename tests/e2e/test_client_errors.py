@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
+from modelrail.deploy.client import DeploymentRun, wait_for
 from modelrail.deploy.naming import alarm_names, endpoint_name
-from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local.cloud import LocalCloud
 from modelrail.local.traffic import Traffic
 from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
+from modelrail.cli.registry import main as registry_main
+from modelrail.deploy.client import DeploymentRun, wait_for
 from modelrail.deploy.naming import alarm_names, endpoint_name
-from modelrail.deploy_cli import DeploymentRun, wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun
 from modelrail.local.traffic import Traffic
 from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
-from modelrail.registry_cli import main as registry_main
 from modelrail.sample import sample_command
 
 pytestmark = pytest.mark.e2e

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from modelrail.cli.registry import main as registry_main
+from modelrail.deploy.client import start_deployment, wait_for
 from modelrail.deploy.naming import endpoint_name
-from modelrail.deploy_cli import start_deployment, wait_for
 from modelrail.local.cloud import LocalCloud
 from modelrail.registry import AliasName, VersionStatus
-from modelrail.registry_cli import main as registry_main
 from modelrail.sample import sample_command
 from tests.e2e.registry_waits import registry_of, wait_for_status
 

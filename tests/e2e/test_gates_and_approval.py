@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from modelrail.deploy_cli import wait_for
+from modelrail.cli.registry import main as registry_main
+from modelrail.deploy.client import wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun
 from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
-from modelrail.registry_cli import main as registry_main
 from modelrail.sample import sample_command
 from tests.e2e.registry_waits import wait_for_status
 

@@ -1,6 +1,6 @@
 """``modelrail destroy --env dev`` empties the stack's versioned buckets (every version
 and delete marker) and deletes the stack; an environment that retains its data is refused
-before anything is touched (modelrail/destroy_cli.py, on moto)."""
+before anything is touched (modelrail/cli/destroy.py, on moto)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from modelrail.destroy_cli import DestroyRefused, destroy_stack, empty_bucket, main
+from modelrail.cli.destroy import DestroyRefused, destroy_stack, empty_bucket, main
 
 REGION = "us-east-1"
 

@@ -1,4 +1,4 @@
-"""``modelrail registry ...`` (modelrail.registry_cli) over an injected InMemoryRegistry,
+"""``modelrail registry ...`` (modelrail.cli.registry) over an injected InMemoryRegistry,
 plus one run against DynamoDBRegistry on moto through the default factory (``--table``)."""
 
 from __future__ import annotations
@@ -17,6 +17,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 import modelrail.registry.errors as errors_module
+from modelrail.cli.registry import (
+    DEPLOY_NOTE,
+    OUTCOMES,
+    RegistryNotConfigured,
+    main,
+    outcome_for,
+    resolve_table,
+)
 from modelrail.registry import (
     AliasName,
     DynamoDBRegistry,
@@ -26,14 +34,6 @@ from modelrail.registry import (
     RegistryError,
     StoreError,
     VersionStatus,
-)
-from modelrail.registry_cli import (
-    DEPLOY_NOTE,
-    OUTCOMES,
-    RegistryNotConfigured,
-    main,
-    outcome_for,
-    resolve_table,
 )
 from tests.conftest_registry import REGION, TABLE, TickClock, create_registry_table, gates, lineage
 
@@ -704,7 +704,7 @@ def test_approve_fails_clearly_and_changes_nothing_when_the_stack_cannot_be_read
 def test_the_artifacts_bucket_comes_from_the_flag_the_environment_or_the_stack(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from modelrail.registry_cli import resolve_artifacts_bucket
+    from modelrail.cli.registry import resolve_artifacts_bucket
 
     monkeypatch.delenv("MODELRAIL_ARTIFACTS_BUCKET", raising=False)
     args = argparse.Namespace(artifacts_bucket=None, env="prod")

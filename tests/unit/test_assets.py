@@ -54,7 +54,7 @@ def test_each_lambda_asset_imports_in_the_layer_environment(
     """The handler imports with only its asset, the layers and the runtime's boto3 on the
     path, in the Lambda runtime's Python: nothing may come from the checkout or a venv."""
     asset = stage_lambda(name, build_dir=tmp_path)
-    for left_out in ("local", "cli.py", "registry_cli.py", "deploy_cli.py", "demo.py"):
+    for left_out in ("local", "cli", "demo.py", "sample.py"):
         assert not (asset / "modelrail" / left_out).exists(), left_out
     assert (asset / "contracts" / "demand.json").is_file()
     probe = layers.probe_import(

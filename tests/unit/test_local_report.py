@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from modelrail.deploy_cli import DeploymentRun
+from modelrail.deploy.client import DeploymentRun
 from modelrail.local.cloud import PipelineRun
 from modelrail.local.runner import RunReport, print_report
 
@@ -66,7 +66,7 @@ def test_a_deployment_still_running_says_so_and_a_rejected_run_says_why() -> Non
 def test_a_superseded_deployment_reads_as_superseded_with_its_reason() -> None:
     import json
 
-    from modelrail.deploy_cli import wait_for
+    from modelrail.deploy.client import wait_for
 
     cause = json.dumps(
         {"errorType": "DeploymentSuperseded", "errorMessage": "demand v2 superseded by v3"}

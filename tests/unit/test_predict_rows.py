@@ -8,7 +8,7 @@ import io
 import pytest
 
 from modelrail.contract import load_contract
-from modelrail.deploy_cli import PredictInputError, feature_rows
+from modelrail.deploy.client import PredictInputError, feature_rows
 from modelrail.sample import generate
 
 DEMAND = load_contract("demand")

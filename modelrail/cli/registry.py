@@ -23,32 +23,13 @@ stack ``modelrail-<--env>`` (default ``dev``). Standard AWS configuration applie
 boto3 honours ``AWS_ENDPOINT_URL``, so the same commands work against AWS and against
 a local cloud server. ``--by`` defaults to ``$MODELRAIL_ACTOR``, else the login name.
 
-**promote** moves ``champion`` to VERSION by compare-and-swap: the move only happens if
-the champion is still the version the caller expects, which is ``--expected`` when given
-(``none``: there is no champion yet) and otherwise the champion read just before the
-move. The registry checks eligibility (gates passed; approved, deploying, production or
-archived) before the expectation. After the champion moved, ``previous`` is moved (again
-by compare-and-swap) to the version that was champion, so a rollback has a known-good
-target; it is left where it is when there was no champion, when VERSION already was the
-champion, or when the old champion may not be ``previous`` (say its deployment
-``failed``): a rollback should go to the last version that was good, not that one. The two
-moves are separate writes. If the second one fails the promotion stands, the command
-says so and exits 1; the champion alias history is the authoritative record either way.
-
-**rollback** moves ``champion`` back to the version ``previous`` points at, by
-compare-and-swap on the champion it read, with the reason recorded as ``rollback from
-vX to vY: <reason>`` in the alias history (and the registry's event log): that entry is
-the recorded intent. ``previous`` is deliberately *not* moved to the version rolled
-back from. That version is the one we just judged bad: pointing ``previous`` at it would
-make the next rollback (by a human, or by an alarm-driven automation) re-install it,
-and two rollbacks in a row would ping-pong between the two versions. Besides, once
-deployments are wired the rolled-back version ends up ``rolled_back``, which may not
-carry ``previous`` at all. So after a rollback ``previous`` equals the champion, and a
-second rollback is refused (``NothingToRollBack``) until a new promotion sets
-``previous`` again; to return to a specific older version, ``promote`` it. Version
-statuses are not changed: ``rolled_back`` is a deployment outcome (``deploying ->
-rolled_back``) owned by the deployment workflow. Neither promote nor rollback
-redeploys the endpoint yet; that is wired in a later issue, and the output says so.
+**promote** and **rollback** apply :mod:`modelrail.registry.aliases` (the same code
+FinishDeployment uses): compare-and-swap moves of ``champion``, ``previous`` following a
+promotion and staying put on a rollback, so two rollbacks never ping-pong. ``promote``
+takes ``--expected`` (``none``: there is no champion yet); a ``previous`` move that
+fails after the champion moved exits 1, the champion alias history being the
+authoritative record either way. ``rollback`` redeploys the previous champion unless
+``--pointer-only``; ``promote`` does not redeploy, and its output says so.
 
 **Exit codes** are decided in one place, :data:`OUTCOMES`, by exception type (never by
 message): 0 success; 2 when the request was refused as stated (not found, illegal
@@ -73,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from modelrail.contract import CONTRACTS_DIR, METRICS, ContractError, ModelContract, load_contract
-from modelrail.deploy_cli import DeploymentNotConfigured
+from modelrail.deploy.client import DeploymentNotConfigured
 from modelrail.model_card import build_card, parse_slice_key, write_card
 from modelrail.registry.aliases import (
     READ_CHAMPION,
@@ -672,7 +653,8 @@ def _cmd_rollback(args: argparse.Namespace, registry: ModelRegistry) -> int:
 def _redeploy_previous(args: argparse.Namespace, registry: ModelRegistry) -> int:
     """Redeploy ``previous`` through the deployment state machine; the champion moves (by
     compare-and-swap) only when the endpoint really serves it."""
-    from modelrail.deploy_cli import report, start_deployment, wait_for
+    from modelrail.cli.deploy import report
+    from modelrail.deploy.client import start_deployment, wait_for
 
     check_text("reason", args.reason)
     champion, previous = rollback_target(registry, args.model)
@@ -829,7 +811,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def add_registry_parser(
+def add_parser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     *,
     factory: RegistryFactory | None = None,
@@ -938,7 +920,7 @@ def main(argv: Sequence[str] | None = None, *, factory: RegistryFactory | None =
     exit code, including argparse's 2 for a usage error."""
     parser = argparse.ArgumentParser(prog="modelrail")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_registry_parser(sub, factory=factory)
+    add_parser(sub, factory=factory)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -947,7 +929,3 @@ def main(argv: Sequence[str] | None = None, *, factory: RegistryFactory | None =
         return 2
     code: int = args.func(args)
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

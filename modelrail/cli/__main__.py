@@ -1,0 +1,5 @@
+import sys
+
+from modelrail.cli import main
+
+sys.exit(main())
