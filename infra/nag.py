@@ -13,6 +13,15 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 from infra.stack import ModelrailStack
+from modelrail.layout import (
+    APPROVALS,
+    CAPTURE,
+    DATASETS,
+    INCOMING,
+    QUARANTINE,
+    RUNS,
+    TRAINING_OUTPUT,
+)
 
 _GRANT_ACTIONS = {
     "Action::kms:GenerateDataKey*": "CDK's KMS grant: data keys for the environment's one customer-managed key",
@@ -21,7 +30,7 @@ _GRANT_ACTIONS = {
     "Action::s3:GetBucket*": "CDK's S3 read grant: bucket metadata of one bucket",
     "Action::s3:List*": "CDK's S3 read grant: s3:List* on one bucket, for the prefixes granted beside it",
     "Action::s3:Abort*": "CDK's S3 put grant: abort multipart uploads under one prefix",
-    "Action::s3:DeleteObject*": "CDK's S3 write grant includes DeleteObject*, limited to the one prefix written (datasets/ for PrepareData, training-output for the job)",
+    "Action::s3:DeleteObject*": f"CDK's S3 write grant includes DeleteObject*, limited to the one prefix written ({DATASETS.prefix} for PrepareData, {TRAINING_OUTPUT.name} for the job)",
 }
 
 
@@ -142,9 +151,9 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:Abort*",
     )  # fmt: skip
     for finding, reason in {
-        f"Resource::<{data}.Arn>/incoming/*": "reads any upload under incoming/ (the pipeline's input)",
-        f"Resource::<{data}.Arn>/quarantine/*": "writes quarantine copies and reports under quarantine/",
-        f"Resource::<{artifacts}.Arn>/datasets/*": "writes validated dataset snapshots under datasets/",
+        f"Resource::<{data}.Arn>/{INCOMING.objects}": f"reads any upload under {INCOMING.prefix} (the pipeline's input)",
+        f"Resource::<{data}.Arn>/{QUARANTINE.objects}": f"writes quarantine copies and reports under {QUARANTINE.prefix}",
+        f"Resource::<{artifacts}.Arn>/{DATASETS.objects}": f"writes validated dataset snapshots under {DATASETS.prefix}",
     }.items():
         _ack(validate_policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
@@ -154,8 +163,8 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
     )
     _ack(
         starter_policy,
-        f"AwsSolutions-IAM5[Resource::<{data}.Arn>/incoming/*]",
-        "HeadObject on the upload that started it (fault-injection metadata), any key under incoming/",
+        f"AwsSolutions-IAM5[Resource::<{data}.Arn>/{INCOMING.objects}]",
+        f"HeadObject on the upload that started it (fault-injection metadata), any key under {INCOMING.prefix}",
     )
 
     prepare_policy = functions["prepare"].role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
@@ -165,9 +174,9 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         "Action::s3:DeleteObject*",
     )  # fmt: skip
     for finding, reason in {
-        f"Resource::<{artifacts}.Arn>/training-output/*": "copies the champion's model.tar.gz (any past job)",
-        f"Resource::<{artifacts}.Arn>/datasets/*": "reads the validated snapshot, writes its baseline profile",
-        f"Resource::<{artifacts}.Arn>/runs/*": "writes this run's champion channel under runs/<model>/<execution>/",
+        f"Resource::<{artifacts}.Arn>/{TRAINING_OUTPUT.objects}": "copies the champion's model.tar.gz (any past job)",
+        f"Resource::<{artifacts}.Arn>/{DATASETS.objects}": "reads the validated snapshot, writes its baseline profile",
+        f"Resource::<{artifacts}.Arn>/{RUNS.objects}": f"writes this run's champion channel under {RUNS.prefix}<model>/<execution>/",
         f"Resource::<{table}.Arn>/index/*": "CDK's table read grant covers the registry's secondary index",
     }.items():
         _ack(prepare_policy, f"AwsSolutions-IAM5[{finding}]", reason)
@@ -176,7 +185,7 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
     _ack_grants(gate_policy, "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
     _ack(
         gate_policy,
-        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/training-output/*]",
+        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/{TRAINING_OUTPUT.objects}]",
         "reads evaluation.json from any training job's output (job names are per execution)",
     )
     register_policy = functions["register"].role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
@@ -191,7 +200,7 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         _ack_grants(approval_policy, "Action::s3:Abort*")
         _ack(
             approval_policy,
-            f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/approvals/*]",
+            f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/{APPROVALS.objects}]",
             "writes the task-token record of the version awaiting approval",
         )
         _ack(
@@ -213,9 +222,9 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         "namespace condition to /aws/sagemaker/TrainingJobs",
     )
     for finding, reason in {
-        f"Resource::<{artifacts}.Arn>/datasets/*": "reads the validated snapshot of its own run",
-        f"Resource::<{artifacts}.Arn>/runs/*": "reads its run's champion channel under runs/ (run names are made at run time)",
-        f"Resource::<{artifacts}.Arn>/training-output*": "writes its job's output under training-output/ (CDK's output grant is the prefix*)",
+        f"Resource::<{artifacts}.Arn>/{DATASETS.objects}": "reads the validated snapshot of its own run",
+        f"Resource::<{artifacts}.Arn>/{RUNS.objects}": f"reads its run's champion channel under {RUNS.prefix} (run names are made at run time)",
+        f"Resource::<{artifacts}.Arn>/{TRAINING_OUTPUT.name}*": f"writes its job's output under {TRAINING_OUTPUT.prefix} (CDK's output grant is the prefix*)",
         f"Resource::arn:<AWS::Partition>:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*": "SageMaker writes one log stream per job in this group",
     }.items():
         _ack(training, f"AwsSolutions-IAM5[{finding}]", reason)
@@ -239,9 +248,9 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         "namespace condition to /aws/sagemaker/ProcessingJobs",
     )
     for finding, reason in {
-        f"Resource::<{data}.Arn>/incoming/*": "reads the upload it validates, any key under incoming/",
-        f"Resource::<{data}.Arn>/quarantine/*": "writes the quarantine copy and report of a rejected upload",
-        f"Resource::<{artifacts}.Arn>/datasets/*": "writes the validated snapshot, report and profile of its run",
+        f"Resource::<{data}.Arn>/{INCOMING.objects}": f"reads the upload it validates, any key under {INCOMING.prefix}",
+        f"Resource::<{data}.Arn>/{QUARANTINE.objects}": "writes the quarantine copy and report of a rejected upload",
+        f"Resource::<{artifacts}.Arn>/{DATASETS.objects}": "writes the validated snapshot, report and profile of its run",
         f"Resource::arn:<AWS::Partition>:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/ProcessingJobs:*": "SageMaker writes one log stream per job in this group",
     }.items():
         _ack(dataset_job, f"AwsSolutions-IAM5[{finding}]", reason)
@@ -345,13 +354,13 @@ def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], s
     )
     _ack(
         hosting,
-        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/training-output/*]",
+        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/{TRAINING_OUTPUT.objects}]",
         "reads the model.tar.gz of the version it serves (any training job's output)",
     )
     _ack(
         hosting,
-        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/capture/*]",
-        "s3:PutObject of data capture files under capture/ (SageMaker names them per endpoint and hour)",
+        f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/{CAPTURE.objects}]",
+        f"s3:PutObject of data capture files under {CAPTURE.prefix} (SageMaker names them per endpoint and hour)",
     )
     _ack(hosting, f"AwsSolutions-IAM5[{alarms}]", guardrails)
     _ack(

@@ -13,6 +13,7 @@ from modelrail.cli.registry import main as registry_main
 from modelrail.cli.registry import print_listing, write_model_card
 from modelrail.deploy.client import DeploymentRun, wait_for
 from modelrail.deploy.naming import endpoint_name
+from modelrail.layout import QUARANTINE, upload_key
 from modelrail.local.cloud import LocalCloud, PipelineRun, StepTiming
 from modelrail.local.runner import judgement, registry_snapshot
 from modelrail.local.traffic import Traffic
@@ -38,7 +39,8 @@ def _step_printer(t0: float) -> object:
 
 def _run(cloud: LocalCloud, path: Path, label: str, model: str = MODEL) -> PipelineRun:
     print(
-        f"\n▶ {label}: upload {path.name} to s3://{cloud.data_bucket}/incoming/{model}/", flush=True
+        f"\n▶ {label}: upload {path.name} to s3://{cloud.data_bucket}/{upload_key(model, '')}",
+        flush=True,
     )
     t0 = time.monotonic()
     run = cloud.upload_and_wait(model, path, on_step=_step_printer(t0))  # type: ignore[arg-type]
@@ -85,7 +87,7 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         print(f"  rejected at {rejected.failed_state}: {rejected.error}")
         print(f"  reason: {rejected.message}")
         s3 = cloud.client("s3")
-        quarantined = s3.list_objects_v2(Bucket=cloud.data_bucket, Prefix="quarantine/").get(
+        quarantined = s3.list_objects_v2(Bucket=cloud.data_bucket, Prefix=QUARANTINE.prefix).get(
             "Contents", []
         )
         for obj in quarantined:

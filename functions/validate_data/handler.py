@@ -38,7 +38,6 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
         s3=_s3(),
         contracts_dir=CONTRACTS,
         artifacts_bucket=os.environ["ARTIFACTS_BUCKET"],
-        quarantine=os.environ["QUARANTINE_PREFIX"],
     )
     logger.info(
         "dataset accepted", extra={"rows": result.dataset.rows, "warnings": len(result.warnings)}

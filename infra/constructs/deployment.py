@@ -48,9 +48,9 @@ from infra.constructs.functions import PipelineFunction
 from modelrail.contract import load_contracts
 from modelrail.deploy.naming import NAMESPACE, VARIANT, alarm_names, endpoint_name
 from modelrail.deploy.plan import LOCK_MARGIN_SECONDS
+from modelrail.layout import CAPTURE, TRAINING_OUTPUT
 from modelrail.naming import resource_prefix
 
-CAPTURE_PREFIX = "capture"
 # How often the state machine looks at an endpoint that is still changing.
 POLL_SECONDS = 30
 # The rollback error alarms (D40): the share of a minute's requests answered with a 5XX
@@ -240,14 +240,14 @@ class Deployment(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="modelrail: SageMaker endpoints",
         )
-        self._res.artifacts_bucket.grant_read(role, "training-output/*")
+        self._res.artifacts_bucket.grant_read(role, TRAINING_OUTPUT.objects)
         self._res.key.grant_decrypt(role)
         # Data capture is written with the model's role: the capture prefix only, encrypted
         # with the key (SSE-KMS needs a data key).
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
-                resources=[self._res.artifacts_bucket.arn_for_objects(f"{CAPTURE_PREFIX}/*")],
+                resources=[self._res.artifacts_bucket.arn_for_objects(CAPTURE.objects)],
             )
         )
         role.add_to_policy(
@@ -490,7 +490,7 @@ class Deployment(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
-        capture_uri = res.artifacts_bucket.s3_url_for_object(CAPTURE_PREFIX)
+        capture_uri = res.artifacts_bucket.s3_url_for_object(CAPTURE.name)
         create_config = guarded(
             tasks.CallAwsService(
                 self,

@@ -44,7 +44,6 @@ from infra.constructs.common import (
     retry_transient,
 )
 from infra.constructs.functions import PipelineFunction
-from infra.constructs.storage import INCOMING_PREFIX, QUARANTINE_PREFIX
 from infra.images import sklearn_image_uri
 from infra.timeouts import (
     API_CALL_SECONDS,
@@ -55,6 +54,16 @@ from infra.timeouts import (
     tuning_timeout,
 )
 from modelrail.contract import load_contracts
+from modelrail.layout import (
+    APPROVALS,
+    DATASETS,
+    INCOMING,
+    QUARANTINE,
+    RUNS,
+    TRAINING_OUTPUT,
+    dataset_folder,
+    quarantine_folder,
+)
 from modelrail.naming import resource_prefix
 from modelrail.release import MAX_ROUNDS, PIPELINE
 from modelrail.sizing import bands_to_json
@@ -65,6 +74,9 @@ JOB_INPUT = f"{PROCESSING_ROOT}/input/data"
 JOB_CODE = f"{PROCESSING_ROOT}/input/code"
 JOB_DATASET = f"{PROCESSING_ROOT}/output/dataset"
 JOB_QUARANTINE = f"{PROCESSING_ROOT}/output/quarantine"
+# Where the job's outputs go, as States.Format templates of (model, execution / version id).
+JOB_FOLDER = dataset_folder("{}", "{}")
+JOB_QUARANTINE_FOLDER = quarantine_folder("{}", "{}")
 #: DescribeProcessingJob's ExitMessage is the first KB of this file (the job's verdict).
 JOB_MESSAGE = "/opt/ml/output/message"
 
@@ -133,12 +145,11 @@ class TrainingPipeline(Construct):
             description="modelrail: validate an uploaded dataset against its model contract",
             environment={
                 "ARTIFACTS_BUCKET": res.artifacts_bucket.bucket_name,
-                "QUARANTINE_PREFIX": QUARANTINE_PREFIX,
             },
         ).function
-        res.data_bucket.grant_read(self.validate_fn, f"{INCOMING_PREFIX}*")
-        res.data_bucket.grant_put(self.validate_fn, f"{QUARANTINE_PREFIX}*")
-        res.artifacts_bucket.grant_put(self.validate_fn, "datasets/*")
+        res.data_bucket.grant_read(self.validate_fn, INCOMING.objects)
+        res.data_bucket.grant_put(self.validate_fn, QUARANTINE.objects)
+        res.artifacts_bucket.grant_put(self.validate_fn, DATASETS.objects)
 
         self.prepare_fn = PipelineFunction(
             self,
@@ -156,9 +167,9 @@ class TrainingPipeline(Construct):
             },
         ).function
         res.registry_table.grant_read_data(self.prepare_fn)
-        res.artifacts_bucket.grant_read(self.prepare_fn, "training-output/*")
-        res.artifacts_bucket.grant_read_write(self.prepare_fn, "datasets/*")
-        res.artifacts_bucket.grant_put(self.prepare_fn, "runs/*")
+        res.artifacts_bucket.grant_read(self.prepare_fn, TRAINING_OUTPUT.objects)
+        res.artifacts_bucket.grant_read_write(self.prepare_fn, DATASETS.objects)
+        res.artifacts_bucket.grant_put(self.prepare_fn, RUNS.objects)
 
         self.gate_fn = PipelineFunction(
             self,
@@ -171,7 +182,7 @@ class TrainingPipeline(Construct):
             description="modelrail: judge a trained model against its contract",
             environment={"ARTIFACTS_BUCKET": res.artifacts_bucket.bucket_name},
         ).function
-        res.artifacts_bucket.grant_read(self.gate_fn, "training-output/*")
+        res.artifacts_bucket.grant_read(self.gate_fn, TRAINING_OUTPUT.objects)
 
         self.register_fn = PipelineFunction(
             self,
@@ -211,7 +222,7 @@ class TrainingPipeline(Construct):
                 },
             ).function
             res.registry_table.grant_read_write_data(self.approval_fn)
-            res.artifacts_bucket.grant_put(self.approval_fn, "approvals/*")
+            res.artifacts_bucket.grant_put(self.approval_fn, APPROVALS.objects)
             events.EventBus.from_event_bus_name(self, "ApprovalBus", "default").grant_put_events_to(
                 self.approval_fn
             )
@@ -279,19 +290,19 @@ class TrainingPipeline(Construct):
         )
         self.state_machine.grant_start_execution(self.starter_fn)
         # HeadObject on the upload: its fault-injection metadata, if any.
-        res.data_bucket.grant_read(self.starter_fn, f"{INCOMING_PREFIX}*")
+        res.data_bucket.grant_read(self.starter_fn, INCOMING.objects)
         self.upload_rule = events.Rule(
             self,
             "UploadRule",
             # Named: the key policy matches it by ARN (infra/names.py).
             rule_name=names.upload_rule(cfg.name),
-            description="modelrail: a dataset uploaded under incoming/ starts the training pipeline",
+            description=f"modelrail: a dataset uploaded under {INCOMING.prefix} starts the training pipeline",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [res.data_bucket.bucket_name]},
-                    "object": {"key": [{"prefix": INCOMING_PREFIX}]},
+                    "object": {"key": [{"prefix": INCOMING.prefix}]},
                 },
             ),
             targets=[
@@ -349,9 +360,9 @@ class TrainingPipeline(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-        res.data_bucket.grant_read(role, f"{INCOMING_PREFIX}*")
-        res.data_bucket.grant_put(role, f"{QUARANTINE_PREFIX}*")
-        res.artifacts_bucket.grant_put(role, "datasets/*")
+        res.data_bucket.grant_read(role, INCOMING.objects)
+        res.data_bucket.grant_put(role, QUARANTINE.objects)
+        res.artifacts_bucket.grant_put(role, DATASETS.objects)
         return role
 
     def _tune_seconds(self) -> int:
@@ -591,7 +602,7 @@ class TrainingPipeline(Construct):
             ],
             output_data_config=tasks.OutputDataConfig(
                 s3_output_location=tasks.S3Location.from_bucket(
-                    res.artifacts_bucket, "training-output"
+                    res.artifacts_bucket, TRAINING_OUTPUT.name
                 ),
                 encryption_key=res.key,
             ),
@@ -640,8 +651,8 @@ class TrainingPipeline(Construct):
         retry_quota(train)
         # Rendering granted the output location (training-output*) and the code asset; the
         # channels known only at run time are these two prefixes of the artifacts bucket.
-        res.artifacts_bucket.grant_read(self.training_role, "datasets/*")
-        res.artifacts_bucket.grant_read(self.training_role, "runs/*")
+        res.artifacts_bucket.grant_read(self.training_role, DATASETS.objects)
+        res.artifacts_bucket.grant_read(self.training_role, RUNS.objects)
         search = self._search(train, guarded)
 
         gate = guarded(
@@ -807,7 +818,7 @@ class TrainingPipeline(Construct):
         process = guarded(self._process_state(), SAGEMAKER_JOB_TRANSIENT)
         retry_quota(process)
         # The job's dataset output (datasets/<model>/<execution>/, see _process_state).
-        base = f"s3://{res.artifacts_bucket.bucket_name}/datasets/{{}}/{{}}/"
+        base = f"s3://{res.artifacts_bucket.bucket_name}/{JOB_FOLDER}"
 
         def at(suffix: str) -> str:
             return sfn.JsonPath.format(
@@ -938,7 +949,7 @@ class TrainingPipeline(Construct):
                                 "S3Output": {
                                     "S3Uri.$": "States.Format('s3://"
                                     + res.artifacts_bucket.bucket_name
-                                    + "/datasets/{}/{}/', $.model, $$.Execution.Name)",
+                                    + f"/{JOB_FOLDER}', $.model, $$.Execution.Name)",
                                     "LocalPath": JOB_DATASET,
                                     "S3UploadMode": "EndOfJob",
                                 },
@@ -948,7 +959,7 @@ class TrainingPipeline(Construct):
                                 "S3Output": {
                                     "S3Uri.$": "States.Format('s3://"
                                     + res.data_bucket.bucket_name
-                                    + f"/{QUARANTINE_PREFIX}{{}}/{{}}/', $.model, $.versionId)",
+                                    + f"/{JOB_QUARANTINE_FOLDER}', $.model, $.versionId)",
                                     "LocalPath": JOB_QUARANTINE,
                                     "S3UploadMode": "EndOfJob",
                                 },

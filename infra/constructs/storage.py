@@ -12,11 +12,6 @@ from constructs import Construct
 
 from infra import names
 
-# Prefixes in the data bucket. Uploads land in incoming/<model>/...; a rejected upload's
-# exact version is copied to quarantine/ with its report; the original is never touched.
-INCOMING_PREFIX = "incoming/"
-QUARANTINE_PREFIX = "quarantine/"
-
 
 class Storage(Construct):
     """The customer-managed key, the data, artifacts and access-log buckets."""

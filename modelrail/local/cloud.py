@@ -33,8 +33,10 @@ from typing import Any
 import boto3
 
 from modelrail.deploy.client import DeploymentRun, wait_for
+from modelrail.layout import upload_key
 from modelrail.local import (
     clock,
+    cloudwatch,
     events_delivery,
     hosting_runtime,
     interpreter,
@@ -223,11 +225,15 @@ class LocalCloud:
         # One local clock: endpoint bakes, alarm periods and Wait states run `clock_speed`
         # times faster than on AWS (a 5-minute canary bake takes 5 s at 60x).
         self.clock = clock.LocalClock(speed=clock_speed)
+        self.cloudwatch = cloudwatch.CloudWatchRuntime(
+            self.clock, account_id=ACCOUNT, region=region, enforcer=self.iam
+        )
         self.hosting = hosting_runtime.HostingRuntime(
             self.work_dir / "hosting",
             self.clock,
             account_id=ACCOUNT,
             region=region,
+            cloudwatch=self.cloudwatch,
             principals=self.principals,
             enforcer=self.iam,
         )
@@ -295,7 +301,9 @@ class LocalCloud:
             iam_enforce.install(self.iam),
             iam_enforce.install_interpreter_roles(self.principals),
             hosting_runtime.install(self.hosting),
+            cloudwatch.install(self.cloudwatch),
         ]
+        self.cloudwatch.start()
         # Lambda workers are other processes: they reach these backends over HTTP. The
         # server stops last, after the workers (undo runs in reverse).
         loopback, self.lambdas.endpoint_url = loopback_server()
@@ -306,6 +314,7 @@ class LocalCloud:
             self.events.drain()
             self._stop_running_executions()
             self.hosting.shutdown()
+            self.cloudwatch.shutdown()
         for undo in reversed(self._undo):
             undo()
         self._undo = []
@@ -394,7 +403,7 @@ class LocalCloud:
 
         ``metadata`` is S3 user metadata, e.g. ``{"modelrail-fault-error-rate": "1"}``.
         """
-        key = key or f"incoming/{model}/{path.name}"
+        key = key or upload_key(model, path.name)
         s3 = upload_client(self.region)
         return key, upload_file(s3, path, self.data_bucket, key, metadata or {})
 

@@ -26,11 +26,8 @@ moto records ``CreateEndpoint`` as InService at once, serves nothing, and has no
   Invocation5XXErrors, InvocationModelErrors, ModelLatency, OverheadLatency; dimensions
   EndpointName and VariantName) to local CloudWatch; a 4XX counts in
   Invocation4XXErrors only (D40).
-* **Alarms.** CloudWatch alarms on ``AWS/SageMaker`` metrics, single-metric or metric
-  math (:mod:`.metric_math`), are evaluated continuously
-  over those datapoints (period x evaluation periods, on the local clock), their state
-  set with history, and their SNS actions published; moto's ``DescribeAlarmHistory`` is
-  added so a rolled-back deployment can name the alarm that tripped.
+* **Alarms.** The ``AutoRollbackConfiguration`` alarms are those the local CloudWatch
+  (:mod:`.cloudwatch`) evaluates over these datapoints; a bake watches their state.
 * **Data capture** in SageMaker's JSON Lines format (``captureData.endpointInput`` /
   ``endpointOutput``, ``eventMetadata.eventId`` and ``inferenceId``) under
   ``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/``, KMS-encrypted.
@@ -46,7 +43,6 @@ import json
 import logging
 import math
 import os
-import re
 import subprocess
 import sys
 import tarfile
@@ -55,18 +51,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from modelrail.local import metric_math
 from modelrail.local.clock import LocalClock
 from modelrail.local.training_runtime import _split
 
 if TYPE_CHECKING:
+    from modelrail.local.cloudwatch import CloudWatchRuntime
     from modelrail.local.iam.enforce import Enforcer
     from modelrail.local.iam.principals import Principals
 
@@ -77,72 +73,8 @@ NAMESPACE = "AWS/SageMaker"
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit for a real-time request, in seconds
 CAPTURE_FLUSH_RECORDS = 500
 CAPTURE_FLUSH_SECONDS = 2.0
-EVALUATE_EVERY = 0.1  # real seconds between alarm evaluations
+WATCH_EVERY = 0.05  # real seconds between looks at a bake's alarms
 # What publishing to an encrypted topic or queue needs on its key (SNS and SQS docs).
-_PUBLISH_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
-    "GreaterThanThreshold": lambda v, t: v > t,
-    "LessThanThreshold": lambda v, t: v < t,
-    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
-}
-
-
-def _is_true(value: Any) -> bool:
-    """``ReturnData`` as the API leaves it: a bool, a "true"/"false" string, or absent
-    (which means true)."""
-    return value is None or value is True or str(value).lower() == "true"
-
-
-def statistic(values: list[float], stat: str) -> float:
-    """A CloudWatch statistic of one period's values (``Sum``, ``Average``, ``pNN``...)."""
-    if not values:
-        raise ValueError("a statistic needs at least one value")
-    if stat == "Sum":
-        return sum(values)
-    if stat == "SampleCount":
-        return float(len(values))
-    if stat == "Maximum":
-        return max(values)
-    if stat == "Minimum":
-        return min(values)
-    match = re.fullmatch(r"p(\d+(?:\.\d+)?)", stat)
-    if match:
-        ordered = sorted(values)
-        rank = max(0, math.ceil(float(match.group(1)) / 100 * len(ordered)) - 1)
-        return ordered[rank]
-    return sum(values) / len(values)
-
-
-def judge(
-    datapoints: list[float | None],
-    *,
-    threshold: float,
-    compare: Callable[[float, float], bool],
-    to_alarm: int,
-    treat_missing: str,
-) -> tuple[str, int] | None:
-    """(state, breaching datapoints) for "M out of N" datapoints, or None to keep the
-    state. Missing datapoints count as CloudWatch's TreatMissingData says:
-    ``notBreaching`` as good, ``breaching`` as bad, ``missing``/``ignore`` not at all
-    (and with none present the state is kept)."""
-    missing = treat_missing.lower()
-    breaching = good = 0
-    for value in datapoints:
-        if value is None:
-            if missing == "breaching":
-                breaching += 1
-            elif missing == "notbreaching":
-                good += 1
-        elif compare(value, threshold):
-            breaching += 1
-        else:
-            good += 1
-    if breaching + good == 0:
-        return None
-    return ("ALARM" if breaching >= max(1, to_alarm) else "OK"), breaching
-
-
 class HostingError(RuntimeError):
     """A fleet could not be provisioned (becomes the endpoint's FailureReason)."""
 
@@ -365,9 +297,11 @@ class HostingRuntime:
         *,
         account_id: str,
         region: str,
+        cloudwatch: CloudWatchRuntime,
         principals: Principals | None = None,
         enforcer: Enforcer | None = None,
     ) -> None:
+        self.cloudwatch = cloudwatch
         self.principals = principals
         self.enforcer = enforcer
         self.work_dir = work_dir
@@ -376,10 +310,8 @@ class HostingRuntime:
         self.region = region
         self.endpoints: dict[str, LocalEndpoint] = {}
         self._stop = threading.Event()
-        self._evaluator: threading.Thread | None = None
+        self._flusher: threading.Thread | None = None
         self._capture_lock = threading.Lock()
-        self._last_flush = time.monotonic()
-        self._alarm_history: dict[str, list[dict[str, Any]]] = {}
         self.capture_errors: list[str] = []
 
     # ---- moto backends ----------------------------------------------------------------
@@ -387,11 +319,6 @@ class HostingRuntime:
         from moto.sagemaker.models import sagemaker_backends
 
         return sagemaker_backends[self.account_id][self.region]
-
-    def _cloudwatch(self) -> Any:
-        from moto.cloudwatch.models import cloudwatch_backends
-
-        return cloudwatch_backends[self.account_id][self.region]
 
     def _fleet(self, endpoint: str, config_name: str) -> Fleet:
         backend = self._sagemaker()
@@ -487,7 +414,7 @@ class HostingRuntime:
         thread = threading.Thread(target=provision, name=f"endpoint-{name}", daemon=True)
         thread.start()
         ep.thread = thread
-        self._ensure_evaluator()
+        self._ensure_flusher()
 
     def on_deleted(self, name: str) -> None:
         ep = self.endpoints.pop(name, None)
@@ -558,15 +485,11 @@ class HostingRuntime:
         ]
         self._set(ep.name, pending_deployment_summary=summary)
 
-    def _tripped(self, alarms: list[str]) -> list[str]:
-        cw = self._cloudwatch()
-        return [a for a in alarms if a in cw.alarms and cw.alarms[a].state_value == "ALARM"]
-
     def _watch(self, alarms: list[str], aws_seconds: float, deadline: float) -> str | None:
         """Bake for ``aws_seconds``; the reason to roll back if one arises, else None."""
         until = time.monotonic() + self.clock.real_seconds(aws_seconds)
         while True:
-            tripped = self._tripped(alarms)
+            tripped = self.cloudwatch.in_alarm(alarms)
             if tripped:
                 return f"alarm {', '.join(tripped)} in ALARM"
             now = time.monotonic()
@@ -574,7 +497,7 @@ class HostingRuntime:
                 return "the maximum execution time passed"
             if now >= until:
                 return None
-            if self._stop.wait(min(EVALUATE_EVERY / 2, until - now)):
+            if self._stop.wait(min(WATCH_EVERY, until - now)):
                 return "the local cloud stopped"
 
     def _blue_green(self, ep: LocalEndpoint, green: Fleet, deployment: dict[str, Any]) -> None:
@@ -713,7 +636,7 @@ class HostingRuntime:
             "ModelLatency": (float(answer.model_latency_us), "Microseconds"),
             "OverheadLatency": (float(max(0, total_us - answer.model_latency_us)), "Microseconds"),
         }
-        self._cloudwatch().put_metric_data(
+        self.cloudwatch.put_metrics(
             NAMESPACE,
             [
                 {
@@ -726,246 +649,6 @@ class HostingRuntime:
                 for metric, (value, unit) in values.items()
             ],
         )
-
-    # ---- alarms ---------------------------------------------------------------------------
-    def _ensure_evaluator(self) -> None:
-        if self._evaluator is None or not self._evaluator.is_alive():
-            self._evaluator = threading.Thread(
-                target=self._evaluate_forever, name="alarm-evaluator", daemon=True
-            )
-            self._evaluator.start()
-
-    def _evaluate_forever(self) -> None:
-        while not self._stop.wait(EVALUATE_EVERY):
-            try:
-                self.evaluate_alarms()
-                if time.monotonic() - self._last_flush > CAPTURE_FLUSH_SECONDS:
-                    self.flush_capture()
-            except Exception:  # keep evaluating; the next round may succeed
-                logger.exception("alarm evaluation failed")
-
-    def evaluate_alarms(self) -> None:
-        """One evaluation of every alarm on ``AWS/SageMaker`` metrics, as CloudWatch
-        evaluates them: one datapoint per period (the alarm's statistic, or its metric
-        math expression over its queries' statistics, :mod:`.metric_math`) over the last
-        ``EvaluationPeriods`` periods, ALARM when ``DatapointsToAlarm`` of them breach."""
-        cw = self._cloudwatch()
-        for alarm in list(cw.alarms.values()):
-            if alarm.rule is not None:
-                continue
-            compare = _COMPARE.get(alarm.comparison_operator)
-            if compare is None:
-                continue
-            periods = max(1, int(alarm.evaluation_periods))
-            if alarm.metric_data_queries:
-                signal = self._math_datapoints(cw, alarm.metric_data_queries, periods)
-                if signal is None:
-                    continue
-                what, datapoints = signal
-            elif alarm.namespace == NAMESPACE:
-                stat = str(alarm.extended_statistic or alarm.statistic or "Average")
-                what = f"{stat} {alarm.metric_name}"
-                datapoints = [
-                    None if not values else statistic(values, stat)
-                    for values in self._period_values(
-                        cw, alarm.namespace, alarm.metric_name, alarm.dimensions,
-                        int(alarm.period), periods,
-                    )
-                ]  # fmt: skip
-            else:
-                continue
-            verdict = judge(
-                datapoints,
-                threshold=float(alarm.threshold),
-                compare=compare,
-                to_alarm=int(alarm.datapoints_to_alarm or periods),
-                treat_missing=str(alarm.treat_missing_data or "missing"),
-            )
-            if verdict is None:
-                continue
-            state, breaching = verdict
-            present = [v for v in datapoints if v is not None]
-            if not present:
-                why = f"no datapoints (treated as {alarm.treat_missing_data})"
-            else:
-                why = (
-                    f"Threshold Crossed: {breaching} of the last {periods} datapoints of "
-                    f"{what} [{', '.join(f'{v:g}' for v in present)}] "
-                    f"were {alarm.comparison_operator} {float(alarm.threshold):g}"
-                )
-            if state != alarm.state_value:
-                self._set_state(cw, alarm, state, why, present[0] if present else None)
-
-    def _math_datapoints(
-        self, cw: Any, queries: list[Any], periods: int
-    ) -> tuple[str, list[float | None]] | None:
-        """(the expression, its value per period, newest first) for a metric math alarm
-        on ``AWS/SageMaker`` metrics, or None for one on other namespaces."""
-        returned = [q for q in queries if q.expression and _is_true(q.return_data)]
-        stats = {q.id: q.metric_stat for q in queries if q.metric_stat is not None}
-        if not stats or any(s.metric.namespace != NAMESPACE for s in stats.values()):
-            return None
-        if len(returned) != 1 or len(stats) + 1 != len(queries):
-            raise metric_math.MetricMathError(
-                "the local cloud evaluates alarms with one returned expression over metric "
-                f"queries; got ids {[q.id for q in queries]}"
-            )
-        tree = metric_math.parse(returned[0].expression)
-        unknown = metric_math.references(tree) - set(stats)
-        if unknown:
-            raise metric_math.MetricMathError(
-                f"expression {returned[0].expression!r} refers to unknown ids {sorted(unknown)}"
-            )
-        series = {
-            query_id: [
-                None if not values else statistic(values, str(stat.stat))
-                for values in self._period_values(
-                    cw, stat.metric.namespace, stat.metric.metric_name,
-                    stat.metric.dimensions, int(stat.period), periods,
-                )
-            ]
-            for query_id, stat in stats.items()
-        }  # fmt: skip
-        datapoints = [
-            metric_math.evaluate(tree, {k: v[index] for k, v in series.items()})
-            for index in range(periods)
-        ]
-        return returned[0].expression, datapoints
-
-    def _period_values(
-        self,
-        cw: Any,
-        namespace: str,
-        metric_name: str,
-        dimensions: list[Any],
-        period_seconds: int,
-        periods: int,
-    ) -> list[list[float]]:
-        """The metric's values in each of the last ``periods`` periods (on the local
-        clock), newest period first."""
-        period = timedelta(seconds=self.clock.real_seconds(period_seconds))
-        now = _now()
-        cutoff = now - period * periods
-        wanted = {(d.name, d.value) for d in dimensions}
-        buckets: list[list[float]] = [[] for _ in range(periods)]
-        for datum in reversed(cw.metric_data):
-            stamp = datum.timestamp
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=UTC)
-            if stamp < cutoff:
-                break
-            if datum.namespace != namespace or datum.name != metric_name:
-                continue
-            if {(d.name, d.value) for d in datum.dimensions} != wanted:
-                continue
-            if hasattr(datum, "value"):
-                index = min(periods - 1, max(0, int((now - stamp) / period)))
-                buckets[index].append(float(datum.value))
-        return buckets
-
-    def _set_state(self, cw: Any, alarm: Any, state: str, reason: str, value: float | None) -> None:
-        old = alarm.state_value
-        data = {
-            "version": "1.0",
-            "queryDate": _now().isoformat(),
-            "statistic": alarm.extended_statistic or alarm.statistic,
-            "period": alarm.period,
-            "recentDatapoints": [] if value is None else [value],
-            "threshold": alarm.threshold,
-        }
-        cw.set_alarm_state(alarm.name, reason, json.dumps(data), state)
-        self._alarm_history.setdefault(alarm.name, []).append(
-            {
-                "AlarmName": alarm.name,
-                "AlarmType": "MetricAlarm",
-                "Timestamp": _now(),
-                "HistoryItemType": "StateUpdate",
-                "HistorySummary": f"Alarm updated from {old} to {state}",
-                "HistoryData": json.dumps(
-                    {
-                        "version": "1.0",
-                        "oldState": {"stateValue": old},
-                        "newState": {"stateValue": state, "stateReason": reason},
-                    }
-                ),
-            }
-        )
-        actions = alarm.alarm_actions if state == "ALARM" else alarm.ok_actions
-        if alarm.actions_enabled:
-            self._publish_actions(alarm, actions or [], old, state, reason)
-
-    def _publish_actions(
-        self, alarm: Any, actions: list[str], old: str, state: str, reason: str
-    ) -> None:
-        message = {
-            "AlarmName": alarm.name,
-            "AlarmDescription": alarm.description,
-            "NewStateValue": state,
-            "OldStateValue": old,
-            "NewStateReason": reason,
-            "StateChangeTime": _now().isoformat(),
-            "Region": self.region,
-            "AlarmArn": alarm.alarm_arn,
-        }
-        sns = boto3.client("sns", region_name=self.region)
-        for arn in actions:
-            if ":sns:" in arn:
-                if not self._may_notify(alarm, arn):
-                    continue
-                try:
-                    sns.publish(
-                        TopicArn=arn,
-                        Subject=f'{state}: "{alarm.name}" in {self.region}'[:100],
-                        Message=json.dumps(message),
-                    )
-                except Exception:
-                    logger.warning("could not notify %s for alarm %s", arn, alarm.name)
-
-    def _may_notify(self, alarm: Any, topic: str) -> bool:
-        """CloudWatch publishes alarm actions as ``cloudwatch.amazonaws.com``: the topic's
-        policy and, for an encrypted topic, the key policy must allow it. A refused action
-        is recorded in the alarm's history and nothing is delivered, as on AWS."""
-        if self.enforcer is None:
-            return True
-        from modelrail.local.iam.enforce import AccessDenied, MotoWorld
-        from modelrail.local.iam.requests import Check, PolicyRef, kms_checks
-
-        context = {"aws:SourceArn": alarm.alarm_arn, "aws:SourceAccount": self.account_id}
-        world = MotoWorld(self.account_id, self.region)
-        checks = [
-            Check("sns:Publish", topic, context, PolicyRef("sns", topic)),
-            *kms_checks(world, world.topic_key(topic), _PUBLISH_KEY_ACTIONS, context),
-        ]
-        try:
-            for check in checks:
-                self.enforcer.require_service("cloudwatch.amazonaws.com", check)
-        except AccessDenied as exc:
-            self._alarm_history.setdefault(alarm.name, []).append(
-                {
-                    "AlarmName": alarm.name,
-                    "AlarmType": "MetricAlarm",
-                    "Timestamp": _now(),
-                    "HistoryItemType": "Action",
-                    "HistorySummary": f"Failed to execute action {topic}",
-                    "HistoryData": json.dumps({"actionState": "Failed", "error": str(exc)}),
-                }
-            )
-            logger.warning("alarm %s could not notify %s: %s", alarm.name, topic, exc)
-            return False
-        return True
-
-    def alarm_history(
-        self, name: str | None, start: datetime | None, end: datetime | None
-    ) -> list[dict[str, Any]]:
-        items = [
-            item
-            for alarm, history in self._alarm_history.items()
-            if name in (None, alarm)
-            for item in history
-            if (start is None or item["Timestamp"] >= start)
-            and (end is None or item["Timestamp"] <= end)
-        ]
-        return sorted(items, key=lambda i: i["Timestamp"], reverse=True)
 
     # ---- data capture and lifecycle -----------------------------------------------------------
     def _flush(self, ep: LocalEndpoint) -> None:
@@ -1004,9 +687,22 @@ class HostingRuntime:
                 self.capture_errors.append(f"{ep.name}: s3://{bucket}/{key}: {exc}")
                 logger.warning("capture for %s not written: %s", ep.name, exc)
 
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or not self._flusher.is_alive():
+            self._flusher = threading.Thread(
+                target=self._flush_forever, name="capture-flusher", daemon=True
+            )
+            self._flusher.start()
+
+    def _flush_forever(self) -> None:
+        while not self._stop.wait(CAPTURE_FLUSH_SECONDS):
+            try:
+                self.flush_capture()
+            except Exception:  # keep flushing; the next round may succeed
+                logger.exception("capture flush failed")
+
     def flush_capture(self) -> None:
         """Write buffered capture records to S3 now (SageMaker does so every few minutes)."""
-        self._last_flush = time.monotonic()
         for ep in list(self.endpoints.values()):
             self._flush(ep)
 
@@ -1023,8 +719,8 @@ class HostingRuntime:
                 if fleet is not None:
                     fleet.stop()
         self.endpoints.clear()
-        if self._evaluator is not None:
-            self._evaluator.join(timeout=5)
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
 
 
 class RuntimeValidationError(Exception):
@@ -1062,7 +758,6 @@ class ModelErrorFactory:
 def install(runtime: HostingRuntime) -> Callable[[], None]:
     """Hook the runtime into moto: CreateEndpoint/DeleteEndpoint, a new UpdateEndpoint,
     InvokeEndpoint, and CloudWatch DescribeAlarmHistory."""
-    from moto.cloudwatch.responses import CloudWatchResponse
     from moto.core.exceptions import JsonRESTError
     from moto.core.responses import ActionResult
     from moto.sagemaker.models import SageMakerModelBackend
@@ -1120,25 +815,10 @@ def install(runtime: HostingRuntime) -> Callable[[], None]:
             out,
         )
 
-    def describe_alarm_history(self: Any) -> Any:
-        items = runtime.alarm_history(
-            self._get_param("AlarmName"),
-            _as_datetime(self._get_param("StartDate")),
-            _as_datetime(self._get_param("EndDate")),
-        )
-        kind = self._get_param("HistoryItemType")
-        if kind:
-            items = [i for i in items if i["HistoryItemType"] == kind]
-        if self._get_param("ScanBy") == "TimestampAscending":
-            items.reverse()
-        limit = int(self._get_param("MaxRecords") or 100)
-        return ActionResult({"AlarmHistoryItems": items[:limit]})
-
     patch(SageMakerModelBackend, "create_endpoint", create_endpoint)
     patch(SageMakerModelBackend, "delete_endpoint", delete_endpoint)
     patch(SageMakerResponse, "update_endpoint", update_endpoint)
     patch(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
-    patch(CloudWatchResponse, "describe_alarm_history", describe_alarm_history)
 
     def undo() -> None:
         for (cls, name), value in originals.items():
@@ -1148,18 +828,3 @@ def install(runtime: HostingRuntime) -> Callable[[], None]:
                 setattr(cls, name, value)
 
     return undo
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), UTC)
-    text = str(value)
-    try:
-        return datetime.fromtimestamp(float(text), UTC)
-    except ValueError:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import Field
 
+from modelrail.layout import approval_key
 from modelrail.registry import ModelRegistry, VersionStatus
 from modelrail.steps.models import _Payload
 
@@ -23,12 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
-PREFIX = "approvals/"
 PIPELINE = "pipeline"
-
-
-def approval_key(model: str, version: int) -> str:
-    return f"{PREFIX}{model}/v{version}.json"
 
 
 class ApprovalEvent(_Payload):

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from modelrail.columns import CsvColumns, ParquetColumns
 from modelrail.contract import ModelContract
 from modelrail.dataset_job import profile_files, read_frame
+from modelrail.layout import run_channel
 from modelrail.naming import training_job_name
 from modelrail.profile import build_profile_streamed
 from modelrail.registry import ModelRegistry, ModelVersion
@@ -126,7 +127,7 @@ def run_prepare(
     size_bands: tuple[SizeBand, ...],
 ) -> PrepareOutput:
     run = round_name(request.execution_name, request.round)
-    champion_prefix = f"runs/{request.model}/{run}/champion/"
+    champion_prefix = run_channel(request.model, run, "champion")
     reference = comparison_reference(registry, request.model)
     _reference_channel(s3, artifacts_bucket, champion_prefix, reference.version)
 

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from modelrail.layout import INCOMING, upload_key
 from modelrail.naming import dataset_job_name
 from modelrail.steps.models import PipelineInput, dump
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
-INCOMING = "incoming/"
 _MODEL = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
 
@@ -78,12 +78,12 @@ def plan_start(
 ) -> StartPlan:
     """``size_bytes`` (from the S3 event) and ``environment`` together name the dataset
     Processing job the run uses when the upload is above its threshold."""
-    if not key.startswith(INCOMING):
-        raise NotAPipelineObject(f"s3://{bucket}/{key} is not under {INCOMING}")
-    parts = key[len(INCOMING) :].split("/")
+    if not INCOMING.owns(key):
+        raise NotAPipelineObject(f"s3://{bucket}/{key} is not under {INCOMING.prefix}")
+    parts = key[len(INCOMING.prefix) :].split("/")
     if len(parts) < 2 or not parts[-1]:
         raise NotAPipelineObject(
-            f"s3://{bucket}/{key}: uploads go to {INCOMING}<model>/<file>, e.g. {INCOMING}demand/2026-11.csv"
+            f"s3://{bucket}/{key}: uploads go to {INCOMING.of('<model>', '<file>')}, e.g. {upload_key('demand', '2026-11.csv')}"
         )
     model = parts[0]
     if not _MODEL.match(model):

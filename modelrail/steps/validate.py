@@ -19,6 +19,7 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from modelrail.layout import dataset_folder, quarantine_folder
 from modelrail.steps.contracts import UnknownModel, contract_for
 from modelrail.steps.models import DatasetRef, PipelineInput, ValidationOutput
 from modelrail.validation import DataValidationError, ValidationReport, validate_stream
@@ -27,14 +28,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-__all__ = ["UnknownModel", "contract_for", "quarantine_prefix", "run_validation"]
+__all__ = ["UnknownModel", "contract_for", "run_validation"]
 
 MAX_COPY_OBJECT_BYTES = 5 * 1024**3
 """``CopyObject`` copies at most 5 GiB; a larger snapshot is a managed multipart copy."""
-
-
-def quarantine_prefix(prefix: str, request: PipelineInput) -> str:
-    return f"{prefix}{request.model}/{request.version_id or 'null'}/"
 
 
 def run_validation(
@@ -43,7 +40,6 @@ def run_validation(
     s3: S3Client,
     contracts_dir: Path,
     artifacts_bucket: str,
-    quarantine: str,
 ) -> ValidationOutput:
     contract = contract_for(request.model, contracts_dir)
     version: dict[str, Any] = {"VersionId": request.version_id} if request.version_id else {}
@@ -63,10 +59,10 @@ def run_validation(
                 cast(BinaryIO, body), filename=filename, size=size, contract=contract, limits=limits
             )
     if not report.ok:
-        _quarantine(request, report, s3=s3, prefix=quarantine)
+        _quarantine(request, report, s3=s3)
         raise DataValidationError(report)
 
-    folder = f"datasets/{request.model}/{report.sha256}/"
+    folder = dataset_folder(request.model, report.sha256)
     suffix = posixpath.splitext(filename)[1].lower() or ".csv"
     snapshot = f"{folder}data/train{suffix}"
     _copy(request, size, etag, s3=s3, bucket=artifacts_bucket, key=snapshot)
@@ -115,10 +111,8 @@ def _copy(
         s3.copy(source, bucket, key, ExtraArgs={"CopySourceIfMatch": etag})
 
 
-def _quarantine(
-    request: PipelineInput, report: ValidationReport, *, s3: S3Client, prefix: str
-) -> None:
-    folder = quarantine_prefix(prefix, request)
+def _quarantine(request: PipelineInput, report: ValidationReport, *, s3: S3Client) -> None:
+    folder = quarantine_folder(request.model, request.version_id)
     s3.copy_object(
         Bucket=request.bucket,
         Key=folder + posixpath.basename(request.key),

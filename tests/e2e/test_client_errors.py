@@ -80,7 +80,7 @@ def _alarmed(cloud: LocalCloud) -> list[tuple[str, str]]:
 
 
 def _client_errors(cloud: LocalCloud) -> float:
-    data = cloud.hosting._cloudwatch().metric_data
+    data = cloud.cloudwatch._cloudwatch().metric_data
     return sum(float(d.value) for d in data if d.name == "Invocation4XXErrors")
 
 

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from modelrail.layout import approval_key
 from modelrail.registry import (
     DataRef,
     GateResult,
@@ -22,7 +23,6 @@ from modelrail.registry import (
 from modelrail.steps.approval import (
     ApprovalEvent,
     answer_approval,
-    approval_key,
     close_approval,
     request_approval,
 )

@@ -19,7 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from modelrail.local import clock, hosting_runtime
+from modelrail.local import clock, cloudwatch, hosting_runtime
+from modelrail.local.cloudwatch import CloudWatchRuntime
 from modelrail.local.hosting_runtime import HostingRuntime
 
 ACCOUNT = "123456789012"
@@ -144,8 +145,12 @@ def cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Cloud]:
         monkeypatch.setenv(key, value)
     with mock_aws():
         local_clock = clock.LocalClock(speed=60)
-        runtime = HostingRuntime(tmp_path, local_clock, account_id=ACCOUNT, region=REGION)
-        undo = hosting_runtime.install(runtime)
+        watcher = CloudWatchRuntime(local_clock, account_id=ACCOUNT, region=REGION)
+        runtime = HostingRuntime(
+            tmp_path, local_clock, account_id=ACCOUNT, region=REGION, cloudwatch=watcher
+        )
+        undos = [hosting_runtime.install(runtime), cloudwatch.install(watcher)]
+        watcher.start()
         try:
             c = Cloud(runtime)
             c.s3.create_bucket(Bucket=BUCKET)
@@ -167,7 +172,9 @@ def cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Cloud]:
             yield c
         finally:
             runtime.shutdown()
-            undo()
+            watcher.shutdown()
+            for undo in undos:
+                undo()
 
 
 def _traffic(cloud: Cloud, stop: threading.Event, answers: list[str]) -> None:
@@ -217,7 +224,7 @@ def test_a_model_that_cannot_load_fails_the_endpoint_with_its_reason(cloud: Clou
 
 def _counts(cloud: Cloud) -> dict[str, float]:
     counts: dict[str, float] = {}
-    for datum in cloud.runtime._cloudwatch().metric_data:
+    for datum in cloud.runtime.cloudwatch._cloudwatch().metric_data:
         if datum.name.startswith("Invocation"):
             counts[datum.name] = counts.get(datum.name, 0.0) + float(datum.value)
     return counts
@@ -303,7 +310,7 @@ def test_a_failing_canary_trips_its_alarm_and_rolls_back_silently(cloud: Cloud) 
         AlarmName=ALARM, HistoryItemType="StateUpdate", StartDate=started
     )["AlarmHistoryItems"]
     assert any("to ALARM" in item["HistorySummary"] for item in history)
-    datapoints = cloud.runtime._cloudwatch().metric_data
+    datapoints = cloud.runtime.cloudwatch._cloudwatch().metric_data
     assert any(d.name == "Invocation5XXErrors" and d.value == 1.0 for d in datapoints)
 
 

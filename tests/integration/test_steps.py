@@ -61,7 +61,6 @@ def _validate(s3: Any, request: PipelineInput) -> Any:
         s3=s3,
         contracts_dir=CONTRACTS_DIR,
         artifacts_bucket=ARTIFACTS,
-        quarantine="quarantine/",
     )
 
 

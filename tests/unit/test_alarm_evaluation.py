@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelrail.local.hosting_runtime import judge, statistic
+from modelrail.local.cloudwatch import judge, statistic
 from modelrail.local.metric_math import MetricMathError, evaluate, parse, references
 
 
