@@ -74,6 +74,8 @@ INVOCATION_TIMEOUT = 60.0  # SageMaker's limit for a real-time request, in secon
 CAPTURE_FLUSH_RECORDS = 500
 CAPTURE_FLUSH_SECONDS = 2.0
 WATCH_EVERY = 0.05  # real seconds between looks at a bake's alarms
+
+
 # What publishing to an encrypted topic or queue needs on its key (SNS and SQS docs).
 class HostingError(RuntimeError):
     """A fleet could not be provisioned (becomes the endpoint's FailureReason)."""
