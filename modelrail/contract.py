@@ -18,6 +18,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelrail.limits import ValidationLimits
+from modelrail.monitoring.policy import RetrainPolicy
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
@@ -201,6 +202,40 @@ class TuningPolicy(_Frozen):
         return self
 
 
+_RATE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
+_CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
+
+
+class MonitoringConfig(_Frozen):
+    """How the live model is watched and when it is retrained (``monitoring:``)."""
+
+    enabled: bool = True
+    schedule: str = "rate(1 day)"
+    """An EventBridge Scheduler expression, ``rate(N unit)`` or ``cron(6 fields)``."""
+    window_hours: float = Field(default=24.0, gt=0)
+    """A check compares the captured traffic of the last ``window_hours`` with the baseline."""
+    min_rows: int = Field(default=200, ge=1)
+    """A window with fewer rows is reported as insufficient data, never as drift."""
+    retrain: RetrainPolicy = RetrainPolicy()
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        rate = _RATE.match(self.schedule)
+        if rate is None and not _CRON.match(self.schedule):
+            raise ValueError(
+                f"monitoring.schedule {self.schedule!r} must be rate(N minutes|hours|days) or "
+                "cron(minutes hours day-of-month month day-of-week year)"
+            )
+        if rate is not None:
+            n, unit = int(rate["n"]), rate["unit"]
+            if (n == 1) != (not unit.endswith("s")):
+                raise ValueError(
+                    f"monitoring.schedule {self.schedule!r}: write rate(1 {unit.rstrip('s')}) "
+                    f"or rate({max(n, 2)} {unit.rstrip('s')}s)"
+                )
+        return self
+
+
 class ModelContract(_Frozen):
     name: str
     description: str = ""
@@ -225,6 +260,7 @@ class ModelContract(_Frozen):
     tolerances: dict[str, Any] = Field(default_factory=dict)
     """Data-gate tolerances (modelrail.limits.ValidationLimits fields)."""
     quality: QualityPolicy = QualityPolicy()
+    monitoring: MonitoringConfig = MonitoringConfig()
     tuning: TuningPolicy | None = None
     """When set, the pipeline searches hyperparameters instead of training once; searched
     values override ``hyperparameters`` of the same name in each trial."""

@@ -268,3 +268,17 @@ def test_a_new_start_never_breaks_a_guard(
         assert not lease_held
     if decision.action == "suppressed":
         assert decision.guard is not None and decision.trigger is not None
+
+
+# -- the contract's monitoring block -----------------------------------------------------------
+
+
+def test_the_contract_declares_monitoring_with_defaults() -> None:
+    from modelrail.contract import MonitoringConfig, load_contract
+
+    contract = load_contract("demand")
+    assert contract.monitoring.retrain == RetrainPolicy()
+    assert MonitoringConfig(schedule="cron(0 6 * * ? *)").schedule.startswith("cron")
+    for bad in ("every hour", "rate(1 hours)", "rate(2 hour)", "rate(0 days)", "cron(0 6 * *)"):
+        with pytest.raises(ValueError, match="monitoring.schedule"):
+            MonitoringConfig(schedule=bad)
