@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from modelrail.steps.contracts import contract_for
 from modelrail.steps.gate import run_gate
 from modelrail.steps.models import GateInput, dump
+from modelrail.telemetry import gate_points, publish
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -33,6 +35,17 @@ def _s3() -> S3Client:
 @event_parser(model=GateInput)
 def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(model=event.model, training_job=event.training.job_name)
-    result = run_gate(event, contract=contract_for(event.model, CONTRACTS), s3=_s3())
+    contract = contract_for(event.model, CONTRACTS)
+    result = run_gate(event, contract=contract, s3=_s3())
     logger.info("quality gate decided", extra={"passed": result.passed, "summary": result.summary})
+    primary = contract.primary_metric.name
+    publish(
+        gate_points(
+            os.environ["MODELRAIL_ENV"],
+            event.model,
+            passed=result.passed,
+            checks=result.checks,
+            primary=(primary, result.metrics[primary]) if primary in result.metrics else None,
+        )
+    )
     return dump(result)

@@ -41,6 +41,7 @@ from modelrail.local import (
     hosting_runtime,
     interpreter,
     lambda_runtime,
+    log_metrics,
     processing_runtime,
     provision,
     training_runtime,
@@ -228,6 +229,12 @@ class LocalCloud:
         self.cloudwatch = cloudwatch.CloudWatchRuntime(
             self.clock, account_id=ACCOUNT, region=region, enforcer=self.iam
         )
+        # Handler log lines in the embedded metric format become metrics, as CloudWatch
+        # Logs extracts them (once the stack is deployed, each function's log group).
+        self.log_metrics = log_metrics.LogMetrics(
+            self.cloudwatch, ACCOUNT, region, enforcer=self.iam
+        )
+        self.lambdas.log_listener = self.log_metrics.deliver
         self.hosting = hosting_runtime.HostingRuntime(
             self.work_dir / "hosting",
             self.clock,
@@ -302,6 +309,7 @@ class LocalCloud:
             iam_enforce.install_interpreter_roles(self.principals),
             hosting_runtime.install(self.hosting),
             cloudwatch.install(self.cloudwatch),
+            provision.install_attribute_fixes(),
         ]
         self.cloudwatch.start()
         # Lambda workers are other processes: they reach these backends over HTTP. The
@@ -363,6 +371,7 @@ class LocalCloud:
             execute_state_machines=True,
             enforcer=self.iam,
         )
+        self.log_metrics.log_groups = log_metrics.function_log_groups(self.artifact, self.stack)
         return self.stack
 
     def serve(self, port: int = 4566, host: str = "127.0.0.1") -> str:

@@ -298,6 +298,9 @@ class LambdaRuntime:
     bytecode_cache: Path | None = layers.DEFAULT_CACHE / "pycache"
     invocations: list[Invocation] = field(default_factory=list)
     log_lines: list[LogLine] = field(default_factory=list)
+    # Called with (function name, line) for every line a handler prints, after it is
+    # kept: what CloudWatch Logs does with a line (metric extraction) hangs here.
+    log_listener: Callable[[str, str], None] | None = None
     _pools: dict[str, tuple[str, _Pool]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loaded: set[str] = field(default_factory=set)
@@ -389,6 +392,11 @@ class LambdaRuntime:
         def sink(request_id: str, line: str) -> None:
             with self._lock:
                 self.log_lines.append(LogLine(function, request_id, line))
+            if self.log_listener is not None:
+                try:
+                    self.log_listener(function, line)
+                except Exception:  # a listener's fault must not lose the worker's output
+                    logger.exception("log listener failed for %s", function)
 
         return sink
 

@@ -182,6 +182,28 @@ def create_stack(artifact: StackArtifact, region: str, *, timeout: float = 120.0
     return DeployedStack(artifact.name, outputs, resources, skipped)
 
 
+def install_attribute_fixes() -> Callable[[], None]:
+    """Make moto's CloudFormation resolve ``Fn::GetAtt`` as CloudFormation does where
+    the policies the stack grants depend on it: a log group's ``Arn`` ends in ``:*`` (every
+    stream of the group), so CDK's ``grant_write`` on it covers ``logs:PutLogEvents`` on
+    the group's streams (moto returns the bare group ARN, which matches no stream)."""
+    from moto.logs.models import LogGroup
+
+    original = LogGroup.get_cfn_attribute
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return f"{self.arn}:*"
+        return original(self, attribute_name)
+
+    LogGroup.get_cfn_attribute = get_cfn_attribute  # type: ignore[method-assign]
+
+    def undo() -> None:
+        LogGroup.get_cfn_attribute = original  # type: ignore[method-assign]
+
+    return undo
+
+
 # --------------------------------------------------------------------------------------
 # Reconciliation: apply the template's properties that moto's CloudFormation drops.
 # --------------------------------------------------------------------------------------

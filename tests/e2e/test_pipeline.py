@@ -111,6 +111,20 @@ def test_registration_is_published_to_eventbridge(cloud: LocalCloud, good_run: P
     assert created[0]["detail"]["model"] == MODEL and created[0]["detail"]["version"] == 1
 
 
+def test_the_gate_publishes_its_decision_as_metrics_through_its_log_lines(
+    cloud: LocalCloud, good_run: PipelineRun
+) -> None:
+    """The QualityGate handler prints EMF lines; the local cloud extracts them as CloudWatch
+    Logs does (the function's role may write its log group), so the metric exists."""
+    cw = cloud.client("cloudwatch")
+    listed = cw.list_metrics(Namespace="modelrail", MetricName="GateDecisions")["Metrics"]
+    dims = [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in listed]
+    assert {"Environment": "dev", "Model": MODEL, "Outcome": "passed"} in dims
+    candidate = cw.list_metrics(Namespace="modelrail", MetricName="CandidatePrimaryMetric")
+    assert candidate["Metrics"], "the candidate's primary metric was not published"
+    assert cloud.log_metrics.rejected == []
+
+
 def test_a_contract_violation_fails_at_validate_data_and_loses_nothing(
     cloud: LocalCloud, good_run: PipelineRun, bad_run: PipelineRun
 ) -> None:

@@ -264,3 +264,27 @@ def test_retry_intervals_are_the_only_time_sleep_in_the_retrier() -> None:
 
     assert re.findall(r"\btime\.(\w+)", inspect.getsource(retrier_decl)) == ["sleep"]
     assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+
+
+def test_a_log_groups_cfn_arn_is_patched_where_moto_reads_it() -> None:
+    """provision.install_attribute_fixes replaces LogGroup.get_cfn_attribute; moto still
+    answers GetAtt Arn there with the bare group ARN (CloudFormation adds ':*')."""
+    from moto.logs.models import LogGroup
+
+    from modelrail.local import provision
+
+    source = inspect.getsource(LogGroup.get_cfn_attribute)
+    assert 'attribute_name == "Arn"' in source and "return self.arn" in source
+    undo = provision.install_attribute_fixes()
+    try:
+        group = LogGroup.__new__(LogGroup)
+        group.arn = "arn:aws:logs:us-east-1:123456789012:log-group:/g"
+        assert (
+            group.get_cfn_attribute("Arn") == "arn:aws:logs:us-east-1:123456789012:log-group:/g:*"
+        )
+    finally:
+        undo()
+    assert (
+        LogGroup.get_cfn_attribute(group, "Arn")
+        == "arn:aws:logs:us-east-1:123456789012:log-group:/g"
+    )

@@ -280,5 +280,5 @@ def test_the_contract_declares_monitoring_with_defaults() -> None:
     assert contract.monitoring.retrain == RetrainPolicy()
     assert MonitoringConfig(schedule="cron(0 6 * * ? *)").schedule.startswith("cron")
     for bad in ("every hour", "rate(1 hours)", "rate(2 hour)", "rate(0 days)", "cron(0 6 * *)"):
-        with pytest.raises(ValueError, match="monitoring.schedule"):
+        with pytest.raises(ValueError, match=r"monitoring\.schedule"):
             MonitoringConfig(schedule=bad)
