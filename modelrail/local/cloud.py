@@ -44,6 +44,7 @@ from modelrail.local import (
     log_metrics,
     processing_runtime,
     provision,
+    scheduler,
     training_runtime,
     tuning_runtime,
 )
@@ -245,6 +246,10 @@ class LocalCloud:
             enforcer=self.iam,
         )
         self.events = events_delivery.EventsDelivery(principals=self.principals, enforcer=self.iam)
+        # EventBridge Scheduler schedules fire on the local clock, as their execution role.
+        self.scheduler = scheduler.SchedulerRuntime(
+            self.clock, ACCOUNT, region, principals=self.principals, enforcer=self.iam
+        )
         self._undo: list[Callable[[], None]] = []
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -310,6 +315,7 @@ class LocalCloud:
             hosting_runtime.install(self.hosting),
             cloudwatch.install(self.cloudwatch),
             provision.install_attribute_fixes(),
+            scheduler.install(self.scheduler),
         ]
         self.cloudwatch.start()
         # Lambda workers are other processes: they reach these backends over HTTP. The

@@ -266,12 +266,21 @@ def _key_policy(account: str, region: str, arn: str) -> Any:
     return kms_backends[account][region].keys[arn.rsplit("/", 1)[-1]].policy
 
 
+def _trust_policy(account: str, region: str, role_arn: str) -> Any:
+    """A role's trust policy: who may assume it (``sts:AssumeRole`` by a service)."""
+    from moto.iam.models import iam_backends
+
+    role = iam_backends[account]["global"].get_role(role_arn.rsplit("/", 1)[-1])
+    return role.assume_role_policy_document
+
+
 _RESOURCE_POLICIES: dict[str, Callable[[str, str, str], Any]] = {
     "s3": _bucket_policy,
     "sns": _topic_policy,
     "sqs": _queue_policy,
     "lambda": _function_policy,
     "kms": _key_policy,
+    "trust": _trust_policy,
 }
 
 

@@ -23,7 +23,8 @@ Context = dict[str, Any]
 
 @dataclass(frozen=True)
 class PolicyRef:
-    """Where a resource-based policy lives: ``kind`` is s3, sns, sqs, lambda or kms."""
+    """Where a resource-based policy lives: ``kind`` is s3, sns, sqs, lambda, kms or trust
+    (a role's trust policy)."""
 
     kind: str
     target: str
