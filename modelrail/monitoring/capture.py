@@ -1,0 +1,204 @@
+"""SageMaker data capture, read: JSON Lines files into columns of records. Pure.
+
+A capture file (``<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``) holds one JSON object a
+line: ``captureData.endpointInput`` / ``endpointOutput`` (``observedContentType``,
+``mode``, ``data``, ``encoding``: CSV, JSON or BASE64) and ``eventMetadata`` (``eventId``,
+``inferenceId`` when the caller sent one, ``inferenceTime``). :func:`read_records` parses
+files with pyarrow's JSON reader (multi-threaded C++; 1M records in about a second) and
+falls back to a line-by-line read for a file it refuses, so one corrupt line costs that
+file the fast path, never the window: corrupt lines are counted with their file and line
+number and left out. A file still being written (the current hour) is read as far as it
+is complete; a torn last line is a corrupt line.
+
+Each request's rows get ids: ``<inferenceId>`` for a one-row request, ``<inferenceId>:<i>``
+(0-based) for row ``i`` of a longer one, and the ``eventId`` in place of the inference id
+when the caller sent none (such rows can be checked for drift but not joined with labels).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+ENCODINGS = ("CSV", "JSON", "BASE64")
+_FIELDS = ("observedContentType", "encoding", "data")
+
+
+@dataclass(frozen=True)
+class Corrupt:
+    key: str
+    line: int  # 1-based
+    reason: str
+
+
+@dataclass
+class CaptureRecords:
+    """Captured requests, one entry per record in every list (columnar)."""
+
+    event_ids: list[str] = field(default_factory=list)
+    inference_ids: list[str | None] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    input_types: list[str | None] = field(default_factory=list)
+    input_encodings: list[str | None] = field(default_factory=list)
+    inputs: list[str | None] = field(default_factory=list)
+    output_types: list[str | None] = field(default_factory=list)
+    output_encodings: list[str | None] = field(default_factory=list)
+    outputs: list[str | None] = field(default_factory=list)
+    corrupt: list[Corrupt] = field(default_factory=list)
+    files: int = 0
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+    def extend(self, other: CaptureRecords) -> None:
+        for name in (
+            "event_ids", "inference_ids", "times", "input_types", "input_encodings", "inputs",
+            "output_types", "output_encodings", "outputs", "corrupt",
+        ):  # fmt: skip
+            getattr(self, name).extend(getattr(other, name))
+        self.files += other.files
+
+
+def read_records(files: Iterable[tuple[str, bytes]]) -> CaptureRecords:
+    """Every record of the capture files ``(key, bytes)``, in file then line order."""
+    out = CaptureRecords()
+    for key, data in files:
+        out.extend(_read_file(key, data))
+    return out
+
+
+def _read_file(key: str, data: bytes) -> CaptureRecords:
+    records = CaptureRecords(files=1)
+    if not data.strip():
+        return records
+    try:
+        fast = _fast(data)
+    except Exception:  # pyarrow refused the file (a corrupt line): read it line by line
+        fast = None
+    if fast is not None:
+        fast.files = 1
+        return fast
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line)
+        except ValueError as exc:
+            records.corrupt.append(Corrupt(key, number, f"not JSON: {exc}"))
+            continue
+        problem = _shape_problem(document)
+        if problem is not None:
+            records.corrupt.append(Corrupt(key, number, problem))
+            continue
+        _append(records, document)
+    return records
+
+
+def _shape_problem(document: Any) -> str | None:
+    if not isinstance(document, dict):
+        return "a capture record must be a JSON object"
+    capture, meta = document.get("captureData"), document.get("eventMetadata")
+    if not isinstance(capture, dict) or not isinstance(meta, dict):
+        return "no captureData / eventMetadata"
+    if not isinstance(meta.get("eventId"), str) or not meta["eventId"]:
+        return "no eventMetadata.eventId"
+    for mode in ("endpointInput", "endpointOutput"):
+        part = capture.get(mode)
+        if part is None:
+            continue
+        if not isinstance(part, dict) or part.get("encoding") not in ENCODINGS:
+            return f"captureData.{mode} has no known encoding"
+        if not isinstance(part.get("data"), str):
+            return f"captureData.{mode}.data is not text"
+    return None
+
+
+def _part(capture: dict[str, Any], mode: str) -> tuple[Any, Any, Any]:
+    part = capture.get(mode) or {}
+    return tuple(part.get(name) for name in _FIELDS)  # type: ignore[return-value]
+
+
+def _append(records: CaptureRecords, document: dict[str, Any]) -> None:
+    capture, meta = document["captureData"], document["eventMetadata"]
+    records.event_ids.append(meta["eventId"])
+    records.inference_ids.append(meta.get("inferenceId") or None)
+    records.times.append(str(meta.get("inferenceTime") or ""))
+    kind, encoding, data = _part(capture, "endpointInput")
+    records.input_types.append(kind)
+    records.input_encodings.append(encoding)
+    records.inputs.append(data)
+    kind, encoding, data = _part(capture, "endpointOutput")
+    records.output_types.append(kind)
+    records.output_encodings.append(encoding)
+    records.outputs.append(data)
+
+
+def _schema() -> Any:
+    """Every field the reader uses, as text (no inference: a time stays its string)."""
+    import pyarrow as pa
+
+    part = pa.struct(
+        [(name, pa.string()) for name in ("observedContentType", "mode", *_FIELDS[1:])]
+    )
+    meta = pa.struct([(name, pa.string()) for name in ("eventId", "inferenceId", "inferenceTime")])
+    capture = pa.struct([("endpointInput", part), ("endpointOutput", part)])
+    return pa.schema([("captureData", capture), ("eventMetadata", meta)])
+
+
+def _fast(data: bytes) -> CaptureRecords | None:
+    """The whole file through pyarrow's JSON reader; None when its shape is not the
+    capture shape (the line-by-line read then says which line is wrong)."""
+    import pyarrow.compute as pc
+    import pyarrow.json as pa_json
+
+    options = pa_json.ParseOptions(explicit_schema=_schema(), unexpected_field_behavior="ignore")
+    table = pa_json.read_json(io.BytesIO(data), parse_options=options)
+    capture, meta = table.column("captureData"), table.column("eventMetadata")
+    if capture.null_count or meta.null_count:  # a record without the capture shape
+        return None
+
+    def column(parent: Any, *path: str) -> list[Any]:
+        node = parent
+        for step in path:
+            node = pc.struct_field(node, step)
+        return list(node.to_pylist())
+
+    out = CaptureRecords(
+        event_ids=column(meta, "eventId"),
+        inference_ids=[v or None for v in column(meta, "inferenceId")],
+        times=[str(v or "") for v in column(meta, "inferenceTime")],
+        input_types=column(capture, "endpointInput", "observedContentType"),
+        input_encodings=column(capture, "endpointInput", "encoding"),
+        inputs=column(capture, "endpointInput", "data"),
+        output_types=column(capture, "endpointOutput", "observedContentType"),
+        output_encodings=column(capture, "endpointOutput", "encoding"),
+        outputs=column(capture, "endpointOutput", "data"),
+    )
+    valid = all(isinstance(e, str) and e for e in out.event_ids) and all(
+        enc is None or enc in ENCODINGS for enc in (*out.input_encodings, *out.output_encodings)
+    )
+    return out if valid else None
+
+
+def payload_text(encoding: str | None, data: str | None) -> str | None:
+    """A captured payload as text: CSV and JSON are stored as text, BASE64 decoded (None
+    when it is not base64 of UTF-8 text)."""
+    if data is None:
+        return None
+    if encoding != "BASE64":
+        return data
+    try:
+        return base64.b64decode(data, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def row_ids(inference_id: str | None, event_id: str, rows: int) -> list[str]:
+    """The ids of a request's rows (see the module docstring)."""
+    base = inference_id or event_id
+    return [base] if rows == 1 else [f"{base}:{i}" for i in range(rows)]
