@@ -89,7 +89,9 @@ def test_records_without_the_capture_shape_are_corrupt() -> None:
     ]
     # the same problem alone in a file is found without a parse error to fall back on
     alone = read_records([("h.jsonl", lines([record(0), bare]))])
-    assert alone.event_ids == ["e-0"] and alone.corrupt[0].reason == "no captureData / eventMetadata"
+    assert (
+        alone.event_ids == ["e-0"] and alone.corrupt[0].reason == "no captureData / eventMetadata"
+    )
 
 
 def test_base64_payloads_and_row_ids() -> None:
