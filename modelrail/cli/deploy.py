@@ -18,6 +18,7 @@ from modelrail.deploy.client import (
     DeploymentRun,
     PredictInputError,
     feature_rows,
+    new_inference_id,
     start_deployment,
     wait_for,
 )
@@ -84,15 +85,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 return 2
     else:
         body, content_type = args.json_body.encode(), "application/json"
+    inference_id = args.inference_id or new_inference_id()
     runtime = boto3.client("sagemaker-runtime")
     answer = runtime.invoke_endpoint(
         EndpointName=endpoint_name(args.env, args.model),
         Body=body,
         ContentType=content_type,
         Accept="application/json",
+        InferenceId=inference_id,
     )
     sys.stdout.write(answer["Body"].read().decode() + "\n")
-    print(f"served by variant {answer.get('InvokedProductionVariant', '?')}", file=sys.stderr)
+    print(
+        f"served by variant {answer.get('InvokedProductionVariant', '?')}; inference id "
+        f"{inference_id} (labels name rows {inference_id}, or {inference_id}:0, :1, ... "
+        "for several rows)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -128,4 +136,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="a CSV file (feature columns, header optional) or .json")
     source.add_argument("--json", dest="json_body", help='a JSON body, e.g. {"instances": [...]}')
+    predict.add_argument(
+        "--inference-id",
+        help="the request's InferenceId, kept in data capture to join later labels "
+        "(default: a new one, printed)",
+    )
     predict.set_defaults(func=_cmd_predict)

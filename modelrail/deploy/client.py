@@ -200,3 +200,9 @@ def feature_rows(text: str, contract: ModelContract) -> bytes:
             )
         writer.writerow([row[at[name]] if name in at else "" for name in features])
     return out.getvalue().encode()
+
+
+def new_inference_id() -> str:
+    """An InferenceId for a request whose caller named none: capture keeps it, so labels
+    uploaded later can name the request's rows (modelrail.monitoring.capture.row_ids)."""
+    return uuid.uuid4().hex

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 
 from modelrail.contract import load_contract
+from modelrail.deploy.client import new_inference_id
 from modelrail.deploy.naming import endpoint_name
 
 if TYPE_CHECKING:
@@ -47,7 +48,10 @@ class Traffic:
             started = time.perf_counter()
             try:
                 self.runtime.invoke_endpoint(
-                    EndpointName=self.endpoint, Body=self.body, ContentType=self.content_type
+                    EndpointName=self.endpoint,
+                    Body=self.body,
+                    ContentType=self.content_type,
+                    InferenceId=new_inference_id(),
                 )
                 ok = True
             except Exception:  # a faulty canary answers 5XX: boto3 raises ModelError

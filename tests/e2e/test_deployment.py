@@ -22,6 +22,7 @@ from modelrail.deploy.client import DeploymentRun, wait_for
 from modelrail.deploy.naming import alarm_names, endpoint_name
 from modelrail.local.cloud import LocalCloud, PipelineRun
 from modelrail.local.traffic import Traffic
+from modelrail.monitoring.capture import read_records
 from modelrail.registry import AliasName, DynamoDBRegistry, VersionStatus
 from modelrail.sample import sample_command
 
@@ -158,6 +159,12 @@ def test_data_capture_records_the_served_requests(story: Story) -> None:
     assert record["captureData"]["endpointInput"]["mode"] == "INPUT"
     assert record["captureData"]["endpointOutput"]["mode"] == "OUTPUT"
     assert record["eventMetadata"]["eventId"]
+    # the capture reader reads every file; the traffic's requests carry inference ids
+    files = [(k, s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys]
+    records = read_records(files)
+    assert len(records) > 0 and records.corrupt == []
+    assert sum(i is not None for i in records.inference_ids) > 0
+    assert {e for e in records.input_encodings} <= {"CSV", "JSON", "BASE64"}
 
 
 def test_registry_rollback_redeploys_the_previous_champion(story: Story) -> None:
