@@ -613,3 +613,30 @@ def test_time_column_missing_from_the_data_fails(
     # ...but not when the holdout is cut by it
     assert layout.failure.read_text() == "time_column 'sold_on' is not in the data\n"
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_latency_leaves_out_the_time_spent_waiting_for_a_cpu(
+    training: Training, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The job measures what a dedicated instance would: a run-queue wait as long as
+    every prediction (another process held the CPU) leaves nothing of it."""
+    import sys
+
+    me = sys.modules.get("modelrail_evaluation") or __import__("modelrail_evaluation")
+    stat = tmp_path / "schedstat"
+    stat.write_text("123 2500000000 7\n")
+    monkeypatch.setattr(me, "SCHEDSTAT", stat)
+    assert me._run_queue_wait() == 2.5
+    monkeypatch.setattr(me, "SCHEDSTAT", tmp_path / "missing")
+    assert me._run_queue_wait() == 0.0
+
+    clock = iter(range(10**6))
+    monkeypatch.setattr(me, "_run_queue_wait", lambda: float(next(clock)))  # +1 s a look
+    contract = load_contract("demand").to_runtime_json()
+    frame = generate(load_contract("demand"), rows=300, seed=2)
+    pipeline = training.features.build_pipeline(contract, seed=1)
+    features = training.features.build_features(frame, contract)
+    pipeline.fit(features, frame["units_sold"])
+    records = me.serving_records(frame.head(20), contract)
+    measured = me.latency(pipeline, contract, records)
+    assert measured["single_p95"] == 0.0 and measured["single_p50"] == 0.0
