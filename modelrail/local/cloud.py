@@ -41,6 +41,7 @@ from modelrail.local import (
     lambda_runtime,
     processing_runtime,
     provision,
+    s3_parts,
     training_runtime,
     tuning_runtime,
 )
@@ -295,6 +296,7 @@ class LocalCloud:
             iam_enforce.install(self.iam),
             iam_enforce.install_interpreter_roles(self.principals),
             hosting_runtime.install(self.hosting),
+            s3_parts.install(),  # multipart parts on disk, joined by file copy (D45)
         ]
         # Lambda workers are other processes: they reach these backends over HTTP. The
         # server stops last, after the workers (undo runs in reverse).
@@ -547,7 +549,10 @@ def upload_client(region: str) -> Any:
     """
     from botocore.config import Config
 
-    config = Config(request_checksum_calculation="when_required")
+    config = Config(
+        request_checksum_calculation="when_required",
+        s3={"payload_signing_enabled": False},
+    )
     return boto3.client("s3", region_name=region, config=config)
 
 
