@@ -546,6 +546,8 @@ def upload_client(region: str) -> Any:
     of it grow a bytes object chunk by chunk, which is quadratic: a 2 GB upload to the
     in-process local cloud never finished. Real S3 needs no checksum on PutObject or
     UploadPart (the SDK still verifies what it can), so the local uploader opts out.
+    Nor does it sign the payload (``UNSIGNED-PAYLOAD``, which S3 accepts over HTTPS, as
+    the AWS CLI sends uploads): a SHA-256 of every part cost as much as the upload (D45).
     """
     from botocore.config import Config
 

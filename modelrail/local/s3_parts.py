@@ -23,7 +23,10 @@ change only where the bytes go:
   parts themselves as the value.
 * ``Request.from_primitives``: an in-process request's body read once and kept as the
   request's data; werkzeug otherwise copied it into a stream and read it back 64 KiB at a
-  time. Not for a compressed body, which moto decompresses from the stream.
+  time (not for a compressed body, which moto decompresses from the stream). And the
+  request is not put in its own environ (werkzeug's debugger's entry), a reference
+  cycle that kept every request and its body until the next garbage collection: all
+  the parts of an upload at once.
 
 Each is pinned by ``tests/integration/test_local_cloud_seams.py``.
 """
@@ -241,6 +244,9 @@ def _install_request_body() -> Callable[[], None]:
             and (length is None or int(length) == len(body))
         ):
             request._cached_data = body  # what get_data would read from the stream
+        # The cycle request -> environ -> request: freed when the call returns, not by gc.
+        if request.environ.get("werkzeug.request") is request:
+            del request.environ["werkzeug.request"]
         return request
 
     Request.from_primitives = classmethod(from_primitives)  # type: ignore[method-assign,assignment]

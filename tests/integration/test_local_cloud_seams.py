@@ -355,6 +355,7 @@ def test_in_process_requests_are_built_by_from_primitives_and_read_through_get_d
     assert "Request.from_primitives(" in inspect.getsource(normalize_request)
     assert 'rv = getattr(self, "_cached_data", None)' in inspect.getsource(WerkzeugRequest.get_data)
     assert "self.body: Any = request.data" in inspect.getsource(BaseResponse.setup_class)
+    assert 'self.environ["werkzeug.request"] = self' in inspect.getsource(WerkzeugRequest.__init__)
     assert "request.stream = gzip.GzipFile(fileobj=request.stream)" in inspect.getsource(
         BaseResponse.decompress_request_body
     )

@@ -6,6 +6,7 @@ installed; what the S3 API shows must be the same (bytes, ETag, size, checksum, 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import random
@@ -213,3 +214,21 @@ def test_the_seams_are_installed_once_and_removed_with_the_last_user() -> None:
     assert FakeMultipart.complete is not original
     second()
     assert FakeMultipart.complete is original
+
+
+def test_an_in_process_request_is_freed_when_its_call_returns() -> None:
+    """Not at the next garbage collection (werkzeug's request -> environ -> request
+    cycle): otherwise every part of an upload stays in memory until the upload ends."""
+    from moto.core.request import Request
+
+    def survivors(s3: Any) -> int:
+        gc.collect()
+        gc.disable()
+        try:
+            s3.put_object(Bucket=BUCKET, Key="k", Body=b"x" * MIB)
+            return sum(isinstance(o, Request) for o in gc.get_objects())
+        finally:
+            gc.enable()
+
+    plain, patched = _both(survivors)
+    assert plain > 0 and patched == 0
