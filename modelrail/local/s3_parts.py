@@ -12,6 +12,8 @@ change only where the bytes go:
 * ``FakeKey.value`` (setter): a value larger than the key's memory buffer goes straight
   to its file; an :class:`Assembled` value (the parts of a completed upload) is copied
   part file to object file by the kernel (``os.copy_file_range``).
+* ``S3Backend.copy_object``: the source's value is its file (CopyObject read the whole
+  object into memory to write it to the copy's file; ValidateData snapshots by CopyObject).
 * ``FakeMultipart.set_part``: the part's MD5 (its ETag) and, when the upload's checksum
   is a full-object CRC-32, the part's CRC-32 are computed from the bytes in hand, on the
   request's thread (hashlib and zlib release the GIL, so concurrent parts hash in
@@ -41,7 +43,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from modelrail.crc32 import crc32_combine
 
@@ -224,6 +226,36 @@ def _install_parts() -> Callable[[], None]:
     return undo
 
 
+class _ValueByFile:
+    """A key, as copy_object sees its source: the value is its file, copied file to file."""
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._key, name)
+
+    @property
+    def value(self) -> Assembled:
+        return Assembled([self._key])
+
+
+def _install_copy() -> Callable[[], None]:
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.copy_object
+
+    def copy_object(self: Any, src_key: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, cast(Any, _ValueByFile(src_key)), *args, **kwargs)
+
+    S3Backend.copy_object = copy_object  # type: ignore[method-assign]
+
+    def undo() -> None:
+        S3Backend.copy_object = original  # type: ignore[method-assign]
+
+    return undo
+
+
 def _install_request_body() -> Callable[[], None]:
     from moto.core.request import Request
 
@@ -268,7 +300,12 @@ def install() -> Callable[[], None]:
     with _lock:
         _users += 1
         if _users == 1:
-            _installed[:] = [_install_value_setter(), _install_parts(), _install_request_body()]
+            _installed[:] = [
+                _install_value_setter(),
+                _install_parts(),
+                _install_copy(),
+                _install_request_body(),
+            ]
 
     def undo() -> None:
         global _users

@@ -288,6 +288,16 @@ def test_a_completed_upload_is_put_as_one_value_after_its_parts_are_disposed() -
     assert "self.contentsize = len(new_value)" in setter
 
 
+def test_copy_object_reads_the_source_only_through_its_value() -> None:
+    """s3_parts hands copy_object a proxy of the source whose value is its file."""
+    from moto.s3.models import S3Backend
+
+    assert list(inspect.signature(S3Backend.copy_object).parameters)[:2] == ["self", "src_key"]
+    source = inspect.getsource(S3Backend.copy_object)
+    assert source.count("src_key.value") == 1 and "value=src_key.value," in source
+    assert "isinstance(src_key" not in source and "type(src_key" not in source
+
+
 def test_moto_completes_parts_with_the_checks_s3_parts_repeats() -> None:
     from moto.s3.models import FakeMultipart, MultipartChecksumBuilder
     from moto.s3.utils import compute_checksum

@@ -204,6 +204,26 @@ def test_a_large_put_object_is_stored_on_disk_with_its_md5_etag() -> None:
     assert patched["etag"] == f'"{hashlib.md5(body).hexdigest()}"'
 
 
+@pytest.mark.parametrize("multipart", [False, True])
+def test_a_copy_is_what_moto_makes_of_it(multipart: bool) -> None:
+    parts = _parts([5 * MIB, 2 * MIB], seed=5)
+
+    def scenario(s3: Any) -> dict[str, Any]:
+        if multipart:
+            upload, listed = _upload(s3, parts, Metadata={"m": "v"})
+            _complete(s3, upload, listed)
+        else:
+            s3.put_object(Bucket=BUCKET, Key="k", Body=b"".join(parts), Metadata={"m": "v"})
+        copied = s3.copy_object(
+            Bucket=BUCKET, Key="copy", CopySource={"Bucket": BUCKET, "Key": "k"}
+        )
+        return {**_shown(s3, "copy"), "copied_etag": copied["CopyObjectResult"]["ETag"]}
+
+    plain, patched = _both(scenario)
+    assert patched == plain
+    assert patched["sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
+
+
 def test_the_seams_are_installed_once_and_removed_with_the_last_user() -> None:
     from moto.s3.models import FakeMultipart
 
