@@ -1,4 +1,4 @@
-"""Multipart uploads to the local cloud's S3 kept on disk: parts joined by file copy (D45).
+"""The local cloud's S3 keeps large objects on disk: parts joined by file copy, reads streamed (D45).
 
 moto (pinned, pyproject.toml) holds an object in a ``SpooledTemporaryFile`` (a file on
 disk from 5 MiB) but handles the bytes of a multipart upload in Python: each part is
@@ -14,6 +14,10 @@ change only where the bytes go:
   part file to object file by the kernel (``os.copy_file_range``).
 * ``S3Backend.copy_object``: the source's value is its file (CopyObject read the whole
   object into memory to write it to the copy's file; ValidateData snapshots by CopyObject).
+* ``S3Response.get_object``: an object on disk is answered with a :class:`FileBody`,
+  read from its file as it is sent (moto read the whole object into memory, and once
+  more for every ranged GET); ``botocore_stubber.MockRawResponse`` reads one in process,
+  the server's werkzeug response iterates it, a range slices it.
 * ``FakeMultipart.set_part``: the part's MD5 (its ETag) and, when the upload's checksum
   is a full-object CRC-32, the part's CRC-32 are computed from the bytes in hand, on the
   request's thread (hashlib and zlib release the GIL, so concurrent parts hash in
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import threading
 import weakref
@@ -50,6 +55,7 @@ from modelrail.crc32 import crc32_combine
 _CRC = "_modelrail_crc32"  # the part's CRC-32, set on moto's part key by set_part
 _PROBE = b"modelrail checksum probe"
 _COPY_CHUNK = 64 * 1024 * 1024
+_READ_CHUNK = 8 * 1024 * 1024
 
 
 class Assembled:
@@ -256,6 +262,114 @@ def _install_copy() -> Callable[[], None]:
     return undo
 
 
+class FileBody:
+    """An object's bytes as GetObject's response body, read from (a descriptor of) its
+    file as it is sent; sliced for a ranged GET. Only for an object already on disk."""
+
+    def __init__(self, key: Any) -> None:
+        with key.lock:
+            key._value_buffer.flush()
+            self._fd = os.dup(key._value_buffer.fileno())
+        self._size = int(key.size)
+        self._finalizer = weakref.finalize(self, _close, [self._fd])
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, span: slice) -> bytes:
+        start, stop, step = span.indices(self._size)
+        if step != 1:
+            raise ValueError("only contiguous ranges of an object are read")
+        return self.read_at(start, max(0, stop - start))
+
+    def __iter__(self) -> Iterator[bytes]:
+        for offset in range(0, self._size, _READ_CHUNK):
+            yield self.read_at(offset, min(_READ_CHUNK, self._size - offset))
+
+    def read_at(self, offset: int, count: int) -> bytes:
+        parts, done = [], 0
+        while done < count:
+            chunk = os.pread(self._fd, count - done, offset + done)
+            if not chunk:
+                raise OSError(f"read {done} of {count} bytes at {offset}")
+            parts.append(chunk)
+            done += len(chunk)
+        return b"".join(parts) if len(parts) != 1 else parts[0]
+
+
+class _BodyByFile(_ValueByFile):
+    @property
+    def value(self) -> Any:
+        return FileBody(self._key)
+
+
+class _RawFileResponse(io.RawIOBase):
+    """What botocore reads an in-process FileBody response from (moto's is a BytesIO)."""
+
+    def __init__(self, body: FileBody) -> None:
+        self._body, self._position = body, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read_at(
+            self._position, min(len(buffer), len(self._body) - self._position)
+        )
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = len(self._body) - self._position
+        data = self._body.read_at(self._position, min(size, len(self._body) - self._position))
+        self._position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._position
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        while chunk := self.read(_READ_CHUNK):
+            yield chunk
+
+
+def _install_get_object() -> Callable[[], None]:
+    from moto.core import botocore_stubber
+    from moto.s3.responses import S3Response
+
+    original_get = S3Response.get_object
+    original_raw = botocore_stubber.MockRawResponse
+
+    def get_object(self: Any) -> Any:
+        get_key = self._get_key
+
+        def on_disk(*args: Any, **kwargs: Any) -> tuple[Any, bool]:
+            key, not_modified = get_key(*args, **kwargs)
+            if key.size > key._max_buffer_size:  # small ones stay bytes in memory
+                key = _BodyByFile(key)
+            return key, not_modified
+
+        self._get_key = on_disk
+        try:
+            return original_get(self)
+        finally:
+            del self._get_key
+
+    def raw_response(body: Any) -> Any:
+        return _RawFileResponse(body) if isinstance(body, FileBody) else original_raw(body)
+
+    S3Response.get_object = get_object  # type: ignore[method-assign]
+    botocore_stubber.MockRawResponse = raw_response  # type: ignore[misc,assignment]
+
+    def undo() -> None:
+        S3Response.get_object = original_get  # type: ignore[method-assign]
+        botocore_stubber.MockRawResponse = original_raw  # type: ignore[misc]
+
+    return undo
+
+
 def _install_request_body() -> Callable[[], None]:
     from moto.core.request import Request
 
@@ -304,6 +418,7 @@ def install() -> Callable[[], None]:
                 _install_value_setter(),
                 _install_parts(),
                 _install_copy(),
+                _install_get_object(),
                 _install_request_body(),
             ]
 

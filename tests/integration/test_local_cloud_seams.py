@@ -369,3 +369,23 @@ def test_in_process_requests_are_built_by_from_primitives_and_read_through_get_d
     assert "request.stream = gzip.GzipFile(fileobj=request.stream)" in inspect.getsource(
         BaseResponse.decompress_request_body
     )
+
+
+def test_get_object_sends_the_keys_value_and_ranges_slice_it() -> None:
+    """s3_parts gives get_object a key whose value is a FileBody: it reaches the range
+    slicing, the in-process raw response (made by MockRawResponse, looked up at call
+    time) and the server's werkzeug response (which iterates it)."""
+    from moto.core import botocore_stubber
+    from moto.core.utils import convert_to_flask_response
+    from moto.s3.responses import S3Response
+
+    source = inspect.getsource(S3Response.get_object)
+    assert "key, not_modified = self._get_key()" in source
+    assert source.count("key.value") == 2 and "return 200, response_headers, key.value" in source
+    ranges = inspect.getsource(S3Response._handle_range_header)
+    assert "length = len(response_content)" in ranges
+    assert "content = response_content[begin : end + 1]" in ranges
+    assert "MockRawResponse(body)" in inspect.getsource(botocore_stubber.BotocoreStubber.__call__)
+    assert "Response(response=content, status=status, headers=headers)" in inspect.getsource(
+        convert_to_flask_response.__call__
+    )

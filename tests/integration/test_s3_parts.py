@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -252,3 +253,40 @@ def test_an_in_process_request_is_freed_when_its_call_returns() -> None:
 
     plain, patched = _both(survivors)
     assert plain > 0 and patched == 0
+
+
+RANGES = ["bytes=0-99", "bytes=5242000-5243000", "bytes=-1000", "bytes=7000000-", "bytes=0-"]
+
+
+def _reads(s3: Any) -> list[Any]:
+    body = _parts([7 * MIB + 3], seed=6)[0]  # on disk in moto: read from its file
+    s3.put_object(Bucket=BUCKET, Key="k", Body=body, Metadata={"m": "v"})
+    got = s3.get_object(Bucket=BUCKET, Key="k")
+    whole = b"".join(got["Body"].iter_chunks(1 << 20))
+    shown = [hashlib.sha256(whole).hexdigest(), got["ContentLength"], got["ETag"], got["Metadata"]]
+    for spec in RANGES:
+        part = s3.get_object(Bucket=BUCKET, Key="k", Range=spec)
+        shown.append((spec, part["ContentRange"], part["ContentLength"], part["Body"].read()))
+    with pytest.raises(ClientError) as beyond:
+        s3.get_object(Bucket=BUCKET, Key="k", Range="bytes=9000000-")
+    return [*shown, beyond.value.response["Error"]["Code"]]
+
+
+def test_get_object_reads_a_large_object_from_its_file_as_moto_answers() -> None:
+    plain, patched = _both(_reads)
+    assert patched == plain
+    assert patched[-1] == "InvalidRange"
+
+
+def test_get_object_over_the_loopback_server_is_what_moto_serves() -> None:
+    """Other processes (the Lambda workers) read through moto's server."""
+
+    def served(s3: Any) -> list[Any]:
+        server, url = cloud.loopback_server()
+        try:
+            return _reads(boto3.client("s3", region_name="us-east-1", endpoint_url=url))
+        finally:
+            server.stop()
+
+    plain, patched = _both(served)
+    assert patched == plain
