@@ -5,7 +5,8 @@ generator's own memory stays small): validate_stream + build_profile_streamed in
 subprocess, timed, with that subprocess's peak RSS (VmHWM in /proc/self/status: unlike
 getrusage's ru_maxrss it starts afresh at exec, so the parent's size does not leak in);
 then the local cloud's upload of the same file (modelrail.local.cloud.LocalCloud.upload,
-a managed multipart transfer) against `cp` of it on the same disk.
+a managed multipart transfer) against `cp` of it on the same disk, measured alike by
+benchmarks/local_upload.py (medians of 3, alternated, warm page cache, neither synced).
 
     python -m benchmarks.large_data --sizes 10MB,100MB,1GB,2GB [--work /tmp/mr_large]
 
@@ -104,20 +105,12 @@ def measure(path: Path, model: str = "demand") -> dict[str, object]:
 
 
 def upload_vs_cp(path: Path) -> tuple[float, float]:
-    """Seconds to upload ``path`` to the local cloud's data bucket, and to `cp` it."""
-    from modelrail.local.cloud import LocalCloud
+    """Seconds to upload ``path`` to the local cloud's data bucket, and to `cp` it (medians
+    of 3, alternated, warm page cache, no sync: benchmarks/local_upload.py)."""
+    from benchmarks import local_upload
 
-    target = path.with_suffix(".copy")
-    start = time.perf_counter()
-    subprocess.run(["cp", str(path), str(target)], check=True)
-    os.sync()
-    cp_seconds = time.perf_counter() - start
-    target.unlink()
-    with LocalCloud() as cloud:  # a key outside incoming/ starts no pipeline
-        start = time.perf_counter()
-        cloud.upload("demand", path, key=f"bench/{path.name}")
-        upload_seconds = time.perf_counter() - start
-    return upload_seconds, cp_seconds
+    measured = local_upload.measure(path, runs=3)
+    return measured["upload_s"], measured["cp_s"]
 
 
 def _mb(n: object) -> str:
@@ -174,7 +167,8 @@ def write_section(table: list[str]) -> None:
         f"\n{SECTION} (benchmarks/large_data.py, {time.strftime('%Y-%m-%d')})\n\n"
         "Generated demand CSVs; validate_stream then build_profile_streamed in a fresh "
         "process (peak RSS of that process); the upload is LocalCloud.upload (multipart "
-        "from 64 MiB) into the in-process local cloud, against `cp` of the same file.\n\n"
+        "from 64 MiB) into the in-process local cloud, against `cp` of the same file (both "
+        "from a warm page cache, neither synced, median of 3 alternated runs).\n\n"
     )
     results.write_text(head.rstrip("\n") + "\n" + section + "\n".join(table) + "\n")
 

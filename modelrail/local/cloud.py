@@ -44,6 +44,7 @@ from modelrail.local import (
     log_metrics,
     processing_runtime,
     provision,
+    s3_parts,
     scheduler,
     training_runtime,
     tuning_runtime,
@@ -316,6 +317,7 @@ class LocalCloud:
             cloudwatch.install(self.cloudwatch),
             provision.install_attribute_fixes(),
             scheduler.install(self.scheduler),
+            s3_parts.install(),  # multipart parts on disk, joined by file copy (D45)
         ]
         self.cloudwatch.start()
         # Lambda workers are other processes: they reach these backends over HTTP. The
@@ -568,10 +570,15 @@ def upload_client(region: str) -> Any:
     of it grow a bytes object chunk by chunk, which is quadratic: a 2 GB upload to the
     in-process local cloud never finished. Real S3 needs no checksum on PutObject or
     UploadPart (the SDK still verifies what it can), so the local uploader opts out.
+    Nor does it sign the payload (``UNSIGNED-PAYLOAD``, which S3 accepts over HTTPS, as
+    the AWS CLI sends uploads): a SHA-256 of every part cost as much as the upload (D45).
     """
     from botocore.config import Config
 
-    config = Config(request_checksum_calculation="when_required")
+    config = Config(
+        request_checksum_calculation="when_required",
+        s3={"payload_signing_enabled": False},
+    )
     return boto3.client("s3", region_name=region, config=config)
 
 

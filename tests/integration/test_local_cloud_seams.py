@@ -288,3 +288,128 @@ def test_a_log_groups_cfn_arn_is_patched_where_moto_reads_it() -> None:
         LogGroup.get_cfn_attribute(group, "Arn")
         == "arn:aws:logs:us-east-1:123456789012:log-group:/g"
     )
+
+
+# ---- multipart uploads on disk (modelrail.local.s3_parts, D45) ---------------------------
+
+
+def test_a_completed_upload_is_put_as_one_value_after_its_parts_are_disposed() -> None:
+    """The parts' value reaches FakeKey's setter through put_object; moto disposes of the
+    parts (closes their files) before that, so s3_parts.Assembled holds descriptors."""
+    from moto.s3.models import FakeKey, FakeMultipart, MultipartDict, S3Backend
+
+    assert list(inspect.signature(FakeMultipart.complete).parameters) == ["self", "body"]
+    source = inspect.getsource(S3Backend.complete_multipart_upload)
+    assert "value, etag, checksum_details = multipart.complete(body)" in source
+    assert source.index("del bucket.multiparts[multipart_id]") < source.index("self.put_object(")
+    assert "self[key].dispose()" in inspect.getsource(MultipartDict.__delitem__)
+    assert "self.value = value" in inspect.getsource(FakeKey.__init__)
+    assert "self._value_buffer = tempfile.SpooledTemporaryFile(" in inspect.getsource(
+        FakeKey.__init__
+    )
+    setter = inspect.getsource(FakeKey.value.fset)
+    assert "self._value_buffer.write(new_value)" in setter
+    assert "self.contentsize = len(new_value)" in setter
+
+
+def test_copy_object_reads_the_source_only_through_its_value() -> None:
+    """s3_parts hands copy_object a proxy of the source whose value is its file."""
+    from moto.s3.models import S3Backend
+
+    assert list(inspect.signature(S3Backend.copy_object).parameters)[:2] == ["self", "src_key"]
+    source = inspect.getsource(S3Backend.copy_object)
+    assert source.count("src_key.value") == 1 and "value=src_key.value," in source
+    assert "isinstance(src_key" not in source and "type(src_key" not in source
+
+
+def test_moto_completes_parts_with_the_checks_s3_parts_repeats() -> None:
+    from moto.s3.models import FakeMultipart, MultipartChecksumBuilder
+    from moto.s3.utils import compute_checksum
+
+    source = inspect.getsource(FakeMultipart.complete)
+    for line in (
+        "if part is None or part_etag != etag:",
+        "raise InvalidPart()",
+        "if last is not None and last.contentsize < S3_UPLOAD_PART_MIN_SIZE:",
+        "raise EntityTooSmall()",
+        "raise MalformedXML",
+        "md5s.extend(decode_hex(part_etag)[0])",
+        'f"{full_etag.hexdigest()}-{count}"',
+        "checksum_builder.addPart(part.value)",
+        'checksum_algo: str | None = self.metadata.get("x-amz-checksum-algorithm")',
+        'checksum_type: str | None = self.metadata.get("x-amz-checksum-type")',
+    ):
+        assert line in source, line
+    builder = MultipartChecksumBuilder(None, None)
+    assert (builder.checksum_algorithm, builder.checksum_type) == ("CRC64NVME", "FULL_OBJECT")
+    full = MultipartChecksumBuilder("CRC32", "FULL_OBJECT")
+    full.addPart(b"ab")
+    full.addPart(b"c")  # a full-object checksum is the checksum of the joined bytes
+    assert full.build() == ("FULL_OBJECT", compute_checksum(b"abc", "CRC32").decode(), 1)
+    assert list(inspect.signature(compute_checksum).parameters) == [
+        "body",
+        "algorithm",
+        "encode_base64",
+    ]
+
+
+def test_a_parts_etag_is_computed_lazily_from_etag_and_set_part_returns_the_part() -> None:
+    from moto.s3.models import FakeKey, FakeMultipart
+
+    assert "if self._etag is None:" in inspect.getsource(FakeKey.etag.fget)
+    assert list(inspect.signature(FakeMultipart.set_part).parameters) == [
+        "self",
+        "part_id",
+        "value",
+    ]
+    assert "return key" in inspect.getsource(FakeMultipart.set_part)
+    assert "self.lock = threading.Lock()" in inspect.getsource(FakeKey.__init__)
+
+
+def test_moto_does_not_check_the_order_of_parts() -> None:
+    """s3_parts checks it (InvalidPartOrder); when moto's check works, this fails and
+    s3_parts' check is redundant."""
+    from moto.s3.responses import S3Response
+
+    source = inspect.getsource(S3Response._complete_multipart_body)
+    assert "if pn <= prev:" in source and "prev = pn" not in source
+
+
+def test_in_process_requests_are_built_by_from_primitives_and_read_through_get_data() -> None:
+    from moto.core.request import Request, normalize_request
+    from moto.core.responses import BaseResponse
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    assert list(inspect.signature(Request.from_primitives).parameters) == [
+        "method",
+        "url",
+        "headers",
+        "body",
+    ]
+    assert "Request.from_primitives(" in inspect.getsource(normalize_request)
+    assert 'rv = getattr(self, "_cached_data", None)' in inspect.getsource(WerkzeugRequest.get_data)
+    assert "self.body: Any = request.data" in inspect.getsource(BaseResponse.setup_class)
+    assert 'self.environ["werkzeug.request"] = self' in inspect.getsource(WerkzeugRequest.__init__)
+    assert "request.stream = gzip.GzipFile(fileobj=request.stream)" in inspect.getsource(
+        BaseResponse.decompress_request_body
+    )
+
+
+def test_get_object_sends_the_keys_value_and_ranges_slice_it() -> None:
+    """s3_parts gives get_object a key whose value is a FileBody: it reaches the range
+    slicing, the in-process raw response (made by MockRawResponse, looked up at call
+    time) and the server's werkzeug response (which iterates it)."""
+    from moto.core import botocore_stubber
+    from moto.core.utils import convert_to_flask_response
+    from moto.s3.responses import S3Response
+
+    source = inspect.getsource(S3Response.get_object)
+    assert "key, not_modified = self._get_key()" in source
+    assert source.count("key.value") == 2 and "return 200, response_headers, key.value" in source
+    ranges = inspect.getsource(S3Response._handle_range_header)
+    assert "length = len(response_content)" in ranges
+    assert "content = response_content[begin : end + 1]" in ranges
+    assert "MockRawResponse(body)" in inspect.getsource(botocore_stubber.BotocoreStubber.__call__)
+    assert "Response(response=content, status=status, headers=headers)" in inspect.getsource(
+        convert_to_flask_response.__call__
+    )

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from modelrail.local import cloud
+from modelrail.local import cloud, s3_parts
 
 BUCKET = "modelrail-upload-test"
 
@@ -21,10 +21,12 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
+        undo = s3_parts.install()  # as the local cloud has it
         client = cloud.upload_client("us-east-1")
         client.create_bucket(Bucket=BUCKET)
         client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         yield client
+        undo()
 
 
 def _calls(client: Any) -> list[str]:
