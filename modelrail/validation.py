@@ -36,7 +36,7 @@ import shutil
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePosixPath
@@ -68,6 +68,8 @@ BATCH_BYTES = 8 * 1024 * 1024
 """CSV is read this many bytes at a time (cut at the last whole record)."""
 BATCH_ROWS = 100_000
 """Parquet batches (and CSV batches on the csv-module path) hold this many rows."""
+BatchSink = Callable[[Mapping[str, pd.Series], int], None]
+"""Receives each parsed batch: the columns by name and the row count."""
 
 
 class ViolationCode(StrEnum):
@@ -207,6 +209,7 @@ def validate_stream(
     limits: ValidationLimits | None = None,
     batch_bytes: int = BATCH_BYTES,
     batch_rows: int = BATCH_ROWS,
+    sink: BatchSink | None = None,
 ) -> ValidationReport:
     """Validate a file read from ``stream`` in bounded batches. Never raises on bad data.
 
@@ -214,6 +217,10 @@ def validate_stream(
     (its report has no sha256). CSV is read once, front to back; Parquet needs a seekable
     stream (anything else is spooled to a temporary file) and is read twice, once for
     the sha256 and once by row group. The report is the same whatever the batch sizes.
+    ``sink``, when given, gets every parsed batch of well-formed rows (the contract's
+    columns by name, as read) and its row count: the profile is built from the same read
+    (:class:`modelrail.profile_stream.ProfileBuilder`); it is only meaningful when the
+    report passes.
     """
     return _Validator(
         stream,
@@ -223,6 +230,7 @@ def validate_stream(
         limits=limits or ValidationLimits(),
         batch_bytes=batch_bytes,
         batch_rows=batch_rows,
+        sink=sink,
     ).run()
 
 
@@ -573,11 +581,12 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 def _mix64(x: UIntArray) -> UIntArray:
     """splitmix64's finaliser: spreads every input bit over the 64 output bits."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x = x ^ (x >> np.uint64(30))  # a new array; in place from here (fewer temporaries)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
@@ -643,8 +652,10 @@ class _Validator:
         limits: ValidationLimits,
         batch_bytes: int,
         batch_rows: int,
+        sink: BatchSink | None = None,
     ) -> None:
         self.stream = stream
+        self.sink = sink
         self.size = size
         self.filename = filename
         self.contract = contract
@@ -1181,6 +1192,8 @@ class _Validator:
             column_hash = _column_hash(frame[pos], declared.get(self.header[pos], False))
             hashes = _mix64(hashes * _GOLDEN + column_hash)
         self.row_hashes.append(hashes)
+        if self.sink is not None:
+            self.sink({name: frame[pos] for name, pos in self.positions.items()}, len(frame))
 
     def _is_target(self, col: Column) -> bool:
         return col.name == self.contract.target
