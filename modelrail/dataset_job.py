@@ -88,6 +88,7 @@ def validate_and_profile(
                 contract=contract,
                 limits=contract.validation_limits(),
                 sink=builder.add,
+                workdir=workdir,
             )
         if not report.ok:
             return Checked(report, None)

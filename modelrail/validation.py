@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Literal, Self, cast
 
 import numpy as np
@@ -210,6 +210,7 @@ def validate_stream(
     batch_bytes: int = BATCH_BYTES,
     batch_rows: int = BATCH_ROWS,
     sink: BatchSink | None = None,
+    workdir: Path | None = None,
 ) -> ValidationReport:
     """Validate a file read from ``stream`` in bounded batches. Never raises on bad data.
 
@@ -220,7 +221,8 @@ def validate_stream(
     ``sink``, when given, gets every parsed batch of well-formed rows (the contract's
     columns by name, as read) and its row count: the profile is built from the same read
     (:class:`modelrail.profile_stream.ProfileBuilder`); it is only meaningful when the
-    report passes.
+    report passes. The duplicate check's row hashes go to temporary files under
+    ``workdir`` (the system's temporary folder by default), 16 bytes a row.
     """
     return _Validator(
         stream,
@@ -231,6 +233,7 @@ def validate_stream(
         batch_bytes=batch_bytes,
         batch_rows=batch_rows,
         sink=sink,
+        workdir=workdir,
     ).run()
 
 
@@ -653,6 +656,7 @@ class _Validator:
         batch_bytes: int,
         batch_rows: int,
         sink: BatchSink | None = None,
+        workdir: Path | None = None,
     ) -> None:
         self.stream = stream
         self.sink = sink
@@ -672,7 +676,7 @@ class _Validator:
         self.positions: dict[str, int] = {}  # column name -> first position in the header
         self.columns: dict[str, _ColumnState] = {}
         self.target: _TargetState | None = None
-        self.row_hashes: list[UIntArray] = []
+        self.row_hashes = _HashPartitions(workdir)
         self.ragged: list[IntArray] = []  # 0-based record indices of ragged records
         self.ragged_first: list[tuple[int, int]] = []  # (record index, fields), the first few
         self.last_fields = 0
@@ -1191,7 +1195,7 @@ class _Validator:
         for pos in keep:
             column_hash = _column_hash(frame[pos], declared.get(self.header[pos], False))
             hashes = _mix64(hashes * _GOLDEN + column_hash)
-        self.row_hashes.append(hashes)
+        self.row_hashes.add(hashes, self.good_rows - len(frame))
         if self.sink is not None:
             self.sink({name: frame[pos] for name, pos in self.positions.items()}, len(frame))
 
@@ -1470,28 +1474,14 @@ class _Validator:
 
     def _check_duplicates(self) -> None:
         """Duplicates by 64-bit row hash; the first occurrence of a row is not one."""
-        batches, self.row_hashes = self.row_hashes, []
-        repeated = _repeated_hashes(batches)
-        if not len(repeated):
+        found = self.row_hashes.duplicates()
+        if found is None:
             return
-        total = sum(len(h) for h in batches)
-        offsets = np.cumsum([0, *(len(h) for h in batches)])
-        hits = [np.isin(h, repeated) for h in batches]
-        where = np.concatenate([np.flatnonzero(m) + o for m, o in zip(hits, offsets, strict=False)])
-        values = np.concatenate([h[m] for h, m in zip(batches, hits, strict=True)])
-        del batches, hits
-        distinct, first_seen = np.unique(values, return_index=True)
-        repeat = np.ones(len(where), dtype=np.bool_)
-        repeat[first_seen] = False
-        duplicates = where[repeat]
-        n = len(duplicates)
-        first = int(duplicates[0])
-        value = values[np.flatnonzero(repeat)[0]]
-        earlier = int(where[first_seen[np.searchsorted(distinct, value)]])
-        rows = self.row_number(np.array([first, earlier, *duplicates[:MAX_EXAMPLES]]))
+        n, (first, earlier), examples = found
+        rows = self.row_number(np.array([first, earlier, *examples]))
         self.add(
             ViolationCode.DUPLICATE_ROWS,
-            f"{_plural(n, 'row')} ({_pct(n, total)}) exactly "
+            f"{_plural(n, 'row')} ({_pct(n, self.good_rows)}) exactly "
             f"{'repeats' if n == 1 else 'repeat'} an earlier row (e.g. row {int(rows[0])} "
             f"repeats row {int(rows[1])}); "
             f"the limit is {self.limits.max_duplicate_fraction:.1%}",
@@ -1555,22 +1545,76 @@ class _Validator:
             )
 
 
-_HASH_PARTS = 8  # the hash space in eighths (by the top 3 bits)
+_HASH_PARTS = 16  # the hash space in sixteenths (by the top 4 bits)
+_PART_SHIFT = np.uint64(64 - 4)
 
 
-def _repeated_hashes(batches: list[UIntArray]) -> UIntArray:
-    """The hash values seen more than once, sorting an eighth of them at a time.
+class _HashPartitions:
+    """The row hashes with their 0-based (well-formed) row indices, in temporary files
+    by the hashes' top 4 bits: a repeat has the same hash, so it is in the same file,
+    and the duplicate check holds one sixteenth of the rows at a time (16 bytes a row)."""
 
-    So the check needs the row hashes (8 bytes a row) plus one eighth of them sorted,
-    rather than a sorted copy and its permutation (16 bytes a row more).
-    """
-    shift = np.uint64(64 - 3)
-    found = [np.zeros(0, dtype=np.uint64)]
-    for part in range(_HASH_PARTS):
-        chunk = np.concatenate([found[0], *(h[(h >> shift) == part] for h in batches)])
-        chunk.sort()
-        found.append(np.unique(chunk[1:][chunk[1:] == chunk[:-1]]))
-    return np.concatenate(found)
+    def __init__(self, workdir: Path | None) -> None:
+        self.workdir = workdir
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        self.files: list[BinaryIO] = []
+
+    def add(self, hashes: UIntArray, first: int) -> None:
+        if self.folder is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="modelrail-rows-", dir=self.workdir)
+            self.files = [
+                open(f"{self.folder.name}/{p}", "w+b")  # noqa: SIM115 - closed in duplicates()
+                for p in range(_HASH_PARTS)
+            ]
+        part = (hashes >> _PART_SHIFT).astype(np.uint8)
+        order = np.argsort(part, kind="stable")  # by part, rows in order (a radix sort)
+        cuts = np.cumsum(np.bincount(part, minlength=_HASH_PARTS))[:-1]
+        pairs = np.empty((len(hashes), 2), dtype=np.uint64)
+        pairs[:, 0] = hashes[order]
+        pairs[:, 1] = order.astype(np.uint64) + np.uint64(first)
+        for file, piece in zip(self.files, np.split(pairs, cuts), strict=True):
+            file.write(piece.data)
+
+    def duplicates(self) -> tuple[int, tuple[int, int], list[int]] | None:
+        """How many rows repeat an earlier one, the first such row with the row it
+        repeats, and the first few repeats; None without any."""
+        if self.folder is None:
+            return None
+        count, firsts, examples = 0, [], []
+        for file in self.files:
+            file.flush()
+            file.seek(0)
+            pairs = np.fromfile(file, dtype=np.uint64).reshape(-1, 2)
+            file.close()
+            found = _repeats(pairs[:, 0], pairs[:, 1].astype(np.int64))
+            if found is not None:
+                count += len(found[0])
+                firsts.append((int(found[0][0]), int(found[1])))
+                examples += found[0][:MAX_EXAMPLES].tolist()
+        self.folder.cleanup()
+        self.folder = None
+        if not count:
+            return None
+        return count, min(firsts), sorted(examples)[:MAX_EXAMPLES]
+
+
+def _repeats(hashes: UIntArray, rows: IntArray) -> tuple[IntArray, int] | None:
+    """The rows (ascending) whose hash an earlier row has, and the row the first of them
+    repeats; ``rows`` ascending."""
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(repeated):
+        return None
+    hit = np.isin(hashes, repeated)
+    where, values = rows[hit], hashes[hit]
+    distinct, first_seen = np.unique(values, return_index=True)
+    repeat = np.ones(len(where), dtype=np.bool_)
+    repeat[first_seen] = False
+    duplicates = where[repeat]
+    value = values[np.flatnonzero(repeat)[0]]
+    earlier = int(where[first_seen[np.searchsorted(distinct, value)]])
+    return duplicates, earlier
 
 
 def _python(value: Any) -> Any:
