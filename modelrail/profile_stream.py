@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Self
@@ -57,6 +59,9 @@ IntArray = npt.NDArray[np.int64]
 SORT_MEMORY = 256 * 1024 * 1024
 """Bytes of one numeric column sorted in memory at a time (32 M values)."""
 _ROW_PARTS = 16  # row hashes are sorted a sixteenth (by their top 4 bits) at a time
+_QUEUED = 2  # batches handed to the feeding thread and not yet taken
+WORKERS = 2
+"""Columns profiled at once by :meth:`ProfileBuilder.finish` (the functions have 2 cores)."""
 
 
 class _Spill:
@@ -201,6 +206,9 @@ class ProfileBuilder:
         self.folder = Path(tempfile.mkdtemp(prefix="modelrail-profile-", dir=workdir))
         self.rows = 0
         self.error: ValueError | None = None
+        # batches are taken in order by one thread while the caller reads the next
+        self.feeder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile-feed")
+        self.pending: deque[Future[None]] = deque()
         numeric = {ColumnType.NUMERIC, ColumnType.INTEGER}
         self.states: list[_Numbers | _Distinct] = []
         for i, column in enumerate(contract.columns):
@@ -220,6 +228,7 @@ class ProfileBuilder:
         self.close()
 
     def close(self) -> None:
+        self.feeder.shutdown(wait=True, cancel_futures=True)
         for state in self.states:
             state.spill.file.close()
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -227,7 +236,14 @@ class ProfileBuilder:
     def add(self, batch: Mapping[str, pd.Series] | pd.DataFrame, rows: int) -> None:
         """One batch of ``rows`` rows: the contract's columns by name (a missing optional
         column is all null). A value the profile cannot take is raised by :meth:`finish`,
-        so a validator feeding batches still finishes its report."""
+        so a validator feeding batches still finishes its report. The batch is taken by
+        a thread of its own (numpy and file writes release the GIL), at most
+        ``_QUEUED`` batches behind the caller."""
+        self.pending.append(self.feeder.submit(self._add, batch, rows))
+        while len(self.pending) > _QUEUED:
+            self.pending.popleft().result()
+
+    def _add(self, batch: Mapping[str, pd.Series] | pd.DataFrame, rows: int) -> None:
         if self.error is not None or not rows:
             return
         try:
@@ -241,6 +257,8 @@ class ProfileBuilder:
     def finish(
         self, *, rows: int | None = None, dataset_sha256: str | None = None
     ) -> BaselineProfile:
+        while self.pending:
+            self.pending.popleft().result()
         if self.error is not None:
             raise self.error
         if rows is not None and rows != self.rows:
@@ -249,13 +267,10 @@ class ProfileBuilder:
             raise ValueError(
                 f"cannot profile an empty frame: no rows for model {self.contract.name!r}"
             )
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="profile") as pool:
+            done = list(pool.map(self._profile, self.states))
         profiles = {
-            state.column.name: (
-                state.profile(self.rows, self.bins, self.memory)
-                if isinstance(state, _Numbers)
-                else state.profile(self.rows)
-            )
-            for state in self.states
+            state.column.name: profile for state, profile in zip(self.states, done, strict=True)
         }
         multiset = self._row_multiset()
         return baseline(
@@ -266,6 +281,11 @@ class ProfileBuilder:
             bins=self.bins,
             dataset_sha256=dataset_sha256,
         )
+
+    def _profile(self, state: _Numbers | _Distinct) -> FeatureProfile:
+        if isinstance(state, _Numbers):  # each worker sorts its share of the memory
+            return state.profile(self.rows, self.bins, self.memory // WORKERS)
+        return state.profile(self.rows)
 
     def _row_multiset(self) -> str:
         """SHA-256 of the sorted row hashes: mixed a batch at a time from the spills,
