@@ -184,9 +184,9 @@ def test_the_data_functions_have_temporary_storage_for_their_spills(
     upload they take (the processing threshold, 256 MiB by default); the others keep 512."""
     functions = _resources(dev_template, "AWS::Lambda::Function")
     storage = {
-        fn["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: fn[
-            "Properties"
-        ]["EphemeralStorage"]["Size"]
+        fn["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: fn["Properties"][
+            "EphemeralStorage"
+        ]["Size"]
         for fn in functions.values()
     }
     assert storage.pop("modelrail-validate-data") == 1536
