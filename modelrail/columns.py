@@ -1,12 +1,13 @@
-"""A validated dataset read a few columns at a time, streamed: what the profile reads.
+"""A validated dataset read batch by batch, streamed: what the profile reads.
 
-:func:`modelrail.profile.build_profile_streamed` asks a :class:`ColumnSource` for some
-contract columns per pass; each pass streams the file once (``open_stream`` is called
-again) and keeps only those columns. The frame read is the one ``pd.read_csv`` /
-``pd.read_parquet`` of the whole file would give for those columns: Parquet by column
-projection; CSV by pyarrow's streaming reader with pandas' missing-value markers and
-the column types fixed up front (a streaming reader infers types from its first block
-only), then, for text columns, pandas' inference redone over the whole column.
+:func:`modelrail.profile.build_profile_streamed` asks a :class:`ColumnSource` for the
+contract's columns in one streamed pass, a batch at a time. The batches hold what
+``pd.read_csv`` / ``pd.read_parquet`` of the whole file would give for those columns,
+but for one thing: Parquet by column projection; CSV by pyarrow's streaming reader with
+pandas' missing-value markers and the column types fixed up front (a streaming reader
+infers types from its first block only), text as Arrow dictionaries, which the profile
+types as pandas would from all of the column's distinct values
+(:func:`infer_like_pandas`, by :class:`modelrail.profile_stream.ProfileBuilder`).
 Pure: no AWS; the caller opens the stream.
 """
 

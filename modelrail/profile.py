@@ -304,7 +304,8 @@ class ColumnSource(Protocol):
 
 
 PROFILE_MEMORY = 256 * 1024 * 1024
-""":func:`build_profile_streamed` sorts this many bytes of a numeric column at a time."""
+"""The streamed profile sorts this many bytes of numbers at a time (32 M values; shared by
+the columns profiled at once)."""
 
 
 def build_profile_streamed(

@@ -37,6 +37,7 @@ from modelrail.ordered import ascending, top_histogram
 from modelrail.profile import (
     _NAT,
     _NULL_NUMBER,
+    PROFILE_MEMORY,
     ROW_SEED,
     BaselineProfile,
     FeatureProfile,
@@ -56,8 +57,6 @@ from modelrail.profile import (
 
 UIntArray = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]
-SORT_MEMORY = 256 * 1024 * 1024
-"""Bytes of one numeric column sorted in memory at a time (32 M values)."""
 _ROW_PARTS = 16  # row hashes are sorted a sixteenth (by their top 4 bits) at a time
 _QUEUED = 2  # batches handed to the feeding thread and not yet taken
 WORKERS = 2
@@ -198,7 +197,7 @@ class ProfileBuilder:
         *,
         infer_text: bool,
         bins: int,
-        memory: int = SORT_MEMORY,
+        memory: int = PROFILE_MEMORY,
         workdir: Path | None = None,
     ) -> None:
         _check_bins(bins)

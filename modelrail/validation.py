@@ -37,6 +37,7 @@ import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -428,7 +429,13 @@ _NA_VALUES = (
 
 
 def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
-    """One batch (a header line and well-formed records) as the frame pandas would read.
+    """One batch (a header line and well-formed records) as the frame pandas would read."""
+    return _csv_frame(_csv_table(data, width, text), width)
+
+
+def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
+    """The parse of one batch: a pyarrow Table (the GIL released: it runs on a thread of
+    its own while the batch before is checked), or pandas' frame without pyarrow.
 
     Columns are positions; ``text`` columns stay text, the others are inferred. pyarrow's
     reader is several times faster than pandas' C parser, so it is used when present,
@@ -450,7 +457,7 @@ def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
             low_memory=False,
         )
     names = [str(i) for i in range(width)]
-    table = pa_csv.read_csv(
+    return pa_csv.read_csv(
         pa.BufferReader(data),
         read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
         parse_options=pa_csv.ParseOptions(newlines_in_values=b'"' in data),
@@ -464,6 +471,11 @@ def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
             timestamp_parsers=[],
         ),
     )
+
+
+def _csv_frame(table: Any, width: int) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
     frame: pd.DataFrame = table.to_pandas()
     frame.columns = pd.RangeIndex(width)
     return frame
@@ -625,6 +637,15 @@ def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
     return out
 
 
+@dataclass(frozen=True)
+class _Parsing:
+    """A CSV batch handed to the parser: its parse to come, its bytes, its row numbers."""
+
+    table: Future[Any]
+    data: bytes
+    row_numbers: IntArray
+
+
 @dataclass
 class _Piece:
     """Whole CSV records from the stream, ending at a record boundary."""
@@ -690,6 +711,8 @@ class _Validator:
         self.wrong_delimiter: Violation | None = None
         self.parse_error: Violation | None = None  # pandas could not parse a batch
         self.batch_data: bytes | None = None  # the CSV batch being observed
+        self.parser: ThreadPoolExecutor | None = None
+        self.parsing: _Parsing | None = None  # the CSV batch being parsed
 
     # ------------------------------------------------------------------ plumbing
 
@@ -744,6 +767,9 @@ class _Validator:
             self.finish()
         except _Stop:
             pass
+        finally:
+            if self.parser is not None:
+                self.parser.shutdown(wait=True, cancel_futures=True)
         return ValidationReport(
             model=self.contract.name,
             filename=self.filename,
@@ -806,6 +832,7 @@ class _Validator:
         """
         try:
             self.scan_pieces(self.pieces())
+            self.observe_parsed()  # the last batch
         except _Stop:  # the csv module found malformed quoting: nothing else counts
             self.structure = self.violations.pop()
         self.drain()
@@ -985,12 +1012,25 @@ class _Validator:
         if self.structure_only() or not good.any():
             return
         row_numbers = (np.flatnonzero(good) + first + 1).astype(np.int64)
-        self.batch_data = self.header_line + b"\n" + body
-        frame = self._parse_csv(self.batch_data, width)
-        if frame is None:
-            return
+        data = self.header_line + b"\n" + body
+        parsing = _Parsing(self._parse_csv(data, width), data, row_numbers)
+        previous, self.parsing = self.parsing, parsing  # parsed while the one before is checked
+        if previous is not None:
+            self.observe_parsed(previous)
+
+    def observe_parsed(self, parsing: _Parsing | None = None) -> None:
+        """Check a batch once parsed: ``parsing``, or the one still being parsed."""
+        if parsing is None:
+            parsing, self.parsing = self.parsing, None
+            if parsing is None:
+                return
+        frame = self._parsed(parsing.table)
+        if frame is None or self.parse_error is not None:
+            return  # a batch failed to parse: the report ends with that
+        row_numbers = parsing.row_numbers
         if len(frame) != len(row_numbers):  # defensive: never report wrong rows
             row_numbers = np.arange(1, len(frame) + 1, dtype=np.int64) + self.good_rows
+        self.batch_data = parsing.data
         self.observe(frame, row_numbers)
 
     def structure_only(self) -> bool:
@@ -1034,7 +1074,8 @@ class _Validator:
         )
         return frame[pos].to_numpy(dtype=object)
 
-    def _parse_csv(self, data: bytes, width: int) -> pd.DataFrame | None:
+    def _parse_csv(self, data: bytes, width: int) -> Future[Any]:
+        """Start parsing a batch on the parser's thread (batches are parsed in order)."""
         as_text = {ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.DATETIME}
         declared = {c.name: c for c in self.contract.columns}
         text = [
@@ -1042,15 +1083,21 @@ class _Validator:
             for pos, name in enumerate(self.header)
             if (col := declared.get(name)) is None or col.type in as_text
         ]
+        if self.parser is None:
+            self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-parse")
+        return self.parser.submit(_csv_table, data, width, text)
+
+    def _parsed(self, table: Future[Any]) -> pd.DataFrame | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _read_csv_batch(data, width, text)
+                return _csv_frame(table.result(), len(self.header))
         except (pd.errors.ParserError, ValueError) as exc:  # ArrowInvalid is a ValueError
-            self.parse_error = self.violation(
-                ViolationCode.MALFORMED_CSV,
-                f"{self.filename!r} cannot be parsed as CSV: {_clip(str(exc), 200)}",
-            )
+            if self.parse_error is None:  # the first batch in file order that failed
+                self.parse_error = self.violation(
+                    ViolationCode.MALFORMED_CSV,
+                    f"{self.filename!r} cannot be parsed as CSV: {_clip(str(exc), 200)}",
+                )
             return None
 
     # ------------------------------------------------------------------ 2. structure: Parquet
