@@ -312,7 +312,20 @@ class _Scan:
         return b"".join(data[starts[i] : ends[i]] + b"\n" for i in kept)
 
 
-def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
+def _field_counts(commas: IntArray, starts: IntArray, ends: IntArray, width: int) -> IntArray:
+    """Fields per record: structural commas between its start and end, plus one. When
+    there are as many commas as ``width`` fields in every record would need, checking
+    that each record's share lies inside it is cheaper than counting per record."""
+    per = width - 1
+    if width > 1 and len(starts) and len(commas) == len(starts) * per:
+        shares = commas.reshape(len(starts), per)
+        if (shares[:, 0] >= starts).all() and (shares[:, -1] < ends).all():
+            return np.full(len(starts), width, dtype=np.int64)
+    counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    return counts.astype(np.int64)
+
+
+def _scan_records(data: bytes, *, header: bool = True, width: int = 0) -> _Scan | None:
     """Records and their field counts, vectorised with numpy (no per-row Python).
 
     A delimiter or newline is structural when an even number of quotes precedes it. That
@@ -320,6 +333,7 @@ def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
     opening quote at the start of a field, a closing one at its end, or a doubled quote
     inside a quoted field. Anything else returns None and the csv module decides.
     ``data`` starts at a record boundary; with ``header`` its first record is the header.
+    ``width`` (the header's, once known) only makes counting faster.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     size = len(buf)
@@ -351,7 +365,7 @@ def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
     ends = ends - crlf
     nonblank = ends > starts
     starts, ends = starts[nonblank], ends[nonblank]
-    fields = (np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1).astype(np.int64)
+    fields = _field_counts(commas, starts, ends, width)
     if not header:
         return _Scan([], starts, ends, fields, b"")
     if not len(starts):
@@ -527,9 +541,9 @@ class _Tally:
     def observe(
         self, mask: BoolArray, row_numbers: IntArray, values: Any = None, text: Any = None
     ) -> None:
-        idx = np.flatnonzero(mask)
-        if not len(idx):
+        if not mask.any():  # the common case: no allocation
             return
+        idx = np.flatnonzero(mask)
         self.count += len(idx)
         room = MAX_EXAMPLES - len(self.rows)
         if room > 0:
@@ -918,7 +932,13 @@ class _Validator:
             if self.utf8_error is not None:
                 continue
             lone_cr = b"\r" in piece.data and piece.data.count(b"\r") != piece.data.count(b"\r\n")
-            scan = None if lone_cr else _scan_records(piece.data, header=not self.header_checked)
+            scan = (
+                None
+                if lone_cr
+                else _scan_records(
+                    piece.data, header=not self.header_checked, width=len(self.header)
+                )
+            )
             if scan is None:
                 self.scan_with_csv_module(piece, pieces)
                 return

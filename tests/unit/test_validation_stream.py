@@ -149,3 +149,21 @@ def test_duplicates_by_partitioned_hashes_are_the_brute_force_answer(
         assert found is None
         return
     assert found == (len(repeats), repeats[0], [i for i, _ in repeats[:5]])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["", "a", '"x,y"', "1"]), min_size=1, max_size=4)))
+def test_field_counts_with_the_width_known_are_the_counts_without(records: list[list[str]]) -> None:
+    from modelrail.validation import _scan_records
+
+    data = "".join(",".join(r) + "\n" for r in records).encode()
+    for width in (1, 2, 3, 4):
+        plain, fast = (
+            _scan_records(data, header=False),
+            _scan_records(data, header=False, width=width),
+        )
+        if plain is None:
+            assert fast is None
+            continue
+        assert fast is not None
+        assert fast.fields.tolist() == plain.fields.tolist()
