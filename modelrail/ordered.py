@@ -55,6 +55,15 @@ def top_histogram(values: FloatArray) -> IntArray:
     return np.bincount(top, minlength=1 << KEY_BITS).astype(np.int64)
 
 
+def partition_bits(total: int, per_part: int) -> int:
+    """Top bits of a 64-bit hash that pick its partition (files open at once): 16
+    partitions, or one for each ``per_part`` of ``total``, up to 256."""
+    bits = 4
+    while bits < 8 and total > per_part << bits:
+        bits += 1
+    return bits
+
+
 def ascending(chunks: Chunks, histogram: IntArray, limit: int) -> Iterator[FloatArray]:
     """The values of ``chunks`` in ascending order, in sorted runs of at most ``limit``
     values (a run of one repeated value may be longer and comes in the chunks' pieces).
@@ -179,13 +188,20 @@ class SortedStats:
                 self.starts[rank] = self.seen if fresh else self.run_start
 
     def _leaves(self, run: FloatArray) -> None:
-        data = np.concatenate((self.pending, run)) if len(self.pending) else run
-        whole = len(data) - len(data) % LEAF
-        if self.seen == self.n:
-            whole = len(data)
+        """Merge every leaf the run completes; keep the open one (no copy of the run)."""
+        last = self.seen == self.n
+        if len(self.pending):  # complete the open leaf first
+            take = LEAF - len(self.pending)
+            self.pending = np.concatenate((self.pending, run[:take]))
+            run = run[take:]
+            if len(self.pending) < LEAF and not last:
+                return
+            self._merge(self.pending)
+            self.pending = np.empty(0, dtype=np.float64)
+        whole = len(run) if last else len(run) - len(run) % LEAF
         for i in range(0, whole, LEAF):
-            self._merge(data[i : min(i + LEAF, whole)])
-        self.pending = data[whole:].copy()
+            self._merge(run[i : min(i + LEAF, whole)])
+        self.pending = run[whole:].copy()
 
     def _merge(self, leaf: FloatArray) -> None:
         scaled = leaf / self.scale if self.scale != 1.0 else leaf

@@ -33,7 +33,7 @@ import pandas as pd
 
 from modelrail.columns import infer_like_pandas
 from modelrail.contract import Column, ColumnType, ModelContract
-from modelrail.ordered import ascending, top_histogram
+from modelrail.ordered import ascending, partition_bits, top_histogram
 from modelrail.profile import (
     _NAT,
     _NULL_NUMBER,
@@ -57,7 +57,7 @@ from modelrail.profile import (
 
 UIntArray = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]
-_ROW_PARTS = 16  # row hashes are sorted a sixteenth (by their top 4 bits) at a time
+_ROW_PART_BYTES = 16 * 1024 * 1024  # of row hashes sorted at a time (16 to 256 parts)
 _QUEUED = 2  # batches handed to the feeding thread and not yet taken
 WORKERS = 2
 """Columns profiled at once by :meth:`ProfileBuilder.finish` (the functions have 2 cores)."""
@@ -288,23 +288,24 @@ class ProfileBuilder:
 
     def _row_multiset(self) -> str:
         """SHA-256 of the sorted row hashes: mixed a batch at a time from the spills,
-        split by their top bits into files, each sorted in turn."""
-        parts = [(self.folder / f"rows{p}").open("wb") for p in range(_ROW_PARTS)]
+        split by their top bits into files (``_ROW_PART_BYTES`` of hashes each), each
+        sorted in turn."""
+        bits = partition_bits(self.rows * 8, _ROW_PART_BYTES)
+        names = [self.folder / f"rows{p}" for p in range(1 << bits)]
+        starts = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)
+        parts = [name.open("wb") for name in names]
         for hashes in zip(*(state.value_hashes() for state in self.states), strict=True):
             row_hash = np.full(len(hashes[0]), ROW_SEED, dtype=np.uint64)
             for position, value_hash in enumerate(hashes):
                 row_hash = fold_row_hash(row_hash, position, value_hash)
             row_hash.sort()
-            cuts = np.searchsorted(row_hash, _PART_STARTS)
-            for part, piece in zip(parts, np.split(row_hash, cuts[1:]), strict=True):
+            cuts = np.searchsorted(row_hash, starts[1:])
+            for part, piece in zip(parts, np.split(row_hash, cuts), strict=True):
                 part.write(piece.astype("<u8").data)
         digest = hashlib.sha256()
-        for p, part in enumerate(parts):
+        for name, part in zip(names, parts, strict=True):
             part.close()
-            part_hashes = np.fromfile(self.folder / f"rows{p}", dtype="<u8")
+            part_hashes = np.fromfile(name, dtype="<u8")
             part_hashes.sort()
             digest.update(part_hashes.data)
         return digest.hexdigest()
-
-
-_PART_STARTS = (np.arange(_ROW_PARTS, dtype=np.uint64) << np.uint64(60)).astype(np.uint64)

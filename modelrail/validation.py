@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
 from modelrail.limits import ValidationLimits
+from modelrail.ordered import partition_bits
 
 Severity = Literal["error", "warning"]
 BoolArray = npt.NDArray[np.bool_]
@@ -711,7 +712,7 @@ class _Validator:
         self.positions: dict[str, int] = {}  # column name -> first position in the header
         self.columns: dict[str, _ColumnState] = {}
         self.target: _TargetState | None = None
-        self.row_hashes = _HashPartitions(workdir)
+        self.row_hashes = _HashPartitions(workdir, size)
         self.ragged: list[IntArray] = []  # 0-based record indices of ragged records
         self.ragged_first: list[tuple[int, int]] = []  # (record index, fields), the first few
         self.last_fields = 0
@@ -1612,17 +1613,19 @@ class _Validator:
             )
 
 
-_HASH_PARTS = 16  # the hash space in sixteenths (by the top 4 bits)
-_PART_SHIFT = np.uint64(64 - 4)
+_PART_BYTES = 64 * 1024 * 1024  # of the file per partition of the row hashes
 
 
 class _HashPartitions:
     """The row hashes with their 0-based (well-formed) row indices, in temporary files
-    by the hashes' top 4 bits: a repeat has the same hash, so it is in the same file,
-    and the duplicate check holds one sixteenth of the rows at a time (16 bytes a row)."""
+    by the hashes' top bits: a repeat has the same hash, so it is in the same file, and
+    the duplicate check holds one file at a time (16 bytes a row; 16 files, or one per
+    64 MiB of the file up to 256, so a file's share stays bounded)."""
 
-    def __init__(self, workdir: Path | None) -> None:
+    def __init__(self, workdir: Path | None, size: int = 0) -> None:
         self.workdir = workdir
+        self.bits = partition_bits(size, _PART_BYTES)
+        self.parts = 1 << self.bits
         self.folder: tempfile.TemporaryDirectory[str] | None = None
         self.files: list[BinaryIO] = []
 
@@ -1631,11 +1634,11 @@ class _HashPartitions:
             self.folder = tempfile.TemporaryDirectory(prefix="modelrail-rows-", dir=self.workdir)
             self.files = [
                 open(f"{self.folder.name}/{p}", "w+b")  # noqa: SIM115 - closed in duplicates()
-                for p in range(_HASH_PARTS)
+                for p in range(self.parts)
             ]
-        part = (hashes >> _PART_SHIFT).astype(np.uint8)
+        part = (hashes >> np.uint64(64 - self.bits)).astype(np.uint8)
         order = np.argsort(part, kind="stable")  # by part, rows in order (a radix sort)
-        cuts = np.cumsum(np.bincount(part, minlength=_HASH_PARTS))[:-1]
+        cuts = np.cumsum(np.bincount(part, minlength=self.parts))[:-1]
         pairs = np.empty((len(hashes), 2), dtype=np.uint64)
         pairs[:, 0] = hashes[order]
         pairs[:, 1] = order.astype(np.uint64) + np.uint64(first)

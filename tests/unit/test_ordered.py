@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelrail.contract import Column, ColumnType
-from modelrail.ordered import SortedStats, ascending, sort_keys, top_histogram
+from modelrail.ordered import SortedStats, ascending, partition_bits, sort_keys, top_histogram
 from modelrail.profile import numeric_profile
 
 # ties (a few repeated values), both signs, tiny and huge magnitudes, a value alone
@@ -134,3 +134,13 @@ def test_a_single_value() -> None:
     p = _profile(np.array([4.5]), 1, 1)
     assert (p.min, p.max, p.mean, p.std, p.unique) == (4.5, 4.5, 4.5, 0.0, 1)
     assert p.quantiles == dict.fromkeys(p.quantiles or {}, 4.5)
+
+
+def test_partitions_grow_with_the_data_from_16_to_256() -> None:
+    mib = 1024 * 1024
+    assert [partition_bits(t, 64 * mib) for t in (0, 1024 * mib, 1025 * mib, 10**13)] == [
+        4,
+        4,
+        5,
+        8,
+    ]

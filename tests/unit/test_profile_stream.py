@@ -126,3 +126,14 @@ def test_the_row_count_read_must_be_the_one_expected() -> None:
     data, contract = _csv("demand", rows=50), load_contract("demand")
     with pytest.raises(ValueError, match="expected 51 rows, read 50"):
         build_profile_streamed(CsvColumns(lambda: io.BytesIO(data)), contract, rows=51)
+
+
+def test_the_row_hashes_sorted_in_256_parts_give_the_same_fingerprint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import modelrail.profile_stream as profile_stream
+
+    monkeypatch.setattr(profile_stream, "_ROW_PART_BYTES", 8)  # 256 parts for 500 rows
+    data, contract = _csv("churn"), load_contract("churn")
+    streamed = build_profile_streamed(CsvColumns(lambda: io.BytesIO(data)), contract, rows=500)
+    assert streamed == build_profile(read_frame(data, "x.csv"), contract)

@@ -123,14 +123,15 @@ def test_a_stray_quote_late_in_the_file_switches_to_the_csv_module() -> None:
 @given(
     st.lists(st.lists(st.integers(0, 40), max_size=60), min_size=1, max_size=6),
     st.booleans(),
+    st.sampled_from([0, 10**12]),  # 16 partitions; 256 (the most, for a large file)
 )
 def test_duplicates_by_partitioned_hashes_are_the_brute_force_answer(
-    batches: list[list[int]], spread: bool
+    batches: list[list[int]], spread: bool, size: int
 ) -> None:
-    """Repeats are found a sixteenth of the hash space at a time: exact, in row order."""
+    """Repeats are found a part of the hash space at a time: exact, in row order."""
     from modelrail.validation import _HashPartitions, _mix64
 
-    parts = _HashPartitions(None)
+    parts = _HashPartitions(None, size)
     rows: list[int] = []
     for batch in batches:
         values = np.array(batch, dtype=np.uint64)
