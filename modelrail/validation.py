@@ -443,11 +443,6 @@ _NA_VALUES = (
 )  # fmt: skip
 
 
-def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
-    """One batch (a header line and well-formed records) as the frame pandas would read."""
-    return _csv_frame(_csv_table(data, width, text), width)
-
-
 def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
     """The parse of one batch: a pyarrow Table (the GIL released: it runs on a thread of
     its own while the batch before is checked), or pandas' frame without pyarrow.
@@ -489,6 +484,7 @@ def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
 
 
 def _csv_frame(table: Any, width: int) -> pd.DataFrame:
+    """:func:`_csv_table`'s parse as the frame pandas would read (columns by position)."""
     if isinstance(table, pd.DataFrame):
         return table
     frame: pd.DataFrame = table.to_pandas()
