@@ -1,10 +1,11 @@
-"""Large datasets: streamed validation + profile, and the local multipart upload (D43).
+"""Large datasets: validation + profile in one read, and the local multipart upload (D43, D44).
 
 For generated demand CSVs of each size (modelrail.sample, written in chunks so the
-generator's own memory stays small): validate_stream + build_profile_streamed in a fresh
+generator's own memory stays small): the Processing job's validate_and_profile in a fresh
 subprocess, timed, with that subprocess's peak RSS (VmHWM in /proc/self/status: unlike
-getrusage's ru_maxrss it starts afresh at exec, so the parent's size does not leak in);
-then the local cloud's upload of the same file (modelrail.local.cloud.LocalCloud.upload,
+getrusage's ru_maxrss it starts afresh at exec, so the parent's size does not leak in),
+then PrepareData's profile alone (build_profile_streamed) in the same process; then the
+local cloud's upload of the same file (modelrail.local.cloud.LocalCloud.upload,
 a managed multipart transfer) against `cp` of it on the same disk, measured alike by
 benchmarks/local_upload.py (medians of 3, alternated, warm page cache, neither synced).
 
@@ -56,30 +57,33 @@ def write_csv(path: Path, size: int, model: str = "demand") -> Path:
 
 
 def measure_child(path: str, model: str) -> dict[str, object]:
-    """Run in the subprocess: validate then profile ``path``, streamed."""
+    """Run in the subprocess: what the Processing job runs (validate_and_profile: one read
+    of the file serves validation and the profile, D44), then, for comparison, the Lambda
+    path's profile alone (PrepareData's build_profile_streamed, another read)."""
     from modelrail.columns import CsvColumns
+    from modelrail.dataset_job import validate_and_profile
     from modelrail.profile import build_profile_streamed
-    from modelrail.validation import validate_stream
 
     contract = load_contract(model)
     contract = contract.model_copy(update={"max_bytes": 10**12})
     size = os.path.getsize(path)
     start = time.perf_counter()
-    with open(path, "rb") as stream:
-        report = validate_stream(stream, filename=Path(path).name, size=size, contract=contract)
-    validated = time.perf_counter()
-    after_validation = peak_rss()
-    source = CsvColumns(lambda: open(path, "rb"))  # noqa: SIM115 - the reader closes it
-    profile = build_profile_streamed(source, contract, rows=report.rows)
+    checked = validate_and_profile(Path(path), filename=Path(path).name, contract=contract)
     done = time.perf_counter()
+    peak = peak_rss()
+    report, profile = checked.report, checked.profile
+    assert profile is not None, report.summary()
+    source = CsvColumns(lambda: open(path, "rb"))  # noqa: SIM115 - the reader closes it
+    alone = build_profile_streamed(source, contract, rows=report.rows)
+    assert alone.fingerprint == profile.fingerprint
     return {
         "bytes": size,
         "rows": report.rows,
         "ok": report.ok,
-        "validate_s": validated - start,
-        "profile_s": done - validated,
-        "peak_validate": after_validation,
-        "peak": peak_rss(),
+        "both_s": done - start,
+        "profile_s": time.perf_counter() - done,
+        "peak": peak,
+        "peak_all": peak_rss(),
         "fingerprint": profile.fingerprint[:12],
     }
 
@@ -127,9 +131,10 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     uploads = {s.strip() for s in args.upload.split(",") if s.strip()}
     lines = [
-        "| file | rows | validate | profile | validate+profile | peak RSS: validate / all "
+        "| file | rows | validate + profile, one read | throughput | peak RSS "
+        "| profile alone (PrepareData) | peak RSS with it "
         "| upload to the local cloud | cp |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
     labels = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -139,16 +144,16 @@ def main() -> None:
     measured = {label: measure(paths[label]) for label in labels}  # before any upload
     for label in labels:
         r = measured[label]
-        total = float(str(r["validate_s"])) + float(str(r["profile_s"]))
+        total = float(str(r["both_s"]))
         throughput = int(str(r["bytes"])) / total / 1e6
         up = cp = "-"
         if label in uploads:
             upload_s, cp_s = upload_vs_cp(paths[label])
             up, cp = f"{upload_s:.1f} s", f"{cp_s:.1f} s"
         lines.append(
-            f"| {label} ({_mb(r['bytes'])}) | {int(str(r['rows'])):,} | "
-            f"{float(str(r['validate_s'])):.1f} s | {float(str(r['profile_s'])):.1f} s | "
-            f"{throughput:.0f} MB/s | {_mb(r['peak_validate'])} / {_mb(r['peak'])} | {up} | {cp} |"
+            f"| {label} ({_mb(r['bytes'])}) | {int(str(r['rows'])):,} | {total:.1f} s | "
+            f"{throughput:.0f} MB/s | {_mb(r['peak'])} | {float(str(r['profile_s'])):.1f} s | "
+            f"{_mb(r['peak_all'])} | {up} | {cp} |"
         )
         print(lines[-1], flush=True)
     if args.write:
@@ -163,12 +168,16 @@ def write_section(table: list[str]) -> None:
     text = results.read_text() if results.exists() else "# Benchmarks\n"
     at = text.find("\n" + SECTION)
     head = text if at < 0 else text[:at]
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     section = (
         f"\n{SECTION} (benchmarks/large_data.py, {time.strftime('%Y-%m-%d')})\n\n"
-        "Generated demand CSVs; validate_stream then build_profile_streamed in a fresh "
-        "process (peak RSS of that process); the upload is LocalCloud.upload (multipart "
-        "from 64 MiB) into the in-process local cloud, against `cp` of the same file (both "
-        "from a warm page cache, neither synced, median of 3 alternated runs).\n\n"
+        "Generated demand CSVs, in a fresh process each: validate_and_profile, what the "
+        "Processing job runs (one read serves validation and the profile; peak RSS of "
+        "that process), then the profile alone as PrepareData builds it "
+        "(build_profile_streamed over CsvColumns, the same fingerprint); the upload is "
+        "LocalCloud.upload (multipart from 64 MiB) into the in-process local cloud, against "
+        "`cp` of the same file (both from a warm page cache, neither synced, median of 3 "
+        f"alternated runs). Load average at the end: {load}.\n\n"
     )
     results.write_text(head.rstrip("\n") + "\n" + section + "\n".join(table) + "\n")
 

@@ -118,6 +118,13 @@ class EnvironmentConfig(BaseModel):
             raise ValueError(f"training_size_bands: {exc}") from None
         return self
 
+    def scratch_mb(self) -> int:
+        """/tmp for ValidateData and PrepareData (their spills, D44) for an upload up to
+        the threshold: at most 6 bytes a CSV byte (a one-digit number is 2 bytes of CSV
+        and 8 of float64, plus 8 bytes a row of row hashes), within Lambda's 512-10,240 MB."""
+        need = -(-self.processing_threshold_bytes * 6 // (1024 * 1024))
+        return min(10240, max(512, need))
+
     def size_bands(self) -> tuple[SizeBand, ...]:
         """The training size table (modelrail.sizing)."""
         if not self.training_size_bands:

@@ -1,12 +1,13 @@
-"""A validated dataset read a few columns at a time, streamed: what the profile reads.
+"""A validated dataset read batch by batch, streamed: what the profile reads.
 
-:func:`modelrail.profile.build_profile_streamed` asks a :class:`ColumnSource` for some
-contract columns per pass; each pass streams the file once (``open_stream`` is called
-again) and keeps only those columns. The frame read is the one ``pd.read_csv`` /
-``pd.read_parquet`` of the whole file would give for those columns: Parquet by column
-projection; CSV by pyarrow's streaming reader with pandas' missing-value markers and
-the column types fixed up front (a streaming reader infers types from its first block
-only), then, for text columns, pandas' inference redone over the whole column.
+:func:`modelrail.profile.build_profile_streamed` asks a :class:`ColumnSource` for the
+contract's columns in one streamed pass, a batch at a time. The batches hold what
+``pd.read_csv`` / ``pd.read_parquet`` of the whole file would give for those columns,
+but for one thing: Parquet by column projection; CSV by pyarrow's streaming reader with
+pandas' missing-value markers and the column types fixed up front (a streaming reader
+infers types from its first block only), text as Arrow dictionaries, which the profile
+types as pandas would from all of the column's distinct values
+(:func:`infer_like_pandas`, by :class:`modelrail.profile_stream.ProfileBuilder`).
 Pure: no AWS; the caller opens the stream.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import pandas as pd
@@ -31,6 +32,7 @@ NA_VALUES = (
 _TRUE = ("True", "TRUE", "true")
 _FALSE = ("False", "FALSE", "false")
 BLOCK_BYTES = 8 * 1024 * 1024
+BATCH_ROWS = 100_000
 
 
 class CsvColumns:
@@ -54,13 +56,19 @@ class CsvColumns:
 
         return pa_csv.ReadOptions(block_size=self._block)
 
-    def read(self, columns: list[Column]) -> pd.DataFrame:
+    @property
+    def infers_text(self) -> bool:
+        return True
+
+    def batches(self, columns: list[Column]) -> Iterator[pd.DataFrame]:
+        """``columns`` in one streamed pass, a block at a time: numbers as float64, text as
+        Arrow dictionaries (pandas categoricals: codes and the distinct values, not a
+        Python object a row), typed later from all its distinct values
+        (:func:`infer_like_pandas`)."""
         import pyarrow as pa
         import pyarrow.csv as pa_csv
 
         numeric = {ColumnType.NUMERIC, ColumnType.INTEGER}
-        # text as a dictionary: pandas gets a categorical, codes and the distinct values,
-        # not a Python object a row
         text = pa.dictionary(pa.int32(), pa.string())
         types = {c.name: pa.float64() if c.type in numeric else text for c in columns}
         options = pa_csv.ConvertOptions(
@@ -79,14 +87,8 @@ class CsvColumns:
                 parse_options=parse,
                 convert_options=options,
             )
-            table = reader.read_all()
-        # each column converted on its own, Arrow's buffers freed as they go: no second copy
-        frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
-        del table
-        for column in columns:
-            if column.type not in numeric:
-                frame[column.name] = infer_like_pandas(frame[column.name])
-        return frame
+            for batch in reader:
+                yield batch.to_pandas()
 
 
 def infer_like_pandas(text: pd.Series) -> pd.Series:
@@ -143,10 +145,18 @@ class ParquetColumns:
     def names(self) -> list[str]:
         return self._names
 
-    def read(self, columns: list[Column]) -> pd.DataFrame:
-        table = self._file.read(columns=[c.name for c in columns], use_pandas_metadata=True)
-        frame: pd.DataFrame = table.to_pandas()
-        return frame.reset_index(drop=True)
+    @property
+    def infers_text(self) -> bool:
+        return False
+
+    def batches(self, columns: list[Column]) -> Iterator[pd.DataFrame]:
+        """``columns`` by projection, a row group batch at a time, as pandas reads them."""
+        import pyarrow as pa
+
+        names = [c.name for c in columns]
+        schema = pa.schema([self._file.schema_arrow.field(n) for n in names])
+        for batch in self._file.iter_batches(batch_size=BATCH_ROWS, columns=names):
+            yield pa.Table.from_batches([batch], schema=schema).to_pandas()
 
     def close(self) -> None:
         self._spool.close()

@@ -26,19 +26,18 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import pandas as pd
 
-from modelrail.columns import CsvColumns, ParquetColumns
 from modelrail.contract import ModelContract
 from modelrail.profile import (
+    DEFAULT_BINS,
     BaselineProfile,
-    build_profile_streamed,
     profile_json,
     to_constraints_json,
     to_statistics_json,
 )
+from modelrail.profile_stream import ProfileBuilder
 from modelrail.validation import ValidationReport, validate_stream
 
 #: DescribeProcessingJob keeps the first 1024 bytes of the exit message.
@@ -71,31 +70,29 @@ def read_frame(data: bytes, filename: str) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(data), low_memory=False)
 
 
-def validate_and_profile(path: Path, *, filename: str, contract: ModelContract) -> Checked:
-    """The one adapter to the validation and profile API: both stream from the file, so
-    the job's memory does not bound the dataset (D43), as in the Lambdas."""
-    with path.open("rb") as stream:
-        report = validate_stream(
-            stream,
-            filename=filename,
-            size=path.stat().st_size,
-            contract=contract,
-            limits=contract.validation_limits(),
-        )
-    if not report.ok:
-        return Checked(report, None)
-
-    def open_stream() -> BinaryIO:
-        return path.open("rb")
-
-    columns = (
-        ParquetColumns(open_stream)
-        if filename.lower().endswith(".parquet")
-        else CsvColumns(open_stream)
-    )
-    profile = build_profile_streamed(
-        columns, contract, rows=report.rows, dataset_sha256=report.sha256
-    )
+def validate_and_profile(
+    path: Path, *, filename: str, contract: ModelContract, workdir: Path | None = None
+) -> Checked:
+    """The one adapter to the validation and profile API: one streamed read of the file
+    serves both (the profile is built from the batches validation parses and spills its
+    columns under ``workdir``), so the job's memory does not bound the dataset (D43, D44)."""
+    parquet = filename.lower().endswith(".parquet")
+    with ProfileBuilder(
+        contract, infer_text=not parquet, bins=DEFAULT_BINS, workdir=workdir
+    ) as builder:
+        with path.open("rb") as stream:
+            report = validate_stream(
+                stream,
+                filename=filename,
+                size=path.stat().st_size,
+                contract=contract,
+                limits=contract.validation_limits(),
+                sink=builder.add,
+                workdir=workdir,
+            )
+        if not report.ok:
+            return Checked(report, None)
+        profile = builder.finish(rows=report.rows, dataset_sha256=report.sha256)
     return Checked(report, profile)
 
 
@@ -152,7 +149,10 @@ def run_job(
 ) -> dict[str, object]:
     """Judge the input, write the output folders and the exit message; return the verdict."""
     source = find_input(paths.input_dir, filename, expected_size=expected_size)
-    checked = validate_and_profile(source, filename=filename, contract=contract)
+    # the spill beside the input: on the job's volume (processing_volume_gb), not in /tmp
+    checked = validate_and_profile(
+        source, filename=filename, contract=contract, workdir=source.parent
+    )
     report = checked.report
     report_bytes = json.dumps(report.to_json(), indent=2).encode()
     verdict: dict[str, object]

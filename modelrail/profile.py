@@ -76,10 +76,11 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Literal, Protocol, Self
 
 import numpy as np
@@ -95,6 +96,7 @@ from pydantic import (
 )
 
 from modelrail.contract import Column, ColumnType, ModelContract
+from modelrail.ordered import SortedStats
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -288,17 +290,22 @@ def build_profile(
 
 
 class ColumnSource(Protocol):
-    """A dataset read a few columns at a time (see :mod:`modelrail.columns`)."""
+    """A dataset read batch by batch (see :mod:`modelrail.columns`)."""
 
     @property
     def names(self) -> list[str]: ...
 
-    def read(self, columns: list[Column]) -> pd.DataFrame: ...
+    @property
+    def infers_text(self) -> bool:
+        """Text columns come as text that pandas would type from the whole column (CSV)."""
+        ...
+
+    def batches(self, columns: list[Column]) -> Iterator[pd.DataFrame]: ...
 
 
 PROFILE_MEMORY = 256 * 1024 * 1024
-""":func:`build_profile_streamed` reads as many columns per pass as fit in this."""
-_BYTES_PER_VALUE = {"numeric": 8, "datetime": 80, "categorical": 8, "boolean": 8}
+"""The streamed profile sorts this many bytes of numbers at a time (32 M values; shared by
+the columns profiled at once)."""
 
 
 def build_profile_streamed(
@@ -309,53 +316,29 @@ def build_profile_streamed(
     bins: int = DEFAULT_BINS,
     dataset_sha256: str | None = None,
     memory: int = PROFILE_MEMORY,
+    workdir: Path | None = None,
 ) -> BaselineProfile:
-    """:func:`build_profile` over ``source``, holding a few columns at a time.
+    """:func:`build_profile` over ``source``, read once, a batch at a time.
 
-    The profile is the same as :func:`build_profile` of the whole frame: every column is
-    profiled whole (its quantiles, bins and content hash are exact), but the columns are
-    read in passes, consecutive contract columns together while their estimated size
-    (``rows`` times 8 bytes a number or category code, 80 a date/time text) fits in
-    ``memory``, and the row
-    hashes (8 bytes a row) are mixed in contract order as before. So memory is bounded
-    by the row count and ``memory``, not by the file's size or width. ``rows`` (from the
-    validation report) sizes the passes; None costs one more pass to count them.
+    The profile is the same as :func:`build_profile` of the whole frame (quantiles, bins,
+    content hashes and fingerprint are exact): the batches go through
+    :class:`modelrail.profile_stream.ProfileBuilder`, which spills the columns under
+    ``workdir`` and sorts numbers ``memory`` bytes at a time. ``rows`` (from the
+    validation report), when given, is checked against the rows read.
     """
+    from modelrail.profile_stream import ProfileBuilder  # it builds on this module
+
     _check_bins(bins)
     missing = [c.name for c in contract.columns if c.required and c.name not in source.names]
     if missing:
         raise ValueError(f"columns missing from the frame: {missing}")
-    if rows is None:  # unknown: one more pass, over the narrowest column
-        present = [c for c in contract.columns if c.name in source.names]
-        rows = len(source.read(present[:1]))
-    if rows == 0:
-        raise ValueError(f"cannot profile an empty frame: no rows for model {contract.name!r}")
-
-    def columns() -> Iterator[tuple[Column, pd.Series]]:
-        for group in _passes(contract, rows, memory):
-            present = [c for c in group if c.name in source.names]
-            frame = source.read(present) if present else pd.DataFrame()
-            if len(frame) != rows and present:
-                raise ValueError(f"expected {rows} rows, read {len(frame)}")
-            for column in group:
-                yield column, (frame[column.name] if column in present else _absent(rows))
-            del frame
-
-    return _assemble(contract, rows, columns(), bins=bins, dataset_sha256=dataset_sha256)
-
-
-def _passes(contract: ModelContract, rows: int, memory: int) -> list[list[Column]]:
-    """Consecutive contract columns, grouped while their estimate fits in ``memory``."""
-    groups: list[list[Column]] = [[]]
-    used = 0
-    for column in contract.columns:
-        cost = rows * _BYTES_PER_VALUE[_KIND[column.type]]
-        if groups[-1] and used + cost > memory:
-            groups.append([])
-            used = 0
-        groups[-1].append(column)
-        used += cost
-    return groups
+    present = [c for c in contract.columns if c.name in source.names]
+    with ProfileBuilder(
+        contract, infer_text=source.infers_text, bins=bins, memory=memory, workdir=workdir
+    ) as builder:
+        for frame in source.batches(present):
+            builder.add(frame, len(frame))
+        return builder.finish(rows=rows, dataset_sha256=dataset_sha256)
 
 
 def _absent(rows: int) -> pd.Series:
@@ -377,22 +360,45 @@ def _assemble(
     dataset_sha256: str | None,
 ) -> BaselineProfile:
     profiles: dict[str, FeatureProfile] = {}
-    row_hash = np.full(rows, np.uint64(0x6D6F64656C7261), dtype=np.uint64)  # "modelra"
+    row_hash = np.full(rows, ROW_SEED, dtype=np.uint64)
     for position, (column, series) in enumerate(columns):
         profile, value_hash = _profile_column(series, column, bins)
         profiles[column.name] = profile
-        salt = np.uint64(((position + 1) * _GOLDEN) & _MASK64)  # the column's place in the row
-        row_hash = _mix(row_hash ^ _mix(value_hash + salt))
+        row_hash = fold_row_hash(row_hash, position, value_hash)
+    multiset = hashlib.sha256(np.sort(row_hash).astype("<u8").tobytes()).hexdigest()
+    return baseline(contract, rows, profiles, multiset, bins=bins, dataset_sha256=dataset_sha256)
 
+
+ROW_SEED = np.uint64(0x6D6F64656C7261)  # "modelra": every row hash starts here
+
+
+def fold_row_hash(row_hash: UIntArray, position: int, value_hash: UIntArray) -> UIntArray:
+    """Mix the values of the column at ``position`` (in contract order) into the rows'
+    hashes."""
+    salt = np.uint64(((position + 1) * _GOLDEN) & _MASK64)  # the column's place in the row
+    return _mix(row_hash ^ _mix(value_hash + salt))
+
+
+def baseline(
+    contract: ModelContract,
+    rows: int,
+    profiles: dict[str, FeatureProfile],
+    row_multiset: str,
+    *,
+    bins: int,
+    dataset_sha256: str | None,
+) -> BaselineProfile:
+    """The profile of the columns' ``profiles`` and the SHA-256 of the sorted row hashes."""
     description = {
         "version": PROFILE_VERSION,
         "columns": [[c.name, c.type.value] for c in contract.columns],
         "rows": rows,
         "content": [profiles[c.name].content_sha256 for c in contract.columns],
-        "row_multiset": hashlib.sha256(np.sort(row_hash).astype("<u8").tobytes()).hexdigest(),
+        "row_multiset": row_multiset,
     }
     fingerprint = hashlib.sha256(_canonical(description)).hexdigest()
-    target = profiles.pop(contract.target)
+    features = dict(profiles)
+    target = features.pop(contract.target)
     return BaselineProfile(
         model=contract.name,
         rows=rows,
@@ -400,7 +406,7 @@ def _assemble(
         created_from=dataset_sha256,
         fingerprint=fingerprint,
         column_order=tuple(c.name for c in contract.columns),
-        features=profiles,
+        features=features,
         target=target,
     )
 
@@ -458,70 +464,72 @@ def _profile_numeric(
     null = np.isnan(values)
     nulls = int(null.sum())
     present = np.sort(values[~null]) if nulls else np.sort(values)
-    n = len(present)
-
-    digest = hashlib.sha256(b"numeric\0")
-    digest.update(nulls.to_bytes(8, "little"))
-    digest.update(present.astype("<f8", copy=False).data)  # its buffer: no bytes copy
     bits = values.view(np.uint64).copy()
     bits[null] = _NULL_NUMBER
+    magnitude = max(abs(float(present[0])), abs(float(present[-1]))) if len(present) else 0.0
+    profile = numeric_profile(column, bins, len(values), nulls, [present], magnitude)
+    return profile, bits
 
+
+def numeric_profile(
+    column: Column,
+    bins: int,
+    rows: int,
+    nulls: int,
+    ascending: Iterable[FloatArray],
+    magnitude: float,
+) -> FeatureProfile:
+    """A numeric column's profile from its non-null values in ascending order, in runs
+    (:mod:`modelrail.ordered`): one sorted array, or runs of a column sorted on disk."""
+    n = rows - nulls
+    digest = hashlib.sha256(b"numeric\0")
+    digest.update(nulls.to_bytes(8, "little"))
     fields: dict[str, Any] = {"bin_edges": (-math.inf, math.inf), "bin_counts": (0,), "unique": 0}
-    if n:
-        lo, hi = float(present[0]), float(present[-1])
-        mean, std = _moments(present, max(abs(lo), abs(hi)))
-        ranks = (n * np.arange(1, bins, dtype=np.int64)) // bins
-        interior = np.unique(present[ranks]) if bins > 1 else np.empty(0)
-        interior = interior[interior > lo]
-        edges = np.concatenate(([-np.inf], interior, [np.inf]))
-        below = np.searchsorted(present, interior, side="left")
-        counts = np.diff(np.concatenate(([0], below, [n])))
-        distinct = 1 + int(np.count_nonzero(present[1:] != present[:-1]))
+    edge_ranks = ((n * np.arange(1, bins, dtype=np.int64)) // bins).tolist() if n else []
+    spots = {key: _quantile_ranks(n, q) for key, q in QUANTILES.items()} if n else {}
+    ranks = [*edge_ranks, *(r for below, above, _ in spots.values() for r in (below, above))]
+    stats = SortedStats(n, ranks, magnitude, digest) if n else None
+    for run in ascending:
+        if stats is not None:
+            stats.feed(run)
+    if stats is not None:
+        lo, hi = stats.at(0), stats.at(n - 1)
+        mean, std = stats.mean_std()
+        interior = sorted({stats.at(r) for r in edge_ranks if stats.at(r) > lo})
+        first = {stats.at(r): stats.first_rank(r) for r in edge_ranks}
+        below = [first[e] for e in interior]
         fields = {
             "min": lo,
             "max": hi,
             "mean": mean,
             "std": std,
-            "quantiles": {key: _quantile(present, q) for key, q in QUANTILES.items()},
-            "bin_edges": tuple(float(e) for e in edges),
-            "bin_counts": tuple(int(c) for c in counts),
-            "unique": min(distinct, UNIQUE_CAP),
+            "quantiles": {
+                key: _interpolate(stats.at(a), stats.at(b), t) for key, (a, b, t) in spots.items()
+            },
+            "bin_edges": (-math.inf, *interior, math.inf),
+            "bin_counts": tuple(int(c) for c in np.diff([0, *below, n])),
+            "unique": min(stats.distinct, UNIQUE_CAP),
         }
-    profile = FeatureProfile(
+    return FeatureProfile(
         name=column.name,
         column_type=column.type,
         kind="numeric",
-        count=len(values),
+        count=rows,
         nulls=nulls,
         content_sha256=digest.hexdigest(),
         **fields,
     )
-    return profile, bits
 
 
-def _moments(sorted_values: FloatArray, magnitude: float) -> tuple[float, float]:
-    """Mean and population std, scaled by a power of two when the values are huge so
-    the sums cannot overflow."""
-    scale = 1.0
-    if magnitude > 2.0**500:
-        scale = math.ldexp(1.0, math.frexp(magnitude)[1] - 1)  # values / scale in (-2, 2)
-    scaled = sorted_values / scale if scale != 1.0 else sorted_values
-    mean = float(np.mean(scaled))
-    deviations = scaled - mean
-    np.square(deviations, out=deviations)  # in place: one temporary a column, not two
-    std = float(np.sqrt(np.mean(deviations)))
-    # the mean of values sorted ascending can round a hair outside [min, max]
-    mean = min(max(mean * scale, float(sorted_values[0])), float(sorted_values[-1]))
-    return mean, std * scale
-
-
-def _quantile(sorted_values: FloatArray, q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default method)."""
-    h = (len(sorted_values) - 1) * q
+def _quantile_ranks(n: int, q: float) -> tuple[int, int, float]:
+    """The ranks either side of quantile ``q`` of ``n`` values and the weight between
+    them: linear interpolation between closest ranks (numpy's default method)."""
+    h = (n - 1) * q
     below = math.floor(h)
-    above = min(below + 1, len(sorted_values) - 1)
-    a, b = float(sorted_values[below]), float(sorted_values[above])
-    t = h - below
+    return below, min(below + 1, n - 1), h - below
+
+
+def _interpolate(a: float, b: float, t: float) -> float:
     if a == b:
         return a
     span = b - a
@@ -603,17 +611,31 @@ def _boolean_labels(series: pd.Series, name: str) -> _Labels:
 def _profile_labels(
     labels: _Labels, column: Column, declared: tuple[str, ...]
 ) -> tuple[FeatureProfile, UIntArray]:
-    rows = len(labels.codes)
     null = labels.codes < 0
-    nulls = int(null.sum())
     counts = np.bincount(labels.codes[~null], minlength=len(labels.labels))
-    observed = {label: int(c) for label, c in zip(labels.labels, counts, strict=True) if c}
+    value_hash: UIntArray = label_hashes(labels.labels)[labels.codes]
+    profile = labels_profile(column, len(labels.codes), labels.labels, counts, declared)
+    return profile, value_hash
 
+
+def label_hashes(labels: tuple[str, ...]) -> UIntArray:
+    """Each label's 64-bit hash, and the null label's last (code -1 indexes it)."""
+    hashed = np.array([_hash_text(label) for label in labels] + [_NULL_LABEL])
+    return hashed.astype(np.uint64)
+
+
+def labels_profile(
+    column: Column,
+    rows: int,
+    labels: tuple[str, ...],
+    counts: IntArray,
+    declared: tuple[str, ...],
+) -> FeatureProfile:
+    """A categorical or boolean column's profile from its count per label."""
+    observed = {label: int(c) for label, c in zip(labels, counts, strict=True) if c}
+    nulls = rows - sum(observed.values())
     digest = hashlib.sha256(b"labels\0")
     digest.update(_canonical({"nulls": nulls, "counts": observed}))
-    label_hash = np.array([_hash_text(label) for label in labels.labels] + [_NULL_LABEL])
-    value_hash: UIntArray = label_hash.astype(np.uint64)[labels.codes]
-
     # declared values first (zero when unseen), then the others by count: tolerated
     # unknown values of a declared column, or every value of an undeclared one
     categories = {label: observed.get(label, 0) for label in declared}
@@ -621,7 +643,7 @@ def _profile_labels(
     categories.update({k: observed[k] for k in extra[:MAX_CATEGORIES]})
     if len(extra) > MAX_CATEGORIES:
         categories[OTHER_CATEGORY] = sum(observed[k] for k in extra[MAX_CATEGORIES:])
-    profile = FeatureProfile(
+    return FeatureProfile(
         name=column.name,
         column_type=column.type,
         kind=_KIND[column.type],
@@ -630,7 +652,6 @@ def _profile_labels(
         content_sha256=digest.hexdigest(),
         categories=categories,
     )
-    return profile, value_hash
 
 
 # --- datetime
@@ -672,36 +693,53 @@ def _parse_datetimes(values: list[Any]) -> pd.DatetimeIndex:
 def _profile_datetime(series: pd.Series, column: Column) -> tuple[FeatureProfile, UIntArray]:
     micros = _timestamps(series, column.name)
     null = micros == _NAT
-    nulls = int(null.sum())
-    present = np.sort(micros[~null])
+    distinct, counts = np.unique(micros[~null], return_counts=True)
+    profile = datetime_profile(column, len(micros), distinct, counts)
+    return profile, micros.view(np.uint64).copy()
 
+
+def datetime_profile(
+    column: Column, rows: int, distinct: IntArray, counts: IntArray
+) -> FeatureProfile:
+    """A datetime column's profile from its distinct UTC microseconds (ascending) and
+    the count of each."""
+    nulls = rows - int(counts.sum())
     digest = hashlib.sha256(b"datetime\0")
     digest.update(nulls.to_bytes(8, "little"))
-    digest.update(present.astype("<i8").tobytes())
-    value_hash = micros.view(np.uint64).copy()
-
+    for piece in _repeated(distinct, counts):  # the sorted values, a slice at a time
+        digest.update(piece.astype("<i8").tobytes())
     fields: dict[str, Any] = {"months": {}}
-    if len(present):
-        month_index = present.view("datetime64[us]").astype("datetime64[M]").view(np.int64)
+    if len(distinct):
+        month_index = distinct.view("datetime64[us]").astype("datetime64[M]").view(np.int64)
         first = int(month_index[0])
-        counts = np.bincount(month_index - first)
+        per_month = np.bincount(month_index - first, weights=counts).astype(np.int64)
         fields = {
-            "earliest": _to_datetime(int(present[0])),
-            "latest": _to_datetime(int(present[-1])),
+            "earliest": _to_datetime(int(distinct[0])),
+            "latest": _to_datetime(int(distinct[-1])),
             "months": {
-                str(np.datetime64(first + i, "M")): int(c) for i, c in enumerate(counts) if c
+                str(np.datetime64(first + i, "M")): int(c) for i, c in enumerate(per_month) if c
             },
         }
-    profile = FeatureProfile(
+    return FeatureProfile(
         name=column.name,
         column_type=column.type,
         kind="datetime",
-        count=len(micros),
+        count=rows,
         nulls=nulls,
         content_sha256=digest.hexdigest(),
         **fields,
     )
-    return profile, value_hash
+
+
+def _repeated(values: IntArray, counts: IntArray, size: int = 1 << 20) -> Iterator[IntArray]:
+    """``np.repeat(values, counts)`` in pieces of about ``size`` values."""
+    ends = np.cumsum(counts)
+    for start in range(0, int(ends[-1]) if len(ends) else 0, size):
+        lo, hi = np.searchsorted(ends, [start, start + size], side="right")
+        hi = min(int(hi), len(values) - 1)
+        stop = np.minimum(ends[lo : hi + 1], start + size)
+        begin = np.maximum(np.concatenate(([0], ends))[lo : hi + 1], start)
+        yield np.repeat(values[lo : hi + 1], stop - begin)
 
 
 def _to_datetime(micros: int) -> datetime:
@@ -720,11 +758,12 @@ _NAT = np.iinfo(np.int64).min  # pandas' NaT, outside any real timestamp
 
 def _mix(x: UIntArray) -> UIntArray:
     """splitmix64's finalizer: a bijective avalanche of 64-bit words (wrapping)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x = x ^ (x >> np.uint64(30))  # a new array; in place from here (fewer temporaries)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def _hash_text(text: str) -> np.uint64:

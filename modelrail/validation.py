@@ -36,10 +36,11 @@ import shutil
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Literal, Self, cast
 
 import numpy as np
@@ -50,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
 from modelrail.limits import ValidationLimits
+from modelrail.ordered import partition_bits
 
 Severity = Literal["error", "warning"]
 BoolArray = npt.NDArray[np.bool_]
@@ -68,6 +70,8 @@ BATCH_BYTES = 8 * 1024 * 1024
 """CSV is read this many bytes at a time (cut at the last whole record)."""
 BATCH_ROWS = 100_000
 """Parquet batches (and CSV batches on the csv-module path) hold this many rows."""
+BatchSink = Callable[[Mapping[str, pd.Series], int], None]
+"""Receives each parsed batch: the columns by name and the row count."""
 
 
 class ViolationCode(StrEnum):
@@ -207,6 +211,8 @@ def validate_stream(
     limits: ValidationLimits | None = None,
     batch_bytes: int = BATCH_BYTES,
     batch_rows: int = BATCH_ROWS,
+    sink: BatchSink | None = None,
+    workdir: Path | None = None,
 ) -> ValidationReport:
     """Validate a file read from ``stream`` in bounded batches. Never raises on bad data.
 
@@ -214,6 +220,11 @@ def validate_stream(
     (its report has no sha256). CSV is read once, front to back; Parquet needs a seekable
     stream (anything else is spooled to a temporary file) and is read twice, once for
     the sha256 and once by row group. The report is the same whatever the batch sizes.
+    ``sink``, when given, gets every parsed batch of well-formed rows (the contract's
+    columns by name, as read) and its row count: the profile is built from the same read
+    (:class:`modelrail.profile_stream.ProfileBuilder`); it is only meaningful when the
+    report passes. The duplicate check's row hashes go to temporary files under
+    ``workdir`` (the system's temporary folder by default), 16 bytes a row.
     """
     return _Validator(
         stream,
@@ -223,6 +234,8 @@ def validate_stream(
         limits=limits or ValidationLimits(),
         batch_bytes=batch_bytes,
         batch_rows=batch_rows,
+        sink=sink,
+        workdir=workdir,
     ).run()
 
 
@@ -300,7 +313,20 @@ class _Scan:
         return b"".join(data[starts[i] : ends[i]] + b"\n" for i in kept)
 
 
-def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
+def _field_counts(commas: IntArray, starts: IntArray, ends: IntArray, width: int) -> IntArray:
+    """Fields per record: structural commas between its start and end, plus one. When
+    there are as many commas as ``width`` fields in every record would need, checking
+    that each record's share lies inside it is cheaper than counting per record."""
+    per = width - 1
+    if width > 1 and len(starts) and len(commas) == len(starts) * per:
+        shares = commas.reshape(len(starts), per)
+        if (shares[:, 0] >= starts).all() and (shares[:, -1] < ends).all():
+            return np.full(len(starts), width, dtype=np.int64)
+    counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    return counts.astype(np.int64)
+
+
+def _scan_records(data: bytes, *, header: bool = True, width: int = 0) -> _Scan | None:
     """Records and their field counts, vectorised with numpy (no per-row Python).
 
     A delimiter or newline is structural when an even number of quotes precedes it. That
@@ -308,6 +334,7 @@ def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
     opening quote at the start of a field, a closing one at its end, or a doubled quote
     inside a quoted field. Anything else returns None and the csv module decides.
     ``data`` starts at a record boundary; with ``header`` its first record is the header.
+    ``width`` (the header's, once known) only makes counting faster.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     size = len(buf)
@@ -339,7 +366,7 @@ def _scan_records(data: bytes, *, header: bool = True) -> _Scan | None:
     ends = ends - crlf
     nonblank = ends > starts
     starts, ends = starts[nonblank], ends[nonblank]
-    fields = (np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1).astype(np.int64)
+    fields = _field_counts(commas, starts, ends, width)
     if not header:
         return _Scan([], starts, ends, fields, b"")
     if not len(starts):
@@ -416,8 +443,9 @@ _NA_VALUES = (
 )  # fmt: skip
 
 
-def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
-    """One batch (a header line and well-formed records) as the frame pandas would read.
+def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
+    """The parse of one batch: a pyarrow Table (the GIL released: it runs on a thread of
+    its own while the batch before is checked), or pandas' frame without pyarrow.
 
     Columns are positions; ``text`` columns stay text, the others are inferred. pyarrow's
     reader is several times faster than pandas' C parser, so it is used when present,
@@ -439,7 +467,7 @@ def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
             low_memory=False,
         )
     names = [str(i) for i in range(width)]
-    table = pa_csv.read_csv(
+    return pa_csv.read_csv(
         pa.BufferReader(data),
         read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
         parse_options=pa_csv.ParseOptions(newlines_in_values=b'"' in data),
@@ -453,6 +481,12 @@ def _read_csv_batch(data: bytes, width: int, text: list[int]) -> pd.DataFrame:
             timestamp_parsers=[],
         ),
     )
+
+
+def _csv_frame(table: Any, width: int) -> pd.DataFrame:
+    """:func:`_csv_table`'s parse as the frame pandas would read (columns by position)."""
+    if isinstance(table, pd.DataFrame):
+        return table
     frame: pd.DataFrame = table.to_pandas()
     frame.columns = pd.RangeIndex(width)
     return frame
@@ -504,9 +538,9 @@ class _Tally:
     def observe(
         self, mask: BoolArray, row_numbers: IntArray, values: Any = None, text: Any = None
     ) -> None:
-        idx = np.flatnonzero(mask)
-        if not len(idx):
+        if not mask.any():  # the common case: no allocation
             return
+        idx = np.flatnonzero(mask)
         self.count += len(idx)
         room = MAX_EXAMPLES - len(self.rows)
         if room > 0:
@@ -573,11 +607,12 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 def _mix64(x: UIntArray) -> UIntArray:
     """splitmix64's finaliser: spreads every input bit over the 64 output bits."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x = x ^ (x >> np.uint64(30))  # a new array; in place from here (fewer temporaries)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
@@ -613,6 +648,15 @@ def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
     return out
 
 
+@dataclass(frozen=True)
+class _Parsing:
+    """A CSV batch handed to the parser: its parse to come, its bytes, its row numbers."""
+
+    table: Future[Any]
+    data: bytes
+    row_numbers: IntArray
+
+
 @dataclass
 class _Piece:
     """Whole CSV records from the stream, ending at a record boundary."""
@@ -643,8 +687,11 @@ class _Validator:
         limits: ValidationLimits,
         batch_bytes: int,
         batch_rows: int,
+        sink: BatchSink | None = None,
+        workdir: Path | None = None,
     ) -> None:
         self.stream = stream
+        self.sink = sink
         self.size = size
         self.filename = filename
         self.contract = contract
@@ -661,7 +708,7 @@ class _Validator:
         self.positions: dict[str, int] = {}  # column name -> first position in the header
         self.columns: dict[str, _ColumnState] = {}
         self.target: _TargetState | None = None
-        self.row_hashes: list[UIntArray] = []
+        self.row_hashes = _HashPartitions(workdir, size)
         self.ragged: list[IntArray] = []  # 0-based record indices of ragged records
         self.ragged_first: list[tuple[int, int]] = []  # (record index, fields), the first few
         self.last_fields = 0
@@ -675,6 +722,8 @@ class _Validator:
         self.wrong_delimiter: Violation | None = None
         self.parse_error: Violation | None = None  # pandas could not parse a batch
         self.batch_data: bytes | None = None  # the CSV batch being observed
+        self.parser: ThreadPoolExecutor | None = None
+        self.parsing: _Parsing | None = None  # the CSV batch being parsed
 
     # ------------------------------------------------------------------ plumbing
 
@@ -729,6 +778,9 @@ class _Validator:
             self.finish()
         except _Stop:
             pass
+        finally:
+            if self.parser is not None:
+                self.parser.shutdown(wait=True, cancel_futures=True)
         return ValidationReport(
             model=self.contract.name,
             filename=self.filename,
@@ -791,6 +843,7 @@ class _Validator:
         """
         try:
             self.scan_pieces(self.pieces())
+            self.observe_parsed()  # the last batch
         except _Stop:  # the csv module found malformed quoting: nothing else counts
             self.structure = self.violations.pop()
         self.drain()
@@ -876,7 +929,13 @@ class _Validator:
             if self.utf8_error is not None:
                 continue
             lone_cr = b"\r" in piece.data and piece.data.count(b"\r") != piece.data.count(b"\r\n")
-            scan = None if lone_cr else _scan_records(piece.data, header=not self.header_checked)
+            scan = (
+                None
+                if lone_cr
+                else _scan_records(
+                    piece.data, header=not self.header_checked, width=len(self.header)
+                )
+            )
             if scan is None:
                 self.scan_with_csv_module(piece, pieces)
                 return
@@ -970,12 +1029,25 @@ class _Validator:
         if self.structure_only() or not good.any():
             return
         row_numbers = (np.flatnonzero(good) + first + 1).astype(np.int64)
-        self.batch_data = self.header_line + b"\n" + body
-        frame = self._parse_csv(self.batch_data, width)
-        if frame is None:
-            return
+        data = self.header_line + b"\n" + body
+        parsing = _Parsing(self._parse_csv(data, width), data, row_numbers)
+        previous, self.parsing = self.parsing, parsing  # parsed while the one before is checked
+        if previous is not None:
+            self.observe_parsed(previous)
+
+    def observe_parsed(self, parsing: _Parsing | None = None) -> None:
+        """Check a batch once parsed: ``parsing``, or the one still being parsed."""
+        if parsing is None:
+            parsing, self.parsing = self.parsing, None
+            if parsing is None:
+                return
+        frame = self._parsed(parsing.table)
+        if frame is None or self.parse_error is not None:
+            return  # a batch failed to parse: the report ends with that
+        row_numbers = parsing.row_numbers
         if len(frame) != len(row_numbers):  # defensive: never report wrong rows
             row_numbers = np.arange(1, len(frame) + 1, dtype=np.int64) + self.good_rows
+        self.batch_data = parsing.data
         self.observe(frame, row_numbers)
 
     def structure_only(self) -> bool:
@@ -1019,7 +1091,8 @@ class _Validator:
         )
         return frame[pos].to_numpy(dtype=object)
 
-    def _parse_csv(self, data: bytes, width: int) -> pd.DataFrame | None:
+    def _parse_csv(self, data: bytes, width: int) -> Future[Any]:
+        """Start parsing a batch on the parser's thread (batches are parsed in order)."""
         as_text = {ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.DATETIME}
         declared = {c.name: c for c in self.contract.columns}
         text = [
@@ -1027,15 +1100,21 @@ class _Validator:
             for pos, name in enumerate(self.header)
             if (col := declared.get(name)) is None or col.type in as_text
         ]
+        if self.parser is None:
+            self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-parse")
+        return self.parser.submit(_csv_table, data, width, text)
+
+    def _parsed(self, table: Future[Any]) -> pd.DataFrame | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _read_csv_batch(data, width, text)
+                return _csv_frame(table.result(), len(self.header))
         except (pd.errors.ParserError, ValueError) as exc:  # ArrowInvalid is a ValueError
-            self.parse_error = self.violation(
-                ViolationCode.MALFORMED_CSV,
-                f"{self.filename!r} cannot be parsed as CSV: {_clip(str(exc), 200)}",
-            )
+            if self.parse_error is None:  # the first batch in file order that failed
+                self.parse_error = self.violation(
+                    ViolationCode.MALFORMED_CSV,
+                    f"{self.filename!r} cannot be parsed as CSV: {_clip(str(exc), 200)}",
+                )
             return None
 
     # ------------------------------------------------------------------ 2. structure: Parquet
@@ -1180,7 +1259,9 @@ class _Validator:
         for pos in keep:
             column_hash = _column_hash(frame[pos], declared.get(self.header[pos], False))
             hashes = _mix64(hashes * _GOLDEN + column_hash)
-        self.row_hashes.append(hashes)
+        self.row_hashes.add(hashes, self.good_rows - len(frame))
+        if self.sink is not None:
+            self.sink({name: frame[pos] for name, pos in self.positions.items()}, len(frame))
 
     def _is_target(self, col: Column) -> bool:
         return col.name == self.contract.target
@@ -1457,28 +1538,14 @@ class _Validator:
 
     def _check_duplicates(self) -> None:
         """Duplicates by 64-bit row hash; the first occurrence of a row is not one."""
-        batches, self.row_hashes = self.row_hashes, []
-        repeated = _repeated_hashes(batches)
-        if not len(repeated):
+        found = self.row_hashes.duplicates()
+        if found is None:
             return
-        total = sum(len(h) for h in batches)
-        offsets = np.cumsum([0, *(len(h) for h in batches)])
-        hits = [np.isin(h, repeated) for h in batches]
-        where = np.concatenate([np.flatnonzero(m) + o for m, o in zip(hits, offsets, strict=False)])
-        values = np.concatenate([h[m] for h, m in zip(batches, hits, strict=True)])
-        del batches, hits
-        distinct, first_seen = np.unique(values, return_index=True)
-        repeat = np.ones(len(where), dtype=np.bool_)
-        repeat[first_seen] = False
-        duplicates = where[repeat]
-        n = len(duplicates)
-        first = int(duplicates[0])
-        value = values[np.flatnonzero(repeat)[0]]
-        earlier = int(where[first_seen[np.searchsorted(distinct, value)]])
-        rows = self.row_number(np.array([first, earlier, *duplicates[:MAX_EXAMPLES]]))
+        n, (first, earlier), examples = found
+        rows = self.row_number(np.array([first, earlier, *examples]))
         self.add(
             ViolationCode.DUPLICATE_ROWS,
-            f"{_plural(n, 'row')} ({_pct(n, total)}) exactly "
+            f"{_plural(n, 'row')} ({_pct(n, self.good_rows)}) exactly "
             f"{'repeats' if n == 1 else 'repeat'} an earlier row (e.g. row {int(rows[0])} "
             f"repeats row {int(rows[1])}); "
             f"the limit is {self.limits.max_duplicate_fraction:.1%}",
@@ -1542,22 +1609,78 @@ class _Validator:
             )
 
 
-_HASH_PARTS = 8  # the hash space in eighths (by the top 3 bits)
+_PART_BYTES = 64 * 1024 * 1024  # of the file per partition of the row hashes
 
 
-def _repeated_hashes(batches: list[UIntArray]) -> UIntArray:
-    """The hash values seen more than once, sorting an eighth of them at a time.
+class _HashPartitions:
+    """The row hashes with their 0-based (well-formed) row indices, in temporary files
+    by the hashes' top bits: a repeat has the same hash, so it is in the same file, and
+    the duplicate check holds one file at a time (16 bytes a row; 16 files, or one per
+    64 MiB of the file up to 256, so a file's share stays bounded)."""
 
-    So the check needs the row hashes (8 bytes a row) plus one eighth of them sorted,
-    rather than a sorted copy and its permutation (16 bytes a row more).
-    """
-    shift = np.uint64(64 - 3)
-    found = [np.zeros(0, dtype=np.uint64)]
-    for part in range(_HASH_PARTS):
-        chunk = np.concatenate([found[0], *(h[(h >> shift) == part] for h in batches)])
-        chunk.sort()
-        found.append(np.unique(chunk[1:][chunk[1:] == chunk[:-1]]))
-    return np.concatenate(found)
+    def __init__(self, workdir: Path | None, size: int = 0) -> None:
+        self.workdir = workdir
+        self.bits = partition_bits(size, _PART_BYTES)
+        self.parts = 1 << self.bits
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        self.files: list[BinaryIO] = []
+
+    def add(self, hashes: UIntArray, first: int) -> None:
+        if self.folder is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="modelrail-rows-", dir=self.workdir)
+            self.files = [
+                open(f"{self.folder.name}/{p}", "w+b")  # noqa: SIM115 - closed in duplicates()
+                for p in range(self.parts)
+            ]
+        part = (hashes >> np.uint64(64 - self.bits)).astype(np.uint8)
+        order = np.argsort(part, kind="stable")  # by part, rows in order (a radix sort)
+        cuts = np.cumsum(np.bincount(part, minlength=self.parts))[:-1]
+        pairs = np.empty((len(hashes), 2), dtype=np.uint64)
+        pairs[:, 0] = hashes[order]
+        pairs[:, 1] = order.astype(np.uint64) + np.uint64(first)
+        for file, piece in zip(self.files, np.split(pairs, cuts), strict=True):
+            file.write(piece.data)
+
+    def duplicates(self) -> tuple[int, tuple[int, int], list[int]] | None:
+        """How many rows repeat an earlier one, the first such row with the row it
+        repeats, and the first few repeats; None without any."""
+        if self.folder is None:
+            return None
+        count, firsts, examples = 0, [], []
+        for file in self.files:
+            file.flush()
+            file.seek(0)
+            pairs = np.fromfile(file, dtype=np.uint64).reshape(-1, 2)
+            file.close()
+            found = _repeats(pairs[:, 0], pairs[:, 1].astype(np.int64))
+            if found is not None:
+                count += len(found[0])
+                firsts.append((int(found[0][0]), int(found[1])))
+                examples += found[0][:MAX_EXAMPLES].tolist()
+        self.folder.cleanup()
+        self.folder = None
+        if not count:
+            return None
+        return count, min(firsts), sorted(examples)[:MAX_EXAMPLES]
+
+
+def _repeats(hashes: UIntArray, rows: IntArray) -> tuple[IntArray, int] | None:
+    """The rows (ascending) whose hash an earlier row has, and the row the first of them
+    repeats; ``rows`` ascending."""
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(repeated):
+        return None
+    hit = np.isin(hashes, repeated)
+    where, values = rows[hit], hashes[hit]
+    distinct, first_seen = np.unique(values, return_index=True)
+    repeat = np.ones(len(where), dtype=np.bool_)
+    repeat[first_seen] = False
+    duplicates = where[repeat]
+    value = values[np.flatnonzero(repeat)[0]]
+    earlier = int(where[first_seen[np.searchsorted(distinct, value)]])
+    return duplicates, earlier
 
 
 def _python(value: Any) -> Any:

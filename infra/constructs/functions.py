@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -33,6 +33,7 @@ class PipelineFunction(Construct):
         key: kms.IKey,
         environment: dict[str, str],
         memory_mb: int = 1024,
+        ephemeral_mb: int = 512,
         timeout: Duration | None = None,
         reserved_concurrency: int | None = None,
         description: str,
@@ -68,6 +69,7 @@ class PipelineFunction(Construct):
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(stage_lambda(name))),
             memory_size=memory_mb,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_mb),
             timeout=timeout or Duration.minutes(5),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,

@@ -141,6 +141,7 @@ class TrainingPipeline(Construct):
             config=cfg,
             key=res.key,
             memory_mb=3008,
+            ephemeral_mb=cfg.scratch_mb(),
             timeout=Duration.minutes(10),
             description="modelrail: validate an uploaded dataset against its model contract",
             environment={
@@ -158,6 +159,7 @@ class TrainingPipeline(Construct):
             config=cfg,
             key=res.key,
             memory_mb=3008,
+            ephemeral_mb=cfg.scratch_mb(),
             timeout=Duration.minutes(10),
             description="modelrail: champion channel and baseline profile for a training run",
             environment={

@@ -5,8 +5,8 @@
   this run's ``champion`` channel with ``champion.json`` (its version); with no reference
   the channel holds a ``NONE`` marker, so the channel always exists and the state machine
   needs no second Train state. Which version and why is returned as ``comparedWith``.
-* The baseline profile of the validated snapshot, streamed a few columns at a time
-  (:func:`modelrail.profile.build_profile_streamed`; quantile bins and category counts for
+* The baseline profile of the validated snapshot, streamed in one read, its columns
+  spilled to /tmp (:func:`modelrail.profile.build_profile_streamed`; quantile bins and category counts for
   later drift checks, plus Model Monitor-shaped ``statistics.json``/``constraints.json``),
   stored beside the snapshot and recorded in the version's lineage.
 * The hyperparameter search request when the contract asks for one (modelrail.tuning).
@@ -51,7 +51,7 @@ def round_name(execution_name: str, round_number: int) -> str:
 
 
 def _columns(s3: S3Client, bucket: str, key: str) -> CsvColumns | ParquetColumns:
-    """The snapshot, streamed from S3 again for each pass of the profile."""
+    """The snapshot, streamed from S3 for the profile's one pass."""
 
     def open_stream() -> BinaryIO:
         return cast(BinaryIO, s3.get_object(Bucket=bucket, Key=key)["Body"])

@@ -177,6 +177,23 @@ def test_functions_have_runtime_timeout_memory_tracing_and_own_log_group(
         assert len(props["Layers"]) == 2
 
 
+def test_the_data_functions_have_temporary_storage_for_their_spills(
+    dev_template: dict[str, Any],
+) -> None:
+    """ValidateData and PrepareData spill to /tmp (D44): 6 bytes a byte of the largest
+    upload they take (the processing threshold, 256 MiB by default); the others keep 512."""
+    functions = _resources(dev_template, "AWS::Lambda::Function")
+    storage = {
+        fn["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: fn["Properties"][
+            "EphemeralStorage"
+        ]["Size"]
+        for fn in functions.values()
+    }
+    assert storage.pop("modelrail-validate-data") == 1536
+    assert storage.pop("modelrail-prepare-data") == 1536
+    assert set(storage.values()) == {512}
+
+
 def test_the_starter_has_retry_limits_a_failure_destination_and_configured_concurrency(
     dev: Template, dev_template: dict[str, Any], prod_template: dict[str, Any]
 ) -> None:

@@ -1,4 +1,4 @@
-"""The streamed profile (a few columns per pass) is the profile of the whole frame."""
+"""The streamed profile (one read, spilled columns) is the profile of the whole frame."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from modelrail.columns import CsvColumns, ParquetColumns, infer_like_pandas
 from modelrail.contract import load_contract
 from modelrail.profile import build_profile, build_profile_streamed
+from modelrail.profile_stream import ProfileBuilder
 from modelrail.sample import generate
 from modelrail.steps.prepare import read_frame
+from modelrail.validation import validate_stream
 
 MODELS = ["demand", "churn"]
 
@@ -22,7 +24,7 @@ def _csv(model: str, rows: int = 500, seed: int = 7) -> bytes:
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("memory", [1, 10**9])  # one column a pass; every column in one
+@pytest.mark.parametrize("memory", [1, 10**9])  # numbers sorted one at a time; all at once
 def test_a_streamed_csv_profile_is_the_whole_frame_profile(model: str, memory: int) -> None:
     data, contract = _csv(model), load_contract(model)
     source = CsvColumns(lambda: io.BytesIO(data), block_bytes=4096)
@@ -80,4 +82,58 @@ def test_coded_text_columns_profile_as_their_numbers() -> None:
     data = frame.to_csv(index=False, lineterminator="\n").encode()
     source = CsvColumns(lambda: io.BytesIO(data), block_bytes=1024)
     streamed = build_profile_streamed(source, contract, rows=200, memory=1)
+    assert streamed == build_profile(read_frame(data, "x.csv"), contract)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_validation_feeds_the_profile_of_the_whole_frame(model: str, suffix: str) -> None:
+    """One read: the batches validation parses build the profile (the dataset job's path)."""
+    contract = load_contract(model)
+    frame = generate(contract, rows=700, seed=11)
+    if suffix == ".csv":
+        data = frame.to_csv(index=False, lineterminator="\n").encode()
+    else:
+        buf = io.BytesIO()
+        frame.to_parquet(buf, row_group_size=128)
+        data = buf.getvalue()
+    with ProfileBuilder(contract, infer_text=suffix == ".csv", bins=10, memory=64) as builder:
+        report = validate_stream(
+            io.BytesIO(data),
+            filename=f"x{suffix}",
+            size=len(data),
+            contract=contract,
+            batch_bytes=2048,
+            batch_rows=50,
+            sink=builder.add,
+        )
+        assert report.ok, report.summary()
+        streamed = builder.finish(rows=report.rows, dataset_sha256=report.sha256)
+    whole = build_profile(read_frame(data, f"x{suffix}"), contract, dataset_sha256=report.sha256)
+    assert streamed == whole
+
+
+def test_a_value_the_profile_cannot_take_is_raised_at_the_end() -> None:
+    contract = load_contract("demand")
+    with ProfileBuilder(contract, infer_text=True, bins=10) as builder:
+        builder.add({"price": pd.Series([1.0, float("inf")])}, 2)
+        builder.add({"price": pd.Series([1.0])}, 1)  # ignored after the error
+        with pytest.raises(ValueError, match="infinite"):
+            builder.finish()
+
+
+def test_the_row_count_read_must_be_the_one_expected() -> None:
+    data, contract = _csv("demand", rows=50), load_contract("demand")
+    with pytest.raises(ValueError, match="expected 51 rows, read 50"):
+        build_profile_streamed(CsvColumns(lambda: io.BytesIO(data)), contract, rows=51)
+
+
+def test_the_row_hashes_sorted_in_256_parts_give_the_same_fingerprint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import modelrail.profile_stream as profile_stream
+
+    monkeypatch.setattr(profile_stream, "_ROW_PART_BYTES", 8)  # 256 parts for 500 rows
+    data, contract = _csv("churn"), load_contract("churn")
+    streamed = build_profile_streamed(CsvColumns(lambda: io.BytesIO(data)), contract, rows=500)
     assert streamed == build_profile(read_frame(data, "x.csv"), contract)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -116,3 +117,54 @@ def test_a_stray_quote_late_in_the_file_switches_to_the_csv_module() -> None:
     data = _csv(rows, [], "\n") + b'S01,a"b,1,true,1,1,1,0,,1\n' + _csv(rows, [], "\n")[-60:]
     small, whole = _stream(data, "x.csv", 40, 2), _stream(data, "x.csv", 1 << 20, 10**6)
     assert small == whole
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 40), max_size=60), min_size=1, max_size=6),
+    st.booleans(),
+    st.sampled_from([0, 10**12]),  # 16 partitions; 256 (the most, for a large file)
+)
+def test_duplicates_by_partitioned_hashes_are_the_brute_force_answer(
+    batches: list[list[int]], spread: bool, size: int
+) -> None:
+    """Repeats are found a part of the hash space at a time: exact, in row order."""
+    from modelrail.validation import _HashPartitions, _mix64
+
+    parts = _HashPartitions(None, size)
+    rows: list[int] = []
+    for batch in batches:
+        values = np.array(batch, dtype=np.uint64)
+        hashes = _mix64(values) if spread else values  # spread over the parts, or all in one
+        parts.add(hashes, len(rows))
+        rows += hashes.tolist()
+    seen: dict[int, int] = {}
+    repeats: list[tuple[int, int]] = []
+    for i, h in enumerate(rows):
+        if h in seen:
+            repeats.append((i, seen[h]))
+        else:
+            seen[h] = i
+    found = parts.duplicates()
+    if not repeats:
+        assert found is None
+        return
+    assert found == (len(repeats), repeats[0], [i for i, _ in repeats[:5]])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["", "a", '"x,y"', "1"]), min_size=1, max_size=4)))
+def test_field_counts_with_the_width_known_are_the_counts_without(records: list[list[str]]) -> None:
+    from modelrail.validation import _scan_records
+
+    data = "".join(",".join(r) + "\n" for r in records).encode()
+    for width in (1, 2, 3, 4):
+        plain, fast = (
+            _scan_records(data, header=False),
+            _scan_records(data, header=False, width=width),
+        )
+        if plain is None:
+            assert fast is None
+            continue
+        assert fast is not None
+        assert fast.fields.tolist() == plain.fields.tolist()
