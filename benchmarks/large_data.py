@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.sections import replace_section
 from modelrail.contract import load_contract
 from modelrail.sample import generate
 
@@ -162,21 +163,15 @@ def main() -> None:
         write_section(lines)
 
 
-SECTION = "## Large datasets"
-
-
 def write_section(table: list[str]) -> None:
-    results = Path(__file__).resolve().parent / "results.md"
-    text = results.read_text() if results.exists() else "# Benchmarks\n"
-    at = text.find("\n" + SECTION)
-    head = text if at < 0 else text[:at]
-    section = (
-        f"\n{SECTION} (benchmarks/large_data.py, {time.strftime('%Y-%m-%d')})\n\n"
+    replace_section(
+        "Large datasets",
+        f"## Large datasets (benchmarks/large_data.py, {time.strftime('%Y-%m-%d')})\n\n"
         "Generated demand CSVs; validate_stream then build_profile_streamed in a fresh "
         "process (peak RSS of that process); the upload is LocalCloud.upload (multipart "
         "from 64 MiB) into the in-process local cloud, against `cp` of the same file.\n\n"
+        + "\n".join(table),
     )
-    results.write_text(head.rstrip("\n") + "\n" + section + "\n".join(table) + "\n")
 
 
 if __name__ == "__main__":
