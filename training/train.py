@@ -60,7 +60,6 @@ class Phases:
     """
 
     def __init__(self) -> None:
-        self.report: dict[str, dict[str, float]] = {}
         self._name = ""
         self._started = 0.0
 
@@ -75,7 +74,6 @@ class Phases:
             return
         seconds = time.monotonic() - self._started
         peak = _peak_rss_mb()
-        self.report[self._name] = {"seconds": round(seconds, 3), "peak_rss_mb": peak}
         print(f"modelrail-phase {self._name} seconds={seconds:.2f} peak_rss_mb={peak:.0f}")
         self._name = ""
 
