@@ -107,7 +107,7 @@ def test_real_work_runs_the_clock_at_real_speed_until_the_last_stretch_ends() ->
 
 def test_a_wait_in_progress_slows_down_while_work_runs() -> None:
     """A Task's timeout of 60 local seconds is 0.1 s idle at 600x, but work done meanwhile
-    counts what it takes: 0.2 s of it use 0.2 of the 60 local seconds."""
+    counts what it takes: 0.3 s of it use 0.3 of the 60 local seconds."""
     clock = LocalClock(speed=600)
     done = threading.Event()
 
