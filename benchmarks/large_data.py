@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.sections import replace_section
 from modelrail.contract import load_contract
 from modelrail.sample import generate
 
@@ -160,26 +161,19 @@ def main() -> None:
         write_section(lines)
 
 
-SECTION = "## Large datasets"
-
-
 def write_section(table: list[str]) -> None:
-    results = Path(__file__).resolve().parent / "results.md"
-    text = results.read_text() if results.exists() else "# Benchmarks\n"
-    at = text.find("\n" + SECTION)
-    head = text if at < 0 else text[:at]
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    section = (
-        f"\n{SECTION} (benchmarks/large_data.py, {time.strftime('%Y-%m-%d')})\n\n"
+    replace_section(
+        "Large datasets",
+        f"## Large datasets (benchmarks/large_data.py, {time.strftime('%Y-%m-%d')})\n\n"
         "Generated demand CSVs, in a fresh process each: validate_and_profile, what the "
         "Processing job runs (one read serves validation and the profile; peak RSS of "
         "that process), then the profile alone as PrepareData builds it "
         "(build_profile_streamed over CsvColumns, the same fingerprint); the upload is "
         "LocalCloud.upload (multipart from 64 MiB) into the in-process local cloud, against "
         "`cp` of the same file (both from a warm page cache, neither synced, median of 3 "
-        f"alternated runs). Load average at the end: {load}.\n\n"
+        f"alternated runs). Load average at the end: {load}.\n\n" + "\n".join(table),
     )
-    results.write_text(head.rstrip("\n") + "\n" + section + "\n".join(table) + "\n")
 
 
 if __name__ == "__main__":

@@ -251,6 +251,10 @@ class ModelContract(_Frozen):
     # default; set it to what this model's data can reasonably be.
     max_bytes: int = Field(default=10 * 1024**3, gt=0)
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.5)
+    max_training_rows: int | None = Field(default=None, ge=10)
+    """At most this many rows are fitted on: a larger training split is drawn down to it
+    (seeded, uniform; the holdout stays whole and every row is still validated),
+    recorded in evaluation.json's ``sampling`` (D46). None: every row."""
     seed: int = 42
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
     slices: tuple[str, ...] = ()

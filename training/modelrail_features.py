@@ -122,9 +122,10 @@ def metric_names(contract: dict[str, Any]) -> list[str]:
 
 
 def _to_bool(series: pd.Series, name: str) -> pd.Series:
+    if series.dtype == bool:
+        return series.astype("float64")
+
     def convert(value: Any) -> float:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return np.nan
         if isinstance(value, (bool, np.bool_)):
             return 1.0 if value else 0.0
         text = str(value).strip().lower()
@@ -136,14 +137,33 @@ def _to_bool(series: pd.Series, name: str) -> pd.Series:
             return np.nan
         raise ContractDataError(f"column {name!r}: {value!r} is not a boolean")
 
-    values = series.astype(object).where(series.notna(), None)
-    return pd.Series([convert(v) for v in values], index=series.index, dtype="float64")
+    # Distinct values that compare equal (True, 1, 1.0) convert alike, so they may share
+    # one entry; the first bad value found is the first in row order.
+    values = _by_distinct_value(series, convert)
+    return pd.Series(values, index=series.index, dtype="float64")
+
+
+def _by_distinct_value(series: pd.Series, convert: Any) -> np.ndarray:
+    """``convert`` applied once per distinct value (in order of first appearance), the
+    results spread back over the rows; missing values (None, NaN, NA) become NaN.
+
+    A column of millions of rows has a handful of distinct values: a Python call per
+    value, not per row, and every row shares its value's one result object.
+    """
+    codes, uniques = pd.factorize(series)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = [convert(v) for v in uniques.tolist()] if len(uniques) else []
+    table[-1] = np.nan  # code -1: missing
+    out: np.ndarray = table[codes]
+    return out
 
 
 def _to_number(series: pd.Series, name: str) -> pd.Series:
     if series.dtype == bool:
         return series.astype("float64")
     values = series
+    if isinstance(values.dtype, pd.CategoricalDtype):  # text read as categories
+        values = values.astype(object)
     if values.dtype == object:
         values = values.map(lambda v: v.strip() if isinstance(v, str) else v)
         values = values.replace("", np.nan)
@@ -179,7 +199,14 @@ def _to_category(series: pd.Series) -> pd.Series:
         text = str(value).strip()
         return text if text else np.nan
 
-    return pd.Series([convert(v) for v in series.tolist()], index=series.index, dtype=object)
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) not in (
+        "string",
+        "empty",
+    ):
+        # Mixed Python objects: True, 1 and 1.0 are one distinct value to a hash table
+        # but three categories ("true", "1", "1"), so each row is converted on its own.
+        return pd.Series([convert(v) for v in series.tolist()], index=series.index, dtype=object)
+    return pd.Series(_by_distinct_value(series, convert), index=series.index, dtype=object)
 
 
 def build_features(frame: pd.DataFrame, contract: dict[str, Any]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ Outputs: ``model.joblib``, ``contract.json`` and ``evaluation.json`` in SM_MODEL
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -45,6 +46,47 @@ DEFAULT_OUTPUT_DIR = "/opt/ml/output"
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 # SageMaker truncates FailureReason; keep the message well inside its 1024 characters.
 MAX_FAILURE_CHARS = 1000
+# The training-row draw's generator: [seed, this] (no other draw uses this stream).
+SAMPLING_STREAM = 7
+
+
+class Phases:
+    """Wall time and peak resident memory of each phase of a run, printed as it ends.
+
+    One line a phase, ``modelrail-phase <name> seconds=<s> peak_rss_mb=<MB>``, in the
+    job's log: the peak is VmHWM of this process, reset when a phase starts where the
+    kernel allows it (``/proc/self/clear_refs``), so it is that phase's own peak; where
+    it cannot be reset it is the peak so far, and where there is no /proc it is 0.
+    """
+
+    def __init__(self) -> None:
+        self._name = ""
+        self._started = 0.0
+
+    def start(self, name: str) -> None:
+        self.end()
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+        self._name, self._started = name, time.monotonic()
+
+    def end(self) -> None:
+        if not self._name:
+            return
+        seconds = time.monotonic() - self._started
+        peak = _peak_rss_mb()
+        print(f"modelrail-phase {self._name} seconds={seconds:.2f} peak_rss_mb={peak:.0f}")
+        self._name = ""
+
+
+def _peak_rss_mb() -> float:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 class TrainingError(Exception):
@@ -209,8 +251,12 @@ def read_channel(channel: Path, contract: dict[str, Any]) -> pd.DataFrame:
             f"train channel {channel}: unsupported files {unsupported}; "
             f"expected {', '.join(DATA_SUFFIXES)}"
         )
-    # Categorical columns stay text: store "007" must not become 7.
-    text_columns = {c["name"]: str for c in contract["columns"] if c["type"] == "categorical"}
+    # Categorical columns stay text: store "007" must not become 7. Read as pandas
+    # categories (whose categories are always parsed as strings): a code a row instead of
+    # a string object a row, and a handful of distinct values to convert (D46).
+    text_columns = {
+        c["name"]: "category" for c in contract["columns"] if c["type"] == "categorical"
+    }
     frames = []
     for path in files:
         if path.name.endswith(".parquet"):
@@ -220,7 +266,19 @@ def read_channel(channel: Path, contract: dict[str, Any]) -> pd.DataFrame:
                 raise TrainingError(f"cannot read {path.name}: {exc}") from exc
         else:
             frames.append(pd.read_csv(path, dtype=text_columns))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return frames[0] if len(frames) == 1 else _concat(frames)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one after another; a column read as categories in every file stays
+    categories (over the union of the files' categories) instead of becoming objects."""
+    for column in frames[0].columns:
+        if all(isinstance(f[column].dtype, pd.CategoricalDtype) for f in frames if column in f):
+            union = pd.api.types.union_categoricals([f[column] for f in frames if column in f])
+            for f in frames:
+                if column in f:
+                    f[column] = f[column].cat.set_categories(union.categories)
+    return pd.concat(frames, ignore_index=True)
 
 
 def effective_contract(contract: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -286,7 +344,30 @@ def split_holdout(
     return x_train, x_holdout, y_train, y_holdout, split
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
+def sample_training_rows(
+    x_train: pd.DataFrame, y_train: pd.Series, contract: dict[str, Any], seed: int
+) -> tuple[pd.DataFrame, pd.Series, dict[str, Any] | None]:
+    """The contract's ``max_training_rows`` of the training split, drawn uniformly without
+    replacement by a generator seeded from the contract's seed, kept in their order; the
+    draw's description for evaluation.json (None when every row is fitted on)."""
+    limit = contract.get("max_training_rows")
+    available = len(x_train)
+    if limit is None or available <= int(limit):
+        return x_train, y_train, None
+    rng = np.random.default_rng([seed, SAMPLING_STREAM])
+    chosen = np.sort(rng.choice(available, size=int(limit), replace=False))
+    sampling = {
+        "method": "uniform_without_replacement",
+        "max_training_rows": int(limit),
+        "rows_available": available,
+        "rows_used": int(limit),
+        "seed": seed,
+    }
+    return x_train.iloc[chosen], y_train.iloc[chosen], sampling
+
+
+def run_contract(args: argparse.Namespace) -> dict[str, Any]:
+    """The runtime contract this run trains with: the file's, overrides applied."""
     path = resolve_contract_path(args.model_name, args.contract)
     if not path.is_file():
         raise TrainingError(f"contract file {path} does not exist")
@@ -295,11 +376,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise TrainingError(
             f"contract {path} is for model {runtime_contract['name']!r}, not {args.model_name!r}"
         )
-    contract = effective_contract(runtime_contract, args)
+    return effective_contract(runtime_contract, args)
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    contract = run_contract(args)
     name = contract["name"]
     seed = int(contract.get("seed", 42))
     fraction = float(contract.get("holdout_fraction", 0.2))
 
+    phases = Phases()
+    phases.start("read")
     # A unique 0..n-1 index: the holdout's raw rows are looked up by it.
     frame = read_channel(Path(args.train), contract).reset_index(drop=True)
     min_rows = int(contract.get("min_rows", 10))
@@ -307,6 +394,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise TrainingError(
             f"train channel has {len(frame)} rows; the {name} contract needs at least {min_rows}"
         )
+    phases.start("features")
     target = mf.build_target(frame, contract)
     features = mf.build_features(frame, contract)
     x_train, x_holdout, y_train, y_holdout, split = split_holdout(
@@ -328,10 +416,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         )
         validation = {"rows": len(x_valid), "split": vsplit["kind"]}
 
+    # Only the split's rows stay for the fit (the whole frame and its features are a
+    # third of the memory on millions of rows); the holdout's raw rows serve the champion
+    # and the latency probe.
+    raw_holdout = frame.loc[x_holdout.index]
+    del frame, features, target
+    x_train, y_train, sampling = sample_training_rows(x_train, y_train, contract, seed)
+    phases.start("fit")
     started = time.monotonic()
     pipeline = mf.build_pipeline(contract, seed)
     pipeline.fit(x_train, y_train)
     seconds = time.monotonic() - started
+    phases.start("holdout")
     scored = mf.score(pipeline, x_holdout, contract)
     metrics = mf.metrics_of(scored, y_holdout, mf.metric_names(contract))
     if validation is not None:
@@ -360,7 +456,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     }
     if validation is not None:
         evaluation["validation"] = validation
+    if sampling is not None:
+        evaluation["sampling"] = sampling
 
+    phases.start("write_model")
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, model_dir / "model.joblib")
@@ -374,23 +473,27 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         shutil.copy2(HERE / module, code_dir / module)
 
     # Diagnostics on the same holdout rows, for the quality gate and the model card.
+    phases.start("slices")
     started = time.monotonic()
-    raw_holdout = frame.loc[x_holdout.index]
     groups = me.slice_groups(x_holdout, contract)
     evaluation["slices"] = me.slice_metrics(groups, scored, y_holdout, contract)
     if mf.is_classifier(contract):
         evaluation["calibration"] = me.calibration(scored, y_holdout, contract)
+    phases.start("importance")
     evaluation["feature_importance"] = me.feature_importance(
         pipeline, x_holdout, y_holdout, contract, seed
     )
     evaluation["model_size_bytes"] = (model_dir / "model.joblib").stat().st_size
+    phases.start("latency")
     evaluation["latency_ms"] = me.latency(
         pipeline, contract, me.serving_records(raw_holdout, contract)
     )
+    phases.start("champion")
     evaluation["champion"] = me.champion(
         args.champion, raw_holdout, y_holdout, groups, contract, challenger=scored
     )
     diagnostics = time.monotonic() - started
+    phases.end()
 
     # The serving contract is the one trained with (overrides included).
     (model_dir / "contract.json").write_text(
@@ -402,6 +505,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     output_data.mkdir(parents=True, exist_ok=True)
     (output_data / "evaluation.json").write_text(body, encoding="utf-8")
 
+    if sampling is not None:
+        print(
+            f"fitted on a seeded draw of {len(x_train)} of the {sampling['rows_available']} "
+            f"training rows (max_training_rows); the holdout is whole"
+        )
     print(f"trained {name} on {len(x_train)} rows in {seconds:.2f}s")
     print(f"evaluated slices, importance, latency and champion in {diagnostics:.2f}s")
     if isinstance(evaluation["champion"], dict) and "error" in evaluation["champion"]:

@@ -9,18 +9,22 @@ interpreter's ``Wait`` states use the same scale, and :mod:`.timeouts` puts the
 interpreter's timeouts, heartbeats and retry intervals on it. Timestamps stay real (moto
 stamps them), only durations shrink.
 
-Work that really runs here (a training job, a Lambda handler) takes real time, so it
-counts ``speed`` times more against an AWS deadline than the waiting does. To let a long
-wait pass quickly without squeezing that work, :meth:`LocalClock.fast_forward` runs the
-clock faster for a stretch of local time and then returns to the normal speed; waits in
-progress on the clock (:meth:`LocalClock.wait`, :class:`ClockEvent`) follow the change.
+Work that really runs here (a training or processing job, a Lambda handler) takes real
+time: while any runs (:meth:`LocalClock.working`), local time passes at real speed, so the
+work counts against an AWS deadline (a Task's TimeoutSeconds, the execution's) what it
+takes, not ``speed`` times more (D46: a 1 GB dataset's ten-minute training would
+otherwise spend a 90-minute budget at 60x). To let a long wait pass quickly,
+:meth:`LocalClock.fast_forward` runs the clock faster for a stretch of local time and then
+returns to the normal speed; waits in progress on the clock (:meth:`LocalClock.wait`,
+:class:`ClockEvent`) follow either change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +48,8 @@ class LocalClock:
         self._normal = speed
         self._lock = threading.Lock()
         self._legs = [_Leg(time.monotonic(), 0.0, speed)]
+        self._working = 0  # stretches of real work in progress
+        self._forward_until = 0.0  # real time a fast_forward ends
 
     # ---- reading the clock -----------------------------------------------------------
     @property
@@ -104,10 +110,39 @@ class LocalClock:
         with self._lock:
             real = time.monotonic()
             local = self._local_at(real)
+            self._forward_until = real + within
+            after = 1.0 if self._working else self._normal
             self._legs = [
                 _Leg(real, local, aws_seconds / within),
-                _Leg(real + within, local + aws_seconds, self._normal),
+                _Leg(real + within, local + aws_seconds, after),
             ]
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        """Real work in progress: until every such stretch has ended, local time passes at
+        real speed (1x), then at the normal speed again. A fast_forward in progress keeps
+        its speed (it was asked for explicitly)."""
+        with self._lock:
+            self._working += 1
+            if self._working == 1:
+                self._set_speed(1.0)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._working -= 1
+                if self._working == 0:
+                    self._set_speed(self._normal)
+
+    def _set_speed(self, speed: float) -> None:
+        """From now on at ``speed`` (callers hold the lock); during a fast_forward, from
+        its end on."""
+        real = time.monotonic()
+        if real < self._forward_until:
+            last = self._legs[-1]
+            self._legs[-1] = _Leg(last.real, last.local, speed)
+            return
+        self._legs = [_Leg(real, self._local_at(real), speed)]
 
     # ---- the piecewise-linear map between real and local time (callers hold the lock) ------
     def _leg_at(self, real: float) -> _Leg:
@@ -141,6 +176,11 @@ class ClockEvent(threading.Event):
         if timeout is None:
             return super().wait()
         return self._clock.wait(timeout, self)
+
+
+def working(clock: LocalClock | None) -> contextlib.AbstractContextManager[None]:
+    """``clock.working()``, or nothing for an executor run without a clock (unit tests)."""
+    return clock.working() if clock is not None else contextlib.nullcontext()
 
 
 def _check_positive(what: str, value: float) -> None:

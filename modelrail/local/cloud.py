@@ -217,17 +217,23 @@ class LocalCloud:
             enforce_iam = os.environ.get("MODELRAIL_LOCAL_IAM", "on").lower() != "off"
         self.principals = Principals()
         self.iam = iam_enforce.Enforcer(self.principals, ACCOUNT, region, enabled=enforce_iam)
+        # One local clock: endpoint bakes, alarm periods and Wait states run `clock_speed`
+        # times faster than on AWS (a 5-minute canary bake takes 5 s at 60x); while a
+        # handler or a job computes, it runs at real speed (D46).
+        self.clock = clock.LocalClock(speed=clock_speed)
         self.lambdas = lambda_runtime.LambdaRuntime(
             self.work_dir / "lambda",
             log_level=lambda_log_level,
             credentials=self.principals.credentials,  # each function as its execution role
+            clock=self.clock,
         )
-        self.training = training_runtime.TrainingRuntime(self.work_dir / "training")
+        self.training = training_runtime.TrainingRuntime(
+            self.work_dir / "training", clock=self.clock
+        )
         self.tuning = tuning_runtime.TuningRuntime(self.training)
-        self.processing = processing_runtime.ProcessingRuntime(self.work_dir / "processing")
-        # One local clock: endpoint bakes, alarm periods and Wait states run `clock_speed`
-        # times faster than on AWS (a 5-minute canary bake takes 5 s at 60x).
-        self.clock = clock.LocalClock(speed=clock_speed)
+        self.processing = processing_runtime.ProcessingRuntime(
+            self.work_dir / "processing", clock=self.clock
+        )
         self.cloudwatch = cloudwatch.CloudWatchRuntime(
             self.clock, account_id=ACCOUNT, region=region, enforcer=self.iam
         )
@@ -446,9 +452,11 @@ class LocalCloud:
         self,
         execution_arn: str,
         *,
-        timeout: float = 600.0,
+        timeout: float | None = 600.0,
         on_step: Callable[[StepTiming], None] | None = None,
     ) -> PipelineRun:
+        """Follow the execution to its end, for at most ``timeout`` real seconds; None: for
+        as long as it runs (its own TimeoutSeconds, on the local clock, ends it)."""
         sfn = self.client("stepfunctions")
         started = time.monotonic()
         reported: set[tuple[str, bool]] = set()
@@ -465,7 +473,7 @@ class LocalCloud:
                         on_step(step)
             if described is not None and described["status"] in _TERMINAL:
                 break
-            if time.monotonic() - started > timeout:
+            if timeout is not None and time.monotonic() - started > timeout:
                 raise LocalCloudError(f"{execution_arn} did not finish within {timeout:.0f}s")
             time.sleep(0.05)
         return self._run_from(described, execution_arn, time.monotonic() - started)
@@ -476,7 +484,7 @@ class LocalCloud:
         path: Path,
         *,
         on_step: Callable[[StepTiming], None] | None = None,
-        timeout: float = 600.0,
+        timeout: float | None = 600.0,
         metadata: dict[str, str] | None = None,
     ) -> PipelineRun:
         key, version_id = self.upload(model, path, metadata=metadata)

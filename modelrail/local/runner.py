@@ -100,7 +100,9 @@ def run_uploads(
     with cloud_factory() as cloud:
         for path in files:
             step_cb = (lambda step: on_step(None, step)) if on_step else None
-            runs.append(cloud.upload_and_wait(model, path, on_step=step_cb))
+            # No wait of our own: a large dataset's run takes longer than any fixed bound
+            # (a 1 GB one about half an hour here, D46); its TimeoutSeconds ends it.
+            runs.append(cloud.upload_and_wait(model, path, on_step=step_cb, timeout=None))
         # Each upload waited for its training run only: later uploads are judged while
         # earlier versions deploy. Now the deployments, each bounded.
         deadline = time.monotonic() + deployment_wait

@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
+from modelrail.local.clock import LocalClock, working
 from modelrail.local.iam.requests import Check
 
 if TYPE_CHECKING:
@@ -117,6 +119,21 @@ class JobExit:
     """The MaxRuntimeExceeded reason when the job ran past its stopping condition."""
 
 
+#: Jobs move data to and from S3 in parts of this size above it (s3transfer).
+TRANSFER_PART_BYTES = 64 * 1024**2
+
+
+def transfer_config() -> Any:
+    """How a job's channels and outputs move: multipart from 64 MiB, 4 at a time."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(
+        multipart_threshold=TRANSFER_PART_BYTES,
+        multipart_chunksize=TRANSFER_PART_BYTES,
+        max_concurrency=4,
+    )
+
+
 def run_job_process(
     args: list[str], *, cwd: Path, env: dict[str, str], job: dict[str, Any]
 ) -> JobExit:
@@ -156,6 +173,8 @@ def _tar_folder(folder: Path) -> bytes:
 class TrainingRuntime:
     work_dir: Path
     python: str = sys.executable
+    # The job computes in real time: the local clock runs at real speed meanwhile (D46).
+    clock: LocalClock | None = None
     runs: list[JobRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -176,7 +195,8 @@ class TrainingRuntime:
         output_path = s3_uri(job["OutputDataConfig"]["S3OutputPath"]).rstrip("/")
         model_uri = f"{output_path}/{name}/output/model.tar.gz"
         try:
-            logs, failure = self._execute(job, root, s3=s3)
+            with working(self.clock):
+                logs, failure = self._execute(job, root, s3=s3)
         except Exception as exc:  # a platform failure (bad channel, bad source), not the script's
             logs, failure = "", f"ClientError: {exc}"
         definitions = metric_definitions or (job.get("AlgorithmSpecification") or {}).get(
@@ -289,7 +309,8 @@ class TrainingRuntime:
                 rel = key[len(prefix) :].lstrip("/") or Path(key).name
                 dest = target / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                # Streamed to disk in ranged parts: a channel may be gigabytes.
+                s3.download_file(bucket, key, str(dest), Config=transfer_config())
                 found += 1
         if not found:
             raise ValueError(f"no objects under {uri}")
@@ -358,15 +379,18 @@ def install(
     from modelrail.local.tuning_runtime import TuningRuntime, describe_json
 
     def client(service: str, region: str, role: str | None = None, session: str = "") -> Any:
-        if principals is None:
-            return boto3.client(service, region_name=region)  # type: ignore[call-overload]
-        if role is None:
+        # Checksums only where S3 requires them: botocore's aws-chunked bodies are
+        # assembled quadratically in process (modelrail.local.cloud.upload_client).
+        kwargs: dict[str, Any] = {
+            "region_name": region,
+            "config": Config(request_checksum_calculation="when_required"),
+        }
+        if principals is not None and role is None:
             current = principals.current()
             role, session = (current.role_arn, current.session) if current else (None, "")
-        if role is None:
-            return boto3.client(service, region_name=region)  # type: ignore[call-overload]
-        kwargs = principals.client_kwargs(role, session[:64] or "SageMaker")
-        return boto3.client(service, region_name=region, **kwargs)  # type: ignore[call-overload]
+        if principals is not None and role is not None:
+            kwargs.update(principals.client_kwargs(role, session[:64] or "SageMaker"))
+        return boto3.client(service, **kwargs)  # type: ignore[call-overload]
 
     def require_sync_rule(region: str, rule: str) -> None:
         current = principals.current() if principals is not None else None

@@ -444,3 +444,22 @@ def test_undo_leaves_moto_as_it_was() -> None:
     assert seams() == installed
     undo()
     assert seams() == before
+
+
+def test_real_work_counts_what_it_takes_against_the_task_and_execution_timeouts(
+    aws: Aws,
+) -> None:
+    """D46: at 600x the execution's 30 s last 0.05 s and the task's 60 s 0.1 s when idle;
+    a job or handler computing meanwhile (LocalClock.working) runs the clock at real
+    speed, so 0.6 s of work uses 0.6 local seconds of them, as it would on AWS."""
+    with on_the_clock(speed=600) as clock:
+        with clock.working():
+            execution = start(aws, limited(aws, limit=30, task_timeout=60))
+            (token,) = tokens(aws)
+            time.sleep(0.6)  # the job's real seconds
+            aws.sfn.send_task_success(taskToken=token, output='{"done": true}')
+        described = finish(aws, execution)
+        idle = start(aws, limited(aws, limit=30, task_timeout=60))
+        left_alone = finish(aws, idle)
+    assert described["status"] == "SUCCEEDED", kinds(aws, execution)
+    assert left_alone["status"] == "TIMED_OUT"  # the same machine, nothing computing

@@ -88,3 +88,46 @@ def test_a_wait_in_progress_follows_a_fast_forward() -> None:
     waiter.join(timeout=5)
     assert outcome == [False]
     assert time.monotonic() - started < clock.FOLLOW_SECONDS + 1.0
+
+
+def test_real_work_runs_the_clock_at_real_speed_until_the_last_stretch_ends() -> None:
+    clock = LocalClock(speed=600)
+    with clock.working():
+        assert clock.speed == 1.0
+        with clock.working():  # a second job at the same time
+            pass
+        assert clock.speed == 1.0
+        before = clock.now()
+        time.sleep(0.05)
+        assert clock.now() - before == pytest.approx(0.05, abs=0.03)
+        assert clock.real_seconds(60) == pytest.approx(60.0, abs=0.1)
+    assert clock.speed == 600
+    assert clock.real_seconds(60) == pytest.approx(0.1, abs=0.01)
+
+
+def test_a_wait_in_progress_slows_down_while_work_runs() -> None:
+    """A Task's timeout of 60 local seconds is 0.1 s idle at 600x, but work done meanwhile
+    counts what it takes: 0.3 s of it use 0.3 of the 60 local seconds."""
+    clock = LocalClock(speed=600)
+    done = threading.Event()
+
+    def work() -> None:
+        with clock.working():
+            time.sleep(0.3)
+        done.set()
+
+    threading.Thread(target=work).start()
+    started = time.monotonic()
+    assert clock.wait(60) is False
+    assert time.monotonic() - started >= 0.3
+    assert done.is_set()
+
+
+def test_work_during_a_fast_forward_keeps_it_then_runs_at_real_speed() -> None:
+    clock = LocalClock(speed=60)
+    clock.fast_forward(3600, within=0.1)
+    with clock.working():
+        assert clock.speed == pytest.approx(36000)
+        time.sleep(0.15)
+        assert clock.speed == 1.0
+    assert clock.speed == 60
