@@ -21,7 +21,8 @@ FloatArray = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class Cdfs:
     """Both ECDFs at each edge (``at``: F(e_i)) and just before it (``before``: F(e_i-)),
-    plus the per-gap counts and sums (gap 0 below the first edge, gap K above the last)."""
+    plus the per-gap counts and offset sums (gap 0 below the first edge, gap K above the
+    last; each sum of distances to the gap's lower edge, or to the first edge for gap 0)."""
 
     edges: FloatArray
     ref_at: FloatArray
@@ -39,7 +40,7 @@ def cdfs(ref: NumericReference, win: NumericWindow) -> Cdfs:
         raise ValueError("the window has no finite values to compare")
     pad = np.zeros(1)
     ref_gaps = np.concatenate([pad, np.asarray(ref.cell_counts, dtype=np.float64), pad])
-    ref_sums = np.concatenate([pad, np.asarray(ref.cell_sums, dtype=np.float64), pad])
+    ref_sums = np.concatenate([pad, np.asarray(ref.cell_offsets, dtype=np.float64), pad])
     cur_gaps = np.asarray(win.gap_counts, dtype=np.float64)
     ref_at, ref_before = _cumulative(ref_gaps, np.asarray(ref.edge_counts, dtype=np.float64), ref.n)
     cur_at, cur_before = _cumulative(cur_gaps, np.asarray(win.edge_counts, dtype=np.float64), win.n)
@@ -52,7 +53,7 @@ def cdfs(ref: NumericReference, win: NumericWindow) -> Cdfs:
         ref_gap_counts=ref_gaps,
         ref_gap_sums=ref_sums,
         cur_gap_counts=cur_gaps,
-        cur_gap_sums=np.asarray(win.gap_sums, dtype=np.float64),
+        cur_gap_sums=np.asarray(win.gap_offsets, dtype=np.float64),
     )
 
 
@@ -86,13 +87,14 @@ def wasserstein(c: Cdfs, ref_n: int, cur_n: int) -> tuple[float, float]:
     CDF stays on one side of the other (always below the first edge and above the last);
     in a cell where they may cross, a linear-interpolation estimate within proven bounds."""
     e = c.edges
-    below = (c.cur_gap_counts[0] * e[0] - c.cur_gap_sums[0]) / cur_n
-    above = (c.cur_gap_sums[-1] - c.cur_gap_counts[-1] * e[-1]) / cur_n
+    below = c.cur_gap_sums[0] / cur_n
+    above = c.cur_gap_sums[-1] / cur_n
     if e.size == 1:
         return float(below + above), 0.0
     width = np.diff(e)
-    ref_int = width * c.ref_at[:-1] + (c.ref_gap_counts[1:-1] * e[1:] - c.ref_gap_sums[1:-1]) / ref_n
-    cur_int = width * c.cur_at[:-1] + (c.cur_gap_counts[1:-1] * e[1:] - c.cur_gap_sums[1:-1]) / cur_n
+    # over a cell, F(x) dx = width * F(lo) + sum(hi - v) / n, and hi - v = width - (v - lo)
+    ref_int = width * c.ref_at[:-1] + (c.ref_gap_counts[1:-1] * width - c.ref_gap_sums[1:-1]) / ref_n
+    cur_int = width * c.cur_at[:-1] + (c.cur_gap_counts[1:-1] * width - c.cur_gap_sums[1:-1]) / cur_n
     net = np.abs(ref_int - cur_int)  # exact when no crossing
     a_lo, a_hi, b_lo, b_hi = c.ref_at[:-1], c.ref_before[1:], c.cur_at[:-1], c.cur_before[1:]
     crossing = (a_lo < b_hi) & (b_lo < a_hi)  # else one CDF stays on one side

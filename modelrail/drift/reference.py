@@ -23,6 +23,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 BASELINE_VERSION = 1
 EXACT_MAX_POINTS = 2048
@@ -46,7 +47,7 @@ class NumericReference(_Frozen):
     edges: list[float] = Field(description="sorted distinct reference values (grid or all)")
     edge_counts: list[int]
     cell_counts: list[int] = Field(description="count strictly between edges[i] and edges[i+1]")
-    cell_sums: list[float] = Field(description="sum of those values, for Wasserstein")
+    cell_offsets: list[float] = Field(description="sum of (value - edges[i]) over those values")
     deciles: list[int] = Field(description="indices into edges of the PSI bin edges")
     mean: float
     std: float = Field(ge=0, description="population std (ddof=0), as Evidently norms by")
@@ -93,10 +94,12 @@ class DriftBaseline(_Frozen):
 def split_finite(values: Any, name: str) -> tuple[FloatArray, int, int]:
     """The finite values as float64, and the counts of nulls (NaN) and of +-inf."""
     array = np.asarray(values, dtype=np.float64).ravel()
-    nan = np.isnan(array)
-    inf = np.isinf(array)
-    finite = array[~(nan | inf)]
-    return finite, int(nan.sum()), int(inf.sum())
+    keep = np.isfinite(array)
+    finite = array[keep]
+    if finite.size == array.size:
+        return finite, 0, 0
+    inf = int(np.isinf(array).sum())
+    return finite, array.size - finite.size - inf, inf
 
 
 def numeric_reference(values: Any, name: str = "value") -> NumericReference:
@@ -110,12 +113,11 @@ def numeric_reference(values: Any, name: str = "value") -> NumericReference:
     ordered = np.sort(finite)
     distinct, counts = np.unique(ordered, return_counts=True)
     n = int(ordered.size)
-    if distinct.size <= EXACT_MAX_POINTS:
-        edges, edge_counts = distinct, counts
-        cells = np.zeros(edges.size - 1, dtype=np.int64)
-        sums = np.zeros(edges.size - 1)
-    else:
-        edges, edge_counts, cells, sums = _grid(ordered)
+    exact = distinct.size <= EXACT_MAX_POINTS
+    edges = distinct if exact else _grid_edges(ordered)
+    edge_counts, gaps, offsets = gap_summary(ordered, edges) if not exact else (counts, None, None)
+    cells = np.zeros(edges.size - 1, dtype=np.int64) if gaps is None else gaps[1:-1]
+    sums = np.zeros(edges.size - 1) if offsets is None else offsets[1:-1]
     mean = float(ordered.mean())
     std = float(np.sqrt(np.mean((ordered - mean) ** 2)))
     return NumericReference(
@@ -123,11 +125,11 @@ def numeric_reference(values: Any, name: str = "value") -> NumericReference:
         nulls=nulls,
         non_finite=inf,
         n=n,
-        exact=distinct.size <= EXACT_MAX_POINTS,
+        exact=exact,
         edges=edges.tolist(),
         edge_counts=edge_counts.tolist(),
         cell_counts=cells.tolist(),
-        cell_sums=sums.tolist(),
+        cell_offsets=sums.tolist(),
         deciles=_decile_indices(ordered, edges),
         mean=mean,
         std=std,
@@ -148,17 +150,33 @@ def _decile_indices(ordered: FloatArray, edges: FloatArray) -> list[int]:
     return np.searchsorted(edges, decile_values(ordered)).tolist()
 
 
-def _grid(ordered: FloatArray) -> tuple[FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray]:
+def _grid_edges(ordered: FloatArray) -> FloatArray:
     n = ordered.size
     ranks = np.round(np.linspace(0, n - 1, GRID_POINTS + 1)).astype(np.int64)
-    edges = np.union1d(ordered[ranks], decile_values(ordered))
+    return np.union1d(ordered[ranks], decile_values(ordered))
+
+
+def gap_summary(ordered: FloatArray, edges: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """Of sorted values against sorted edges (K of them): the count equal to each edge,
+    and per gap (0: below the first edge, i: between edges i-1 and i, K: above the last)
+    the count and the sum of distances to the gap's edge (the one below it; the first
+    edge for gap 0). Distances, not values, so the sums keep their precision far from 0."""
     left = np.searchsorted(ordered, edges, side="left")
     right = np.searchsorted(ordered, edges, side="right")
-    edge_counts = right - left
-    cells = left[1:] - right[:-1]
-    prefix = np.concatenate([[0.0], np.cumsum(ordered)])
-    sums = prefix[left[1:]] - prefix[right[:-1]]
-    return edges, edge_counts.astype(np.int64), cells.astype(np.int64), sums
+    starts = np.concatenate([[0], right])
+    ends = np.concatenate([left, [ordered.size]])
+    counts = ends - starts
+    # runs of the sorted values: gap 0, edge 0, gap 1, edge 1, ..., gap K; each value's
+    # base is its gap's edge (an edge's own values are at distance 0 from it)
+    runs = np.empty(2 * edges.size + 1, dtype=np.int64)
+    runs[0::2] = counts
+    runs[1::2] = right - left
+    bases = np.repeat(edges, 2)
+    bases = np.concatenate([[edges[0]], bases])
+    dist = np.abs(ordered - np.repeat(bases, runs))
+    prefix = np.concatenate([[0.0], np.cumsum(dist)])
+    offsets = prefix[ends] - prefix[starts]
+    return (right - left).astype(np.int64), counts.astype(np.int64), offsets
 
 
 def categorical_reference(

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelrail.drift.reference import NumericReference, split_finite
+from modelrail.drift.reference import NumericReference, gap_summary, split_finite
 
 EXTRA_VALUES = 6
 """Off-grid distinct values a window tracks (the smallest ones) when the reference has
@@ -32,7 +32,7 @@ class NumericWindow(_Frozen):
     n: int = Field(ge=0, description="finite values")
     edge_counts: list[int] = Field(description="values equal to reference edge i")
     gap_counts: list[int] = Field(description="0: below the first edge, i: between edges i-1 and i, K: above")
-    gap_sums: list[float]
+    gap_offsets: list[float] = Field(description="per gap, sum of distances to its edge (gap 0: to the first)")
     extra_values: list[float] | None = None
     extra_counts: list[int] | None = None
     total: float = 0.0
@@ -49,33 +49,32 @@ class CategoricalWindow(_Frozen):
 
 
 def numeric_window(reference: NumericReference, values: Any, name: str = "value") -> NumericWindow:
-    """Summarise one numeric column of a window against its reference's edges."""
+    """Summarise one numeric column of a window against its reference's edges: sort it
+    once, then two binary searches per edge give every count (sorting 1M floats is
+    faster than searching each of them among the edges)."""
     finite, nulls, inf = split_finite(values, name)
+    ordered = np.sort(finite)
     edges = np.asarray(reference.edges)
-    k = edges.size
-    idx = np.searchsorted(edges, finite)
-    on_edge = edges[np.minimum(idx, k - 1)] == finite
-    code = 2 * idx + on_edge  # even 2i: gap i; odd 2i+1: edge i
-    counts = np.bincount(code, minlength=2 * k + 2)
-    sums = np.bincount(code, weights=finite, minlength=2 * k + 2)
+    edge_counts, gap_counts, gap_offsets = gap_summary(ordered, edges)
     extra_values, extra_counts = None, None
-    if reference.exact and k <= _LOW_CARDINALITY:
-        extra_values, extra_counts = _smallest(np.unique(finite[~on_edge], return_counts=True))
-    empty = finite.size == 0
+    if reference.exact and edges.size <= _LOW_CARDINALITY:
+        off_grid = ordered[~np.isin(ordered, edges)]
+        extra_values, extra_counts = _smallest(np.unique(off_grid, return_counts=True))
+    empty = ordered.size == 0
     return NumericWindow(
-        rows=finite.size + nulls + inf,
+        rows=ordered.size + nulls + inf,
         nulls=nulls,
         non_finite=inf,
-        n=finite.size,
-        edge_counts=counts[1 : 2 * k : 2].tolist(),
-        gap_counts=counts[0::2].tolist(),
-        gap_sums=sums[0::2].tolist(),
+        n=ordered.size,
+        edge_counts=edge_counts.tolist(),
+        gap_counts=gap_counts.tolist(),
+        gap_offsets=gap_offsets.tolist(),
         extra_values=extra_values,
         extra_counts=extra_counts,
-        total=float(finite.sum()),
-        total_squares=float(np.dot(finite, finite)),
-        minimum=None if empty else float(finite.min()),
-        maximum=None if empty else float(finite.max()),
+        total=float(ordered.sum()),
+        total_squares=float(np.dot(ordered, ordered)),
+        minimum=None if empty else float(ordered[0]),
+        maximum=None if empty else float(ordered[-1]),
     )
 
 
@@ -132,7 +131,7 @@ def _merge_numeric(a: NumericWindow, b: NumericWindow) -> NumericWindow:
         n=a.n + b.n,
         edge_counts=_add(a.edge_counts, b.edge_counts),
         gap_counts=_add(a.gap_counts, b.gap_counts),
-        gap_sums=_add(a.gap_sums, b.gap_sums),
+        gap_offsets=_add(a.gap_offsets, b.gap_offsets),
         extra_values=extra_values,
         extra_counts=extra_counts,
         total=a.total + b.total,

@@ -87,7 +87,7 @@ def _same_numeric(a: NumericWindow, b: NumericWindow) -> None:
     exact = ("rows", "nulls", "non_finite", "n", "edge_counts", "gap_counts", "extra_values", "extra_counts")
     for field in (*exact, "minimum", "maximum"):
         assert getattr(a, field) == getattr(b, field), field
-    assert np.allclose(a.gap_sums, b.gap_sums, rtol=1e-12, atol=1e-6)
+    assert np.allclose(a.gap_offsets, b.gap_offsets, rtol=1e-12, atol=1e-6)
     assert a.total == pytest.approx(b.total, rel=1e-12, abs=1e-6)
 
 
