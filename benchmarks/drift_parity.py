@@ -26,7 +26,14 @@ RECORD = Path(__file__).resolve().parents[1] / "tests" / "data" / "drift_parity.
 RUNNER = Path(__file__).with_name("evidently_runner.py")
 REFERENCE_SIZES = (200, 1000, 1001, 5000)
 CURRENT_SIZES = (300, 5000, 20000)
-KINDS = {"num": "numeric", "skew": "numeric", "flag": "numeric", "low": "numeric", "cat": "categorical", "bin": "categorical"}
+KINDS = {
+    "num": "numeric",
+    "skew": "numeric",
+    "flag": "numeric",
+    "low": "numeric",
+    "cat": "categorical",
+    "bin": "categorical",
+}
 EVIDENTLY_VERSION = "0.7.23"
 
 
@@ -41,7 +48,9 @@ def frame(rows: int, seed: int, drift: bool) -> pd.DataFrame:
             "num": rng.normal(10 + shift * 2, 2, rows),
             "skew": rng.lognormal(shift, 0.8, rows),
             "flag": (rng.random(rows) < (0.45 if drift else 0.2)).astype(np.int64),
-            "low": rng.choice([1, 2, 3, 4], rows, p=[0.1, 0.2, 0.3, 0.4] if drift else [0.4, 0.3, 0.2, 0.1]),
+            "low": rng.choice(
+                [1, 2, 3, 4], rows, p=[0.1, 0.2, 0.3, 0.4] if drift else [0.4, 0.3, 0.2, 0.1]
+            ),
             "cat": rng.choice(cats, rows, p=probs),
             "bin": rng.choice(["yes", "no"], rows, p=[0.6, 0.4] if drift else [0.3, 0.7]),
         }
@@ -70,14 +79,20 @@ def write_cases(directory: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evidently-python", required=True, help="a Python with evidently installed")
+    parser.add_argument(
+        "--evidently-python", required=True, help="a Python with evidently installed"
+    )
     parser.add_argument("--out", default=str(RECORD))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         names = write_cases(Path(tmp))
         spec = {"directory": tmp, "cases": names, "kinds": KINDS}
         done = subprocess.run(
-            [args.evidently_python, str(RUNNER)], input=json.dumps(spec), capture_output=True, text=True, check=True
+            [args.evidently_python, str(RUNNER)],
+            input=json.dumps(spec),
+            capture_output=True,
+            text=True,
+            check=True,
         )
     results = json.loads(done.stdout)
     record = {"evidently": results.pop("version"), "kinds": KINDS, "cases": results["cases"]}

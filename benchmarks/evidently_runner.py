@@ -23,7 +23,8 @@ def run_case(ref: pd.DataFrame, cur: pd.DataFrame, kinds: dict[str, str]) -> dic
     categorical = [c for c, k in kinds.items() if k == "categorical"]
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     snap = Report([DataDriftPreset()]).run(
-        Dataset.from_pandas(cur, data_definition=definition), Dataset.from_pandas(ref, data_definition=definition)
+        Dataset.from_pandas(cur, data_definition=definition),
+        Dataset.from_pandas(ref, data_definition=definition),
     )
     columns: dict[str, dict] = {}
     share = None
@@ -39,9 +40,13 @@ def run_case(ref: pd.DataFrame, cur: pd.DataFrame, kinds: dict[str, str]) -> dic
         current_data=cur,
         column_mapping=ColumnMapping(numerical_features=numeric, categorical_features=categorical),
     )
-    table = next(m["result"] for m in legacy.as_dict()["metrics"] if m["metric"] == "DataDriftTable")
+    table = next(
+        m["result"] for m in legacy.as_dict()["metrics"] if m["metric"] == "DataDriftTable"
+    )
     for name, drift in table["drift_by_columns"].items():
-        columns[name].update(drifted=bool(drift["drift_detected"]), legacy_score=drift["drift_score"])
+        columns[name].update(
+            drifted=bool(drift["drift_detected"]), legacy_score=drift["drift_score"]
+        )
     return {"columns": columns, "drift_share": share, "dataset_drift": bool(table["dataset_drift"])}
 
 

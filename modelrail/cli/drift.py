@@ -57,14 +57,20 @@ def _contract_kinds(args: argparse.Namespace) -> dict[str, str] | None:
         ColumnType.CATEGORICAL: "categorical",
         ColumnType.BOOLEAN: "boolean",
     }
-    return {c.name: kinds[c.type] for c in contract.columns if c.name != contract.target and c.type in kinds}
+    return {
+        c.name: kinds[c.type]
+        for c in contract.columns
+        if c.name != contract.target and c.type in kinds
+    }
 
 
 def _inferred_kinds(frame: Any) -> dict[str, str]:
     kinds = {}
     for name in frame.columns:
         dtype = frame[name].dtype
-        kinds[str(name)] = "boolean" if dtype.kind == "b" else "numeric" if dtype.kind in "iuf" else "categorical"
+        kinds[str(name)] = (
+            "boolean" if dtype.kind == "b" else "numeric" if dtype.kind in "iuf" else "categorical"
+        )
     return kinds
 
 
@@ -114,7 +120,9 @@ def _table(report: Any) -> str:
         )
     d = report.dataset
     verdict = "DRIFT" if d.drifted else "no drift"
-    lines.append(f"dataset: {verdict}: {d.n_drifted}/{d.n_features - d.n_insufficient} features drifted")
+    lines.append(
+        f"dataset: {verdict}: {d.n_drifted}/{d.n_features - d.n_insufficient} features drifted"
+    )
     return "\n".join(lines)
 
 

@@ -15,7 +15,12 @@ from modelrail.drift.reference import (
     categorical_reference,
     numeric_reference,
 )
-from modelrail.drift.window import CategoricalWindow, NumericWindow, categorical_window, numeric_window
+from modelrail.drift.window import (
+    CategoricalWindow,
+    NumericWindow,
+    categorical_window,
+    numeric_window,
+)
 
 ColumnKind = Literal["numeric", "categorical", "boolean"]
 
@@ -56,7 +61,9 @@ def build_window(
     missing = sorted(set(baseline.features) - set(columns))
     if missing:
         raise ValueError(f"the window has no column {', '.join(map(repr, missing))}")
-    features = {name: window_of(ref, columns[name], name) for name, ref in baseline.features.items()}
+    features = {
+        name: window_of(ref, columns[name], name) for name, ref in baseline.features.items()
+    }
     pred = None
     if prediction is not None and baseline.prediction is not None:
         pred = window_of(baseline.prediction, prediction, "prediction")

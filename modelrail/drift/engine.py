@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail.drift import numeric as num
 from modelrail.drift import stats
-from modelrail.drift.reference import CategoricalReference, DriftBaseline, FeatureReference, NumericReference
+from modelrail.drift.reference import (
+    CategoricalReference,
+    DriftBaseline,
+    FeatureReference,
+    NumericReference,
+)
 from modelrail.drift.window import CategoricalWindow, NumericWindow
 
 TestName = Literal["ks", "chisquare", "z", "wasserstein", "jensenshannon"]
@@ -32,16 +37,28 @@ class DriftOptions(_Frozen):
     """Thresholds and guards. The defaults are Evidently's (DataDriftPreset, 0.7)."""
 
     size_switch: int = Field(1000, description="reference rows up to which p-value tests decide")
-    p_value: float = Field(0.05, gt=0, lt=1, description="KS drifts at p <= this, chi-square and Z at p <")
-    distance: float = Field(0.1, gt=0, description="Wasserstein/std and Jensen-Shannon drift at >= this")
-    drift_share: float = Field(0.5, gt=0, le=1, description="dataset drift at a drifted share >= this")
-    low_cardinality: int = Field(5, description="numeric with at most this many values is tested as counts")
-    min_current: int = Field(30, ge=1, description="fewer current values: insufficient_data, no verdict")
+    p_value: float = Field(
+        0.05, gt=0, lt=1, description="KS drifts at p <= this, chi-square and Z at p <"
+    )
+    distance: float = Field(
+        0.1, gt=0, description="Wasserstein/std and Jensen-Shannon drift at >= this"
+    )
+    drift_share: float = Field(
+        0.5, gt=0, le=1, description="dataset drift at a drifted share >= this"
+    )
+    low_cardinality: int = Field(
+        5, description="numeric with at most this many values is tested as counts"
+    )
+    min_current: int = Field(
+        30, ge=1, description="fewer current values: insufficient_data, no verdict"
+    )
     correction: Literal["none", "bh"] = Field(
         "none", description="bh: p-value verdicts use Benjamini-Hochberg adjusted p-values"
     )
     null_p_value: float = Field(0.05, gt=0, lt=1)
-    null_min_change: float = Field(0.01, ge=0, description="null share change reported from this size")
+    null_min_change: float = Field(
+        0.01, ge=0, description="null share change reported from this size"
+    )
 
 
 class FeatureDrift(_Frozen):
@@ -61,15 +78,21 @@ class FeatureDrift(_Frozen):
     ks: float | None = None
     ks_error: float | None = Field(None, description="KS may be this much higher (grid reference)")
     wasserstein_norm: float | None = None
-    wasserstein_error: float | None = Field(None, description="bound on the normed Wasserstein error")
+    wasserstein_error: float | None = Field(
+        None, description="bound on the normed Wasserstein error"
+    )
     n_reference: int
     n_current: int
     null_share_reference: float
     null_share_current: float
     null_rate_changed: bool = False
     non_finite_current: int = 0
-    out_of_range_share: float | None = Field(None, description="current share outside [ref min, ref max]")
-    unseen: dict[str, int] = Field(default_factory=dict, description="current categories the reference lacks")
+    out_of_range_share: float | None = Field(
+        None, description="current share outside [ref min, ref max]"
+    )
+    unseen: dict[str, int] = Field(
+        default_factory=dict, description="current categories the reference lacks"
+    )
     unseen_share: float | None = None
 
 
@@ -99,20 +122,28 @@ class DriftReport(_Frozen):
         return self.model_dump_json(indent=2)
 
 
-def compare(baseline: DriftBaseline, window: DriftWindow, *, options: DriftOptions | None = None) -> DriftReport:
+def compare(
+    baseline: DriftBaseline, window: DriftWindow, *, options: DriftOptions | None = None
+) -> DriftReport:
     """Every feature of the baseline against the window (a feature missing from the
     window is an error: a caller that lost a column must say so, not pass quietly)."""
     opts = options or DriftOptions()
     missing = sorted(set(baseline.features) - set(window.features))
     if missing:
         raise ValueError(f"window lacks features of the baseline: {', '.join(missing)}")
-    raw = [compare_feature(name, ref, window.features[name], opts) for name, ref in baseline.features.items()]
+    raw = [
+        compare_feature(name, ref, window.features[name], opts)
+        for name, ref in baseline.features.items()
+    ]
     features = _adjust(raw, opts)
     prediction = None
     if baseline.prediction is not None and window.prediction is not None:
         prediction = compare_feature("prediction", baseline.prediction, window.prediction, opts)
     return DriftReport(
-        dataset=_dataset(features, baseline, window, opts), features=features, prediction=prediction, options=opts
+        dataset=_dataset(features, baseline, window, opts),
+        features=features,
+        prediction=prediction,
+        options=opts,
     )
 
 
@@ -126,7 +157,9 @@ def compare_feature(
     raise TypeError(f"feature {name!r}: the window's kind does not match the reference's")
 
 
-def select_test(*, kind: str, reference_rows: int, unique_together: int | None, opts: DriftOptions) -> TestName:
+def select_test(
+    *, kind: str, reference_rows: int, unique_together: int | None, opts: DriftOptions
+) -> TestName:
     """Evidently's default choice. ``unique_together`` counts distinct values of reference
     and current together (None: more than the low-cardinality limit)."""
     few = unique_together is not None and unique_together <= opts.low_cardinality
@@ -152,17 +185,25 @@ def threshold_of(test: str, opts: DriftOptions) -> float:
     return opts.p_value if test in P_VALUE_TESTS else opts.distance
 
 
-def _nulls(ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int, opts: DriftOptions) -> dict[str, object]:
+def _nulls(
+    ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int, opts: DriftOptions
+) -> dict[str, object]:
     ref_share = ref_missing / ref_rows if ref_rows else 0.0
     cur_share = cur_missing / cur_rows if cur_rows else 0.0
     changed = False
     if ref_rows and cur_rows and abs(cur_share - ref_share) >= max(opts.null_min_change, 1e-12):
         _, p = stats.two_proportion_z(ref_missing, ref_rows, cur_missing, cur_rows)
         changed = p < opts.null_p_value
-    return {"null_share_reference": ref_share, "null_share_current": cur_share, "null_rate_changed": changed}
+    return {
+        "null_share_reference": ref_share,
+        "null_share_current": cur_share,
+        "null_rate_changed": changed,
+    }
 
 
-def _numeric(name: str, ref: NumericReference, win: NumericWindow, opts: DriftOptions) -> FeatureDrift:
+def _numeric(
+    name: str, ref: NumericReference, win: NumericWindow, opts: DriftOptions
+) -> FeatureDrift:
     counted = num.value_counts(ref, win) if win.n else None
     unique = None
     if counted is not None:
@@ -179,7 +220,7 @@ def _numeric(name: str, ref: NumericReference, win: NumericWindow, opts: DriftOp
         **_nulls(ref.nulls + ref.non_finite, ref.rows, win.nulls + win.non_finite, win.rows, opts),
     }
     if win.n == 0:
-        return FeatureDrift(status="insufficient_data", score=None, drifted=False, **common)  # type: ignore[arg-type]
+        return FeatureDrift(status="insufficient_data", score=None, drifted=False, **common)
     c = num.cdfs(ref, win)
     d, d_err = num.ks_statistic(c)
     w, w_err = num.wasserstein(c, ref.n, win.n)
@@ -207,10 +248,14 @@ def _numeric(name: str, ref: NumericReference, win: NumericWindow, opts: DriftOp
     return _finish(common, extra, opts)
 
 
-def _categorical(name: str, ref: CategoricalReference, win: CategoricalWindow, opts: DriftOptions) -> FeatureDrift:
+def _categorical(
+    name: str, ref: CategoricalReference, win: CategoricalWindow, opts: DriftOptions
+) -> FeatureDrift:
     seen = {k: v for k, v in ref.categories.items() if v}
     keys = sorted(set(seen) | set(win.categories))
-    test = select_test(kind="categorical", reference_rows=ref.n, unique_together=len(keys), opts=opts)
+    test = select_test(
+        kind="categorical", reference_rows=ref.n, unique_together=len(keys), opts=opts
+    )
     unseen = {k: v for k, v in win.categories.items() if k not in seen}
     top = dict(sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))[:UNSEEN_LISTED])
     common = {
@@ -225,7 +270,7 @@ def _categorical(name: str, ref: CategoricalReference, win: CategoricalWindow, o
         **_nulls(ref.nulls, ref.rows, win.nulls, win.rows, opts),
     }
     if win.n == 0:
-        return FeatureDrift(status="insufficient_data", score=None, drifted=False, **common)  # type: ignore[arg-type]
+        return FeatureDrift(status="insufficient_data", score=None, drifted=False, **common)
     ref_counts = [float(seen.get(k, 0)) for k in keys]
     cur_counts = [float(win.categories.get(k, 0)) for k in keys]
     extra = _counts_test(test, ref_counts, cur_counts, keys)
@@ -238,20 +283,34 @@ def _shares(counts: Sequence[float]) -> list[float]:
     return [c / total for c in counts]
 
 
-def _counts_test(test: str, ref: Sequence[float], cur: Sequence[float], keys: Sequence[str]) -> dict[str, object]:
+def _counts_test(
+    test: str, ref: Sequence[float], cur: Sequence[float], keys: Sequence[str]
+) -> dict[str, object]:
     """Chi-square, Z or Jensen-Shannon on counts over the same keys (sorted)."""
     n_ref, n_cur = sum(ref), sum(cur)
     if test == "chisquare":
         expected = [r * n_cur / n_ref for r in ref]
         chi, p = stats.chi_square(cur, expected)
         v = stats.cramers_v(chi, n_cur, len(keys))
-        return {"score": p, "p_value": p, "statistic": chi, "effect_size": v, "effect_measure": "cramers_v"}
+        return {
+            "score": p,
+            "p_value": p,
+            "statistic": chi,
+            "effect_size": v,
+            "effect_measure": "cramers_v",
+        }
     if test == "z":
         # Evidently codes the first key (sorted) 0 and every other 1
         k_ref, k_cur = n_ref - ref[0], n_cur - cur[0]
         z, p = stats.two_proportion_z(k_ref, n_ref, k_cur, n_cur)
         h = stats.cohens_h(k_ref / n_ref, k_cur / n_cur)
-        return {"score": p, "p_value": p, "statistic": z, "effect_size": h, "effect_measure": "cohens_h"}
+        return {
+            "score": p,
+            "p_value": p,
+            "statistic": z,
+            "effect_size": h,
+            "effect_measure": "cohens_h",
+        }
     js = stats.jensen_shannon(_as_array(ref), _as_array(cur))
     return {"score": js, "effect_size": js, "effect_measure": "jensen_shannon"}
 
@@ -260,14 +319,16 @@ def _as_array(values: Sequence[float]) -> stats.FloatArray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _finish(common: Mapping[str, object], extra: Mapping[str, object], opts: DriftOptions) -> FeatureDrift:
+def _finish(
+    common: Mapping[str, object], extra: Mapping[str, object], opts: DriftOptions
+) -> FeatureDrift:
     fields = {**common, **extra}
     score = fields["score"]
     assert isinstance(score, float)
     enough = int(fields["n_current"]) >= opts.min_current  # type: ignore[call-overload]
     status = "ok" if enough else "insufficient_data"
     drifted = enough and decide(str(fields["test"]), score, opts)
-    return FeatureDrift(status=status, drifted=drifted, **fields)  # type: ignore[arg-type]
+    return FeatureDrift(status=status, drifted=drifted, **fields)
 
 
 def _adjust(features: list[FeatureDrift], opts: DriftOptions) -> list[FeatureDrift]:
@@ -313,4 +374,3 @@ def persistent(history: Sequence[bool], m: int, n: int) -> bool:
         raise ValueError(f"persistence needs 1 <= m <= n, got m={m}, n={n}")
     recent = list(history)[-n:]
     return len(recent) == n and sum(map(bool, recent)) >= m
-

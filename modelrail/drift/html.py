@@ -46,7 +46,9 @@ def _row(f: FeatureDrift) -> str:
     return f"<tr class='{css}'>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
 
 
-def _shares(baseline: DriftBaseline, window: DriftWindow, name: str) -> tuple[list[str], list[float], list[float]]:
+def _shares(
+    baseline: DriftBaseline, window: DriftWindow, name: str
+) -> tuple[list[str], list[float], list[float]]:
     ref, win = baseline.features[name], window.features[name]
     if isinstance(ref, NumericReference) and isinstance(win, NumericWindow):
         if not win.n:
@@ -56,8 +58,14 @@ def _shares(baseline: DriftBaseline, window: DriftWindow, name: str) -> tuple[li
         labels = [f"<{edges[0]:.3g}" if edges else "all"] + [f">={e:.3g}" for e in edges]
         return labels, r.tolist(), c.tolist()
     assert isinstance(ref, CategoricalReference) and isinstance(win, CategoricalWindow)
-    keys = sorted(set(ref.categories) | set(win.categories), key=lambda k: -ref.categories.get(k, 0))[:_TOP]
-    return keys, [ref.categories.get(k, 0) / ref.n for k in keys], [win.categories.get(k, 0) / max(win.n, 1) for k in keys]
+    keys = sorted(
+        set(ref.categories) | set(win.categories), key=lambda k: -ref.categories.get(k, 0)
+    )[:_TOP]
+    return (
+        keys,
+        [ref.categories.get(k, 0) / ref.n for k in keys],
+        [win.categories.get(k, 0) / max(win.n, 1) for k in keys],
+    )
 
 
 def _chart(f: FeatureDrift, baseline: DriftBaseline, window: DriftWindow) -> str:

@@ -12,14 +12,20 @@ from typing import Any
 import numpy as np
 
 
-def category_counts(values: Any, *, boolean: bool = False, name: str = "value") -> tuple[dict[str, int], int]:
+def category_counts(
+    values: Any, *, boolean: bool = False, name: str = "value"
+) -> tuple[dict[str, int], int]:
     """Count per canonical category string and the number of nulls, in one factorise."""
     import pandas as pd
 
     from modelrail import profile
 
-    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
-    labels = profile._boolean_labels(series, name) if boolean else profile._categorical_labels(series)
+    series = (
+        values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
+    )
+    labels = (
+        profile._boolean_labels(series, name) if boolean else profile._categorical_labels(series)
+    )
     codes = labels.codes
     counts = np.bincount(codes[codes >= 0], minlength=len(labels.labels))
     nulls = int((codes < 0).sum())

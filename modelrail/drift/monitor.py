@@ -22,7 +22,11 @@ def statistics_json(baseline: DriftBaseline, window: DriftWindow) -> dict[str, A
         common = {"num_present": win.n, "num_missing": missing}
         if isinstance(win, NumericWindow) and isinstance(ref, NumericReference):
             features.append(
-                {"name": name, "inferred_type": "Fractional", "numerical_statistics": _numeric(ref, win, common)}
+                {
+                    "name": name,
+                    "inferred_type": "Fractional",
+                    "numerical_statistics": _numeric(ref, win, common),
+                }
             )
         elif isinstance(win, CategoricalWindow):
             stats = {
@@ -30,7 +34,9 @@ def statistics_json(baseline: DriftBaseline, window: DriftWindow) -> dict[str, A
                 "distinct_count": float(len(win.categories)),
                 "distribution": {
                     "categorical": {
-                        "buckets": [{"value": k, "count": v} for k, v in sorted(win.categories.items())]
+                        "buckets": [
+                            {"value": k, "count": v} for k, v in sorted(win.categories.items())
+                        ]
                     }
                 },
             }

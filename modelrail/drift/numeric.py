@@ -93,8 +93,12 @@ def wasserstein(c: Cdfs, ref_n: int, cur_n: int) -> tuple[float, float]:
         return float(below + above), 0.0
     width = np.diff(e)
     # over a cell, F(x) dx = width * F(lo) + sum(hi - v) / n, and hi - v = width - (v - lo)
-    ref_int = width * c.ref_at[:-1] + (c.ref_gap_counts[1:-1] * width - c.ref_gap_sums[1:-1]) / ref_n
-    cur_int = width * c.cur_at[:-1] + (c.cur_gap_counts[1:-1] * width - c.cur_gap_sums[1:-1]) / cur_n
+    ref_int = (
+        width * c.ref_at[:-1] + (c.ref_gap_counts[1:-1] * width - c.ref_gap_sums[1:-1]) / ref_n
+    )
+    cur_int = (
+        width * c.cur_at[:-1] + (c.cur_gap_counts[1:-1] * width - c.cur_gap_sums[1:-1]) / cur_n
+    )
     net = np.abs(ref_int - cur_int)  # exact when no crossing
     a_lo, a_hi, b_lo, b_hi = c.ref_at[:-1], c.ref_before[1:], c.cur_at[:-1], c.cur_before[1:]
     crossing = (a_lo < b_hi) & (b_lo < a_hi)  # else one CDF stays on one side
@@ -118,7 +122,9 @@ def decile_shares(ref: NumericReference, c: Cdfs) -> tuple[FloatArray, FloatArra
     return np.diff(ref_cum), np.diff(cur_cum)
 
 
-def value_counts(ref: NumericReference, win: NumericWindow) -> tuple[list[float], list[float], list[float]] | None:
+def value_counts(
+    ref: NumericReference, win: NumericWindow
+) -> tuple[list[float], list[float], list[float]] | None:
     """Distinct values of reference and window together with the counts of each, when the
     reference is exact and the window's off-grid values are all known; else None."""
     if not ref.exact or win.extra_values is None:
@@ -143,5 +149,5 @@ def unique_together(ref: NumericReference, win: NumericWindow) -> int | None:
     counted = value_counts(ref, win)
     if counted is None:
         return None
-    keys, ref_counts, cur_counts = counted
+    _keys, ref_counts, cur_counts = counted
     return sum(1 for r, k in zip(ref_counts, cur_counts, strict=True) if r or k)

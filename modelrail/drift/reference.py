@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-BASELINE_VERSION = 1
+BASELINE_VERSION: Literal[1] = 1
 EXACT_MAX_POINTS = 2048
 """A numeric reference with at most this many distinct values is kept exactly."""
 GRID_POINTS = 2048
@@ -143,11 +143,12 @@ def decile_values(ordered: FloatArray) -> FloatArray:
     repeats and any equal to the minimum left out (bins are [lo, hi))."""
     n = ordered.size
     picks = np.unique(ordered[[n * k // DECILES for k in range(1, DECILES)]])
-    return picks[picks > ordered[0]]
+    kept: FloatArray = picks[picks > ordered[0]]
+    return kept
 
 
 def _decile_indices(ordered: FloatArray, edges: FloatArray) -> list[int]:
-    return np.searchsorted(edges, decile_values(ordered)).tolist()
+    return [int(i) for i in np.searchsorted(edges, decile_values(ordered))]
 
 
 def _grid_edges(ordered: FloatArray) -> FloatArray:
@@ -187,7 +188,13 @@ def categorical_reference(
     counts the categories of reference and window together, as Evidently does)."""
     n = sum(counts.values())
     if n == 0:
-        raise ValueError(f"column {name!r}: no non-null values to build a drift reference from ({nulls} nulls)")
+        raise ValueError(
+            f"column {name!r}: no non-null values to build a drift reference from ({nulls} nulls)"
+        )
     seen = {k: v for k, v in counts.items() if v}
-    kind: Literal["categorical", "binary"] = "binary" if boolean or len(seen) == 2 else "categorical"
-    return CategoricalReference(kind=kind, rows=n + nulls, nulls=nulls, n=n, categories=seen, boolean=boolean)
+    kind: Literal["categorical", "binary"] = (
+        "binary" if boolean or len(seen) == 2 else "categorical"
+    )
+    return CategoricalReference(
+        kind=kind, rows=n + nulls, nulls=nulls, n=n, categories=seen, boolean=boolean
+    )

@@ -177,7 +177,12 @@ def _pelz_good_cdf(n: int, x: float) -> float:
     o2 = odd**2
     w = np.exp(-o2 * pi2 / 8 / z2)  # the theta-series weights over odd integers
     c1 = -z2 + pi2 / 4 * o2
-    c2 = 6 * z**6 + 2 * z**4 + (2 * z**4 - 5 * z2) * pi2 / 4 * o2 + pi2**2 * (1 - 2 * z2) / 16 * o2**2
+    c2 = (
+        6 * z**6
+        + 2 * z**4
+        + (2 * z**4 - 5 * z2) * pi2 / 4 * o2
+        + pi2**2 * (1 - 2 * z2) / 16 * o2**2
+    )
     c3 = (
         -30 * z**6
         - 90 * z**8
@@ -267,14 +272,14 @@ def two_proportion_z(k1: float, n1: float, k2: float, n2: float) -> tuple[float,
 # -- distances on shares ----------------------------------------------------------------
 
 
-def jensen_shannon(p: FloatArray, q: FloatArray) -> float:
+def jensen_shannon(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
     """Jensen-Shannon distance (natural log), the square root of the divergence; both
     vectors are normalised to sum 1 first, as scipy does."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    p, q = p / p.sum(), q / q.sum()
-    mid = (p + q) / 2
-    div = 0.5 * (_kl(p, mid) + _kl(q, mid))
+    a = np.asarray(p, dtype=np.float64)
+    b = np.asarray(q, dtype=np.float64)
+    a, b = a / a.sum(), b / b.sum()
+    mid = (a + b) / 2
+    div = 0.5 * (_kl(a, mid) + _kl(b, mid))
     return math.sqrt(max(div, 0.0))
 
 
@@ -283,19 +288,19 @@ def _kl(p: FloatArray, m: FloatArray) -> float:
     return float(np.sum(p[keep] * np.log(p[keep] / m[keep])))
 
 
-def fill_zero_shares(shares: FloatArray) -> FloatArray:
+def fill_zero_shares(shares: npt.ArrayLike) -> FloatArray:
     """Evidently's fill for empty bins before PSI: zeros become the smallest non-zero
     share / 1e6 when that share is at most 1e-4, else 1e-4."""
-    shares = np.asarray(shares, dtype=np.float64).copy()
-    positive = shares[shares > 0]
+    filled = np.array(shares, dtype=np.float64)
+    positive = filled[filled > 0]
     if positive.size == 0:
         raise ValueError("PSI needs at least one non-empty bin")
     low = float(positive.min())
-    shares[shares == 0] = low / 1e6 if low <= 1e-4 else 1e-4
-    return shares
+    filled[filled == 0] = low / 1e6 if low <= 1e-4 else 1e-4
+    return filled
 
 
-def psi(reference_shares: FloatArray, current_shares: FloatArray) -> float:
+def psi(reference_shares: npt.ArrayLike, current_shares: npt.ArrayLike) -> float:
     """Population stability index over bins, zero shares filled as Evidently fills them."""
     ref = fill_zero_shares(reference_shares)
     cur = fill_zero_shares(current_shares)

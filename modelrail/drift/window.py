@@ -31,8 +31,12 @@ class NumericWindow(_Frozen):
     non_finite: int = Field(ge=0)
     n: int = Field(ge=0, description="finite values")
     edge_counts: list[int] = Field(description="values equal to reference edge i")
-    gap_counts: list[int] = Field(description="0: below the first edge, i: between edges i-1 and i, K: above")
-    gap_offsets: list[float] = Field(description="per gap, sum of distances to its edge (gap 0: to the first)")
+    gap_counts: list[int] = Field(
+        description="0: below the first edge, i: between edges i-1 and i, K: above"
+    )
+    gap_offsets: list[float] = Field(
+        description="per gap, sum of distances to its edge (gap 0: to the first)"
+    )
     extra_values: list[float] | None = None
     extra_counts: list[int] | None = None
     total: float = 0.0
@@ -83,7 +87,9 @@ def _smallest(pair: tuple[npt.NDArray[Any], npt.NDArray[Any]]) -> tuple[list[flo
     return values[:EXTRA_VALUES].tolist(), counts[:EXTRA_VALUES].tolist()
 
 
-def categorical_window(values: Any, *, boolean: bool = False, name: str = "value") -> CategoricalWindow:
+def categorical_window(
+    values: Any, *, boolean: bool = False, name: str = "value"
+) -> CategoricalWindow:
     """Summarise one categorical column (values of any type; canonical strings as the
     profile keys them; ``boolean`` parses true/false spellings as the profile does)."""
     from modelrail.drift.labels import category_counts
@@ -94,15 +100,21 @@ def categorical_window(values: Any, *, boolean: bool = False, name: str = "value
 
 def categorical_window_from_counts(counts: dict[str, int], nulls: int) -> CategoricalWindow:
     n = sum(counts.values())
-    return CategoricalWindow(rows=n + nulls, nulls=nulls, n=n, categories={k: v for k, v in counts.items() if v})
+    return CategoricalWindow(
+        rows=n + nulls, nulls=nulls, n=n, categories={k: v for k, v in counts.items() if v}
+    )
 
 
-def merge(a: NumericWindow | CategoricalWindow, b: NumericWindow | CategoricalWindow) -> NumericWindow | CategoricalWindow:
+def merge(
+    a: NumericWindow | CategoricalWindow, b: NumericWindow | CategoricalWindow
+) -> NumericWindow | CategoricalWindow:
     """The summary of the two windows' rows together (both of the same feature)."""
     if isinstance(a, CategoricalWindow) and isinstance(b, CategoricalWindow):
         keys = sorted(set(a.categories) | set(b.categories))
         joined = {key: a.categories.get(key, 0) + b.categories.get(key, 0) for key in keys}
-        return CategoricalWindow(rows=a.rows + b.rows, nulls=a.nulls + b.nulls, n=a.n + b.n, categories=joined)
+        return CategoricalWindow(
+            rows=a.rows + b.rows, nulls=a.nulls + b.nulls, n=a.n + b.n, categories=joined
+        )
     if isinstance(a, NumericWindow) and isinstance(b, NumericWindow):
         return _merge_numeric(a, b)
     raise TypeError("cannot merge a numeric window with a categorical one")
@@ -111,14 +123,18 @@ def merge(a: NumericWindow | CategoricalWindow, b: NumericWindow | CategoricalWi
 def _add(x: list[Any], y: list[Any]) -> list[Any]:
     if len(x) != len(y):
         raise ValueError("windows summarised against different references")
-    return (np.asarray(x) + np.asarray(y)).tolist()
+    summed: list[Any] = (np.asarray(x) + np.asarray(y)).tolist()
+    return summed
 
 
 def _merge_numeric(a: NumericWindow, b: NumericWindow) -> NumericWindow:
     extra_values, extra_counts = None, None
     if a.extra_values is not None and b.extra_values is not None:
         pooled: dict[float, int] = {}
-        for v, c in [*zip(a.extra_values, a.extra_counts or []), *zip(b.extra_values, b.extra_counts or [])]:
+        for v, c in [
+            *zip(a.extra_values, a.extra_counts or [], strict=False),
+            *zip(b.extra_values, b.extra_counts or [], strict=False),
+        ]:
             pooled[v] = pooled.get(v, 0) + c
         ordered = sorted(pooled)[:EXTRA_VALUES]
         extra_values, extra_counts = ordered, [pooled[v] for v in ordered]

@@ -22,7 +22,9 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "ref.csv", tmp_path / "cur.parquet"
 
 
-def test_json_output_has_the_promised_shape(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_has_the_promised_shape(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     ref, cur = files
     assert main(["drift", "compare", "--reference", str(ref), "--current", str(cur), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -35,29 +37,78 @@ def test_json_output_has_the_promised_shape(files: tuple[Path, Path], capsys: py
     assert (c["kind"], c["test"]) == ("binary", "z")
 
 
-def test_table_and_html(files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_and_html(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ref, cur = files
     html = tmp_path / "r.html"
-    assert main(["drift", "compare", "--reference", str(ref), "--current", str(cur), "--html", str(html)]) == 0
+    assert (
+        main(
+            [
+                "drift",
+                "compare",
+                "--reference",
+                str(ref),
+                "--current",
+                str(cur),
+                "--html",
+                str(html),
+            ]
+        )
+        == 0
+    )
     assert "dataset: DRIFT: 1/2 features drifted" in capsys.readouterr().out
     page = html.read_text()
-    assert page.count("<svg") == 2 and "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert (
+        page.count("<svg") == 2
+        and "<script" not in page
+        and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    )
 
 
-def test_contract_kinds(files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_contract_kinds(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ref, cur = files
     with pytest.raises(SystemExit):
-        main(["drift", "compare", "--reference", str(ref), "--current", str(cur), "--model", "a", "--contract", "b"])
-    assert main(["drift", "compare", "--reference", str(ref), "--current", str(cur), "--model", "churn"]) == 2
+        main(
+            [
+                "drift",
+                "compare",
+                "--reference",
+                str(ref),
+                "--current",
+                str(cur),
+                "--model",
+                "a",
+                "--contract",
+                "b",
+            ]
+        )
+    assert (
+        main(
+            ["drift", "compare", "--reference", str(ref), "--current", str(cur), "--model", "churn"]
+        )
+        == 2
+    )
     assert "no column" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("setup", "message"),
-    [("missing", "no such file"), ("empty", "is empty"), ("column", "no column 'x'"), ("text", "is numeric but holds")],
+    [
+        ("missing", "no such file"),
+        ("empty", "is empty"),
+        ("column", "no column 'x'"),
+        ("text", "is numeric but holds"),
+    ],
 )
 def test_bad_input_exits_2_without_traceback(
-    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], setup: str, message: str
+    files: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    message: str,
 ) -> None:
     ref, cur = files
     if setup == "missing":

@@ -32,7 +32,9 @@ def _pair(n_ref: int, n_cur: int, shift: float = 0.0) -> tuple[DriftBaseline, ob
         baseline,
         {
             "x": RNG.normal(shift, size=n_cur),
-            "c": RNG.choice(cats, n_cur, p=[0.3, 0.3, 0.3, 0.1] if shift else [1 / 3, 1 / 3, 1 / 3, 0]),
+            "c": RNG.choice(
+                cats, n_cur, p=[0.3, 0.3, 0.3, 0.1] if shift else [1 / 3, 1 / 3, 1 / 3, 0]
+            ),
             "f": RNG.choice(["true", "false"], n_cur),
         },
     )
@@ -53,18 +55,28 @@ def _pair(n_ref: int, n_cur: int, shift: float = 0.0) -> tuple[DriftBaseline, ob
     ],
 )
 def test_evidently_default_test_choice(kind: str, rows: int, unique: int | None, test: str) -> None:
-    assert select_test(kind=kind, reference_rows=rows, unique_together=unique, opts=DriftOptions()) == test
+    assert (
+        select_test(kind=kind, reference_rows=rows, unique_together=unique, opts=DriftOptions())
+        == test
+    )
 
 
 def test_report_flags_unseen_categories_weighted_share_and_violations() -> None:
     baseline, window = _pair(5000, 4000, shift=0.8)
     report = compare(baseline, window)  # type: ignore[arg-type]
     by = {f.name: f for f in report.features}
-    assert by["x"].drifted and by["c"].unseen == {"zz": by["c"].unseen["zz"]} and by["c"].unseen_share > 0.05
+    assert (
+        by["x"].drifted
+        and by["c"].unseen == {"zz": by["c"].unseen["zz"]}
+        and by["c"].unseen_share > 0.05
+    )
     assert by["f"].kind == "binary" and not by["f"].drifted  # yes/no parsed as booleans
     drifted = sum(w for n, w in {"x": 0.7, "c": 0.2, "f": 0.1}.items() if by[n].drifted)
     assert report.dataset.weighted_drift_share == pytest.approx(drifted)
-    checks = {(v["feature_name"], v["constraint_check_type"]) for v in constraint_violations_json(report)["violations"]}
+    checks = {
+        (v["feature_name"], v["constraint_check_type"])
+        for v in constraint_violations_json(report)["violations"]
+    }
     assert ("x", "baseline_drift_check") in checks and ("c", "categorical_values_check") in checks
     stats = statistics_json(baseline, window)  # type: ignore[arg-type]
     x = stats["features"][0]["numerical_statistics"]
@@ -86,21 +98,32 @@ def test_null_rate_change_is_reported() -> None:
     holes = values.copy()
     holes[:400] = np.nan
     f = compare(baseline, build_window(baseline, {"x": holes})).features[0]
-    assert f.null_rate_changed and f.null_share_current == pytest.approx(0.2) and f.null_share_reference == 0
+    assert (
+        f.null_rate_changed
+        and f.null_share_current == pytest.approx(0.2)
+        and f.null_share_reference == 0
+    )
 
 
 def test_benjamini_hochberg_can_decide() -> None:
     baseline = build_baseline({f"x{i}": ("numeric", RNG.normal(size=400)) for i in range(20)})
-    window = build_window(baseline, {f"x{i}": RNG.normal(0.12 if i < 3 else 0, size=400) for i in range(20)})
+    window = build_window(
+        baseline, {f"x{i}": RNG.normal(0.12 if i < 3 else 0, size=400) for i in range(20)}
+    )
     raw = compare(baseline, window)
     bh = compare(baseline, window, options=DriftOptions(correction="bh"))
-    assert all(f.p_value_adjusted is not None and f.p_value_adjusted >= (f.p_value or 0) for f in raw.features)
+    assert all(
+        f.p_value_adjusted is not None and f.p_value_adjusted >= (f.p_value or 0)
+        for f in raw.features
+    )
     assert bh.dataset.n_drifted <= raw.dataset.n_drifted
-    assert [f.drifted for f in bh.features] == [(f.p_value_adjusted or 1) <= 0.05 for f in raw.features]
+    assert [f.drifted for f in bh.features] == [
+        (f.p_value_adjusted or 1) <= 0.05 for f in raw.features
+    ]
 
 
 def test_missing_feature_is_an_error_and_baseline_round_trips() -> None:
-    baseline, window = _pair(300, 300)
+    baseline, _window = _pair(300, 300)
     assert DriftBaseline.from_json(baseline.to_json()) == baseline
     with pytest.raises(ValueError, match="no column 'x'"):
         build_window(baseline, {"c": ["a"], "f": ["yes"]})
@@ -108,8 +131,13 @@ def test_missing_feature_is_an_error_and_baseline_round_trips() -> None:
 
 @pytest.mark.parametrize(
     ("history", "m", "n", "expected"),
-    [([True, True, False], 2, 3, True), ([True, False, False], 2, 3, False), ([True, True], 2, 3, False),
-     ([True, True, False, False, True], 2, 3, False), ([False, True, True, True], 3, 3, True)],
+    [
+        ([True, True, False], 2, 3, True),
+        ([True, False, False], 2, 3, False),
+        ([True, True], 2, 3, False),
+        ([True, True, False, False, True], 2, 3, False),
+        ([False, True, True, True], 3, 3, True),
+    ],
 )
 def test_persistence_m_of_last_n(history: list[bool], m: int, n: int, expected: bool) -> None:
     assert persistent(history, m, n) is expected

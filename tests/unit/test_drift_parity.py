@@ -29,7 +29,9 @@ def _report(ref: Any, cur: Any) -> Any:
     return compare(baseline, window)
 
 
-@pytest.mark.parametrize(("case", "ref", "cur"), list(cases()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("case", "ref", "cur"), list(cases()), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_verdicts_match_evidently(case: str, ref: Any, cur: Any) -> None:
     expected = RECORDED["cases"][case]
     report = _report(ref, cur)
@@ -53,6 +55,8 @@ def test_verdicts_match_evidently(case: str, ref: Any, cur: Any) -> None:
 
 def test_record_covers_both_sides_of_the_switch_and_both_verdicts() -> None:
     methods = {c["method"] for case in RECORDED["cases"].values() for c in case["columns"].values()}
-    verdicts = {c["drifted"] for case in RECORDED["cases"].values() for c in case["columns"].values()}
+    verdicts = {
+        c["drifted"] for case in RECORDED["cases"].values() for c in case["columns"].values()
+    }
     assert methods == set(METHODS) and verdicts == {True, False}
     assert RECORDED["evidently"].startswith("0.7.")

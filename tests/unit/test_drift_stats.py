@@ -15,14 +15,25 @@ from modelrail.drift import stats
 
 @pytest.mark.parametrize(
     ("n1", "n2", "shift"),
-    [(5, 7, 0.0), (20, 20, 0.3), (100, 37, 0.0), (200, 1000, 0.5), (1000, 1000, 0.2), (50, 10_000, 0.1),
-     (300, 20_000, 0.0), (1000, 20_000, 0.15), (12_000, 15_000, 0.03)],
+    [
+        (5, 7, 0.0),
+        (20, 20, 0.3),
+        (100, 37, 0.0),
+        (200, 1000, 0.5),
+        (1000, 1000, 0.2),
+        (50, 10_000, 0.1),
+        (300, 20_000, 0.0),
+        (1000, 20_000, 0.15),
+        (12_000, 15_000, 0.03),
+    ],
 )
 def test_ks_pvalue_matches_scipy_exact_and_asymptotic(n1: int, n2: int, shift: float) -> None:
     rng = np.random.default_rng(n1 * 7 + n2)
     a, b = rng.normal(size=n1), rng.normal(shift, size=n2)
     expected = sps.ks_2samp(a, b)
-    assert stats.ks_pvalue(float(expected.statistic), n1, n2) == pytest.approx(expected.pvalue, abs=1e-9)
+    assert stats.ks_pvalue(float(expected.statistic), n1, n2) == pytest.approx(
+        expected.pvalue, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize("n", [10, 100, 140, 141, 500, 1000, 5000, 20_000, 200_000])
@@ -82,5 +93,7 @@ def test_psi_fills_empty_bins_as_evidently_does() -> None:
 
 def test_benjamini_hochberg_matches_scipy() -> None:
     p = [0.01, 0.04, 0.03, 0.2, 0.9, 0.001]
-    assert stats.benjamini_hochberg(p) == pytest.approx(sps.false_discovery_control(p).tolist(), rel=1e-12)
+    assert stats.benjamini_hochberg(p) == pytest.approx(
+        sps.false_discovery_control(p).tolist(), rel=1e-12
+    )
     assert stats.benjamini_hochberg([]) == []
