@@ -202,6 +202,16 @@ def _pelz_good_cdf(n: int, x: float) -> float:
     return float(k0 + k1 / math.sqrt(n) + k2 / n + k3 / n**1.5)
 
 
+def _counts(values: npt.ArrayLike, what: str) -> FloatArray:
+    """Counts or shares as float64: finite and >= 0, else an explicit error."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.size == 0:
+        raise ValueError(f"{what}: no bins")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError(f"{what}: counts and shares must be finite and >= 0")
+    return array
+
+
 # -- chi-square, Z ------------------------------------------------------------------------
 
 
@@ -209,8 +219,8 @@ def chi_square(observed: Sequence[float], expected: Sequence[float]) -> tuple[fl
     """Pearson's statistic and its p-value on ``len - 1`` degrees of freedom, as
     ``scipy.stats.chisquare``: a cell expected 0 but observed gives an infinite
     statistic (p = 0)."""
-    obs = np.asarray(observed, dtype=np.float64)
-    exp = np.asarray(expected, dtype=np.float64)
+    obs = _counts(observed, "observed")
+    exp = _counts(expected, "expected")
     with np.errstate(divide="ignore", invalid="ignore"):
         cells = np.where(obs == exp, 0.0, (obs - exp) ** 2 / exp)
     statistic = float(cells.sum())
@@ -275,8 +285,9 @@ def two_proportion_z(k1: float, n1: float, k2: float, n2: float) -> tuple[float,
 def jensen_shannon(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
     """Jensen-Shannon distance (natural log), the square root of the divergence; both
     vectors are normalised to sum 1 first, as scipy does."""
-    a = np.asarray(p, dtype=np.float64)
-    b = np.asarray(q, dtype=np.float64)
+    a, b = _counts(p, "p"), _counts(q, "q")
+    if a.size != b.size or not a.any() or not b.any():
+        raise ValueError("Jensen-Shannon needs two non-empty distributions over the same bins")
     a, b = a / a.sum(), b / b.sum()
     mid = (a + b) / 2
     div = 0.5 * (_kl(a, mid) + _kl(b, mid))
@@ -291,7 +302,7 @@ def _kl(p: FloatArray, m: FloatArray) -> float:
 def fill_zero_shares(shares: npt.ArrayLike) -> FloatArray:
     """Evidently's fill for empty bins before PSI: zeros become the smallest non-zero
     share / 1e6 when that share is at most 1e-4, else 1e-4."""
-    filled = np.array(shares, dtype=np.float64)
+    filled = _counts(shares, "shares").copy()
     positive = filled[filled > 0]
     if positive.size == 0:
         raise ValueError("PSI needs at least one non-empty bin")

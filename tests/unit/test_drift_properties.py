@@ -47,6 +47,10 @@ def test_metrics_are_non_negative_and_finite(ref: np.ndarray, cur: np.ndarray) -
     for value in (f.ks, f.wasserstein_norm, f.psi, f.ks_error, f.wasserstein_error):  # type: ignore[attr-defined]
         assert value is not None and math.isfinite(value) and value >= 0
     assert f.score is not None and f.score >= 0  # type: ignore[attr-defined]
+    # an exact reference: KS is the raw rows' KS, Wasserstein within its stated bound
+    assert f.ks == pytest.approx(_ks(ref, cur), abs=1e-12)  # type: ignore[attr-defined]
+    truth = _w1(ref, cur) / max(float(np.std(ref)), 0.001)
+    assert abs(f.wasserstein_norm - truth) <= f.wasserstein_error + 1e-9 * max(1.0, truth)  # type: ignore[attr-defined]
 
 
 @settings(max_examples=60, deadline=None)
@@ -175,3 +179,41 @@ def test_a_window_without_finite_values_says_so_instead_of_alarming() -> None:
         2,
     )
     assert f.null_rate_changed is False or f.null_share_current == 1.0
+
+
+GRID = numeric_reference(np.random.default_rng(8).lognormal(size=20_000))
+grid_windows = arrays(np.float64, st.integers(1, 400), elements=st.floats(-1, 80))
+
+
+@settings(max_examples=60, deadline=None)
+@given(grid_windows, st.integers(0, 400))
+def test_grid_reference_split_merge_and_bounds(cur: np.ndarray, cut: int) -> None:
+    """Against a grid reference: merge is exact, metrics are >= 0 and finite, and the
+    stated bounds contain the truth computed from the raw rows."""
+    assert not GRID.exact
+    whole = numeric_window(GRID, cur)
+    merged = merge(numeric_window(GRID, cur[:cut]), numeric_window(GRID, cur[cut:]))
+    assert isinstance(merged, NumericWindow)
+    _same_numeric(whole, merged)
+    f = compare_feature("x", GRID, whole, OPTS)
+    assert f.ks is not None and f.ks_error is not None and f.wasserstein_norm is not None
+    assert f.wasserstein_error is not None and f.psi is not None and f.psi >= 0
+    raw = np.random.default_rng(8).lognormal(size=20_000)
+    truth_w = _w1(raw, cur) / max(float(np.std(raw)), 0.001)
+    assert abs(f.wasserstein_norm - truth_w) <= f.wasserstein_error + 1e-9
+    truth_ks = _ks(raw, cur)
+    assert f.ks - 1e-12 <= truth_ks <= f.ks + f.ks_error + 1e-12
+
+
+def _w1(a: np.ndarray, b: np.ndarray) -> float:
+    xs = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(np.sort(a), xs[:-1], side="right") / a.size
+    fb = np.searchsorted(np.sort(b), xs[:-1], side="right") / b.size
+    return float(np.sum(np.abs(fa - fb) * np.diff(xs)))
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    xs = np.concatenate([a, b])
+    fa = np.searchsorted(np.sort(a), xs, side="right") / a.size
+    fb = np.searchsorted(np.sort(b), xs, side="right") / b.size
+    return float(np.abs(fa - fb).max())

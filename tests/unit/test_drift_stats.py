@@ -97,3 +97,16 @@ def test_benjamini_hochberg_matches_scipy() -> None:
         sps.false_discovery_control(p).tolist(), rel=1e-12
     )
     assert stats.benjamini_hochberg([]) == []
+
+
+@pytest.mark.parametrize("bad", [[], [0.5, math.nan], [0.5, math.inf], [-0.1, 1.1]])
+def test_counts_with_nan_inf_negative_or_nothing_are_explicit_errors(bad: list[float]) -> None:
+    with pytest.raises(ValueError, match=r"no bins|finite and >= 0"):
+        stats.psi(bad, [0.5, 0.5][: len(bad)] or [])
+    with pytest.raises(ValueError, match=r"no bins|finite and >= 0"):
+        stats.chi_square(bad, [1.0] * len(bad))
+
+
+def test_jensen_shannon_rejects_empty_distributions() -> None:
+    with pytest.raises(ValueError, match="non-empty distributions"):
+        stats.jensen_shannon(np.zeros(3), np.ones(3))
