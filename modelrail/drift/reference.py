@@ -172,10 +172,13 @@ def gap_summary(ordered: FloatArray, edges: FloatArray) -> tuple[IntArray, IntAr
     runs = np.empty(2 * edges.size + 1, dtype=np.int64)
     runs[0::2] = counts
     runs[1::2] = right - left
-    bases = np.repeat(edges, 2)
-    bases = np.concatenate([[edges[0]], bases])
-    dist = np.abs(ordered - np.repeat(bases, runs))
-    prefix = np.concatenate([[0.0], np.cumsum(dist)])
+    bases = np.concatenate([[edges[0]], np.repeat(edges, 2)])
+    prefix = np.empty(ordered.size + 1)
+    prefix[0] = 0.0
+    dist = prefix[1:]  # computed in place: one temporary a column, not three
+    np.subtract(ordered, np.repeat(bases, runs), out=dist)
+    np.abs(dist, out=dist)
+    np.cumsum(dist, out=dist)
     offsets = prefix[ends] - prefix[starts]
     return (right - left).astype(np.int64), counts.astype(np.int64), offsets
 
