@@ -141,13 +141,3 @@ def value_counts(
         [ref_counts[i] for i in order],
         [cur_counts[i] for i in order],
     )
-
-
-def unique_together(ref: NumericReference, win: NumericWindow) -> int | None:
-    """Distinct finite values of reference and window together, when at most 5 + the
-    tracked extras (what Evidently's test choice needs); None means "more than 5"."""
-    counted = value_counts(ref, win)
-    if counted is None:
-        return None
-    _keys, ref_counts, cur_counts = counted
-    return sum(1 for r, k in zip(ref_counts, cur_counts, strict=True) if r or k)

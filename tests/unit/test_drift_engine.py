@@ -152,3 +152,15 @@ def test_engine_import_pulls_neither_pandas_nor_scipy() -> None:
     code = "import sys, modelrail.drift, modelrail.drift.engine, modelrail.drift.monitor; print(sorted(m for m in ('pandas','scipy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_prediction_drift_is_judged_apart_from_the_features() -> None:
+    holdout = RNG.normal(size=2000)
+    baseline = build_baseline({"x": ("numeric", holdout)}, prediction=("numeric", holdout * 2))
+    window = build_window(baseline, {"x": RNG.normal(size=2000)}, prediction=holdout * 2 + 1.0)
+    report = compare(baseline, window)
+    assert report.prediction is not None and report.prediction.name == "prediction"
+    assert report.prediction.drifted and report.prediction.test == "wasserstein"
+    assert report.dataset.n_features == 1 and not report.dataset.drifted
+    checks = constraint_violations_json(report)["violations"]
+    assert [v["feature_name"] for v in checks] == ["prediction"]
