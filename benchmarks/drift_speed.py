@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--reference-rows", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=1, help="threads summarising columns")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     n_ref = args.reference_rows or args.rows
@@ -33,13 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     baseline = build_baseline({n: ("numeric", v) for n, v in ref.items()})
     t1 = time.perf_counter()
-    window = build_window(baseline, cur)
+    window = build_window(baseline, cur, workers=args.workers)
     t2 = time.perf_counter()
     report = compare(baseline, window)
     t3 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"{args.rows} rows x {args.features} features: reference {t1 - t0:.2f} s, window {t2 - t1:.2f} s, "
+        f"{args.rows} rows x {args.features} features, {args.workers} worker(s): reference {t1 - t0:.2f} s, window {t2 - t1:.2f} s, "
         f"compare {t3 - t2:.3f} s, window+compare {t3 - t1:.2f} s; "
         f"{report.dataset.n_drifted} drifted; peak RSS {peak:.0f} MiB (data included)"
     )

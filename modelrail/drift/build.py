@@ -5,6 +5,7 @@ CLI alike."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from modelrail.drift.engine import DriftWindow
@@ -55,16 +56,29 @@ def build_baseline(
 
 
 def build_window(
-    baseline: DriftBaseline, columns: Mapping[str, Any], *, prediction: Any | None = None
+    baseline: DriftBaseline,
+    columns: Mapping[str, Any],
+    *,
+    prediction: Any | None = None,
+    workers: int = 1,
 ) -> DriftWindow:
-    """A window's summaries of every baseline feature from ``name -> values``."""
+    """A window's summaries of every baseline feature from ``name -> values``; with
+    ``workers`` > 1 the columns are summarised by that many threads (numpy's sort, the
+    bulk of the work, releases the GIL)."""
     missing = sorted(set(baseline.features) - set(columns))
     if missing:
         raise ValueError(f"the window has no column {', '.join(map(repr, missing))}")
-    features = {
-        name: window_of(ref, columns[name], name) for name, ref in baseline.features.items()
-    }
+    names = list(baseline.features)
+
+    def summarise(name: str) -> NumericWindow | CategoricalWindow:
+        return window_of(baseline.features[name], columns[name], name)
+
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            summaries = list(pool.map(summarise, names))
+    else:
+        summaries = [summarise(name) for name in names]
     pred = None
     if prediction is not None and baseline.prediction is not None:
         pred = window_of(baseline.prediction, prediction, "prediction")
-    return DriftWindow(features=features, prediction=pred)
+    return DriftWindow(features=dict(zip(names, summaries, strict=True)), prediction=pred)

@@ -164,3 +164,9 @@ def test_prediction_drift_is_judged_apart_from_the_features() -> None:
     assert report.dataset.n_features == 1 and not report.dataset.drifted
     checks = constraint_violations_json(report)["violations"]
     assert [v["feature_name"] for v in checks] == ["prediction"]
+
+
+def test_threads_summarise_the_same_window() -> None:
+    baseline = build_baseline({f"x{i}": ("numeric", RNG.normal(size=3000)) for i in range(4)})
+    columns = {f"x{i}": RNG.normal(size=5000) for i in range(4)}
+    assert build_window(baseline, columns, workers=3) == build_window(baseline, columns)
