@@ -22,7 +22,7 @@ from modelrail.drift.reference import (
     FeatureReference,
     NumericReference,
 )
-from modelrail.drift.window import CategoricalWindow, NumericWindow
+from modelrail.drift.window import LOW_CARDINALITY_MAX, CategoricalWindow, NumericWindow
 
 TestName = Literal["ks", "chisquare", "z", "wasserstein", "jensenshannon"]
 P_VALUE_TESTS: frozenset[str] = frozenset({"ks", "chisquare", "z"})
@@ -47,7 +47,10 @@ class DriftOptions(_Frozen):
         0.5, gt=0, le=1, description="dataset drift at a drifted share >= this"
     )
     low_cardinality: int = Field(
-        5, description="numeric with at most this many values is tested as counts"
+        5,
+        ge=1,
+        le=LOW_CARDINALITY_MAX,
+        description="numeric with at most this many values is tested as counts",
     )
     min_current: int = Field(
         30, ge=1, description="fewer current values: insufficient_data, no verdict"

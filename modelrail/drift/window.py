@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail.drift.reference import NumericReference, gap_summary, split_finite
 
-EXTRA_VALUES = 6
-"""Off-grid distinct values a window tracks (the smallest ones) when the reference has
-at most 5 distinct values: enough to tell Evidently's "at most 5 unique values" rule,
-which counts reference and current together, and to count the values exactly then."""
-_LOW_CARDINALITY = 5
+LOW_CARDINALITY_MAX = 20
+"""Windows of numeric features whose reference has at most this many distinct values
+also keep their off-grid values (the smallest :data:`EXTRA_VALUES`, with counts): enough
+to apply Evidently's "at most 5 unique values" rule, which counts reference and current
+together (and ``DriftOptions.low_cardinality`` up to this), and to count them exactly."""
+EXTRA_VALUES = LOW_CARDINALITY_MAX + 1
 
 
 class _Frozen(BaseModel):
@@ -61,7 +62,7 @@ def numeric_window(reference: NumericReference, values: Any, name: str = "value"
     edges = np.asarray(reference.edges)
     edge_counts, gap_counts, gap_offsets = gap_summary(ordered, edges)
     extra_values, extra_counts = None, None
-    if reference.exact and edges.size <= _LOW_CARDINALITY:
+    if reference.exact and edges.size <= LOW_CARDINALITY_MAX:
         off_grid = ordered[~np.isin(ordered, edges)]
         extra_values, extra_counts = _smallest(np.unique(off_grid, return_counts=True))
     empty = ordered.size == 0

@@ -170,3 +170,11 @@ def test_threads_summarise_the_same_window() -> None:
     baseline = build_baseline({f"x{i}": ("numeric", RNG.normal(size=3000)) for i in range(4)})
     columns = {f"x{i}": RNG.normal(size=5000) for i in range(4)}
     assert build_window(baseline, columns, workers=3) == build_window(baseline, columns)
+
+
+def test_low_cardinality_limit_can_be_raised_to_twenty() -> None:
+    baseline = build_baseline({"k": ("numeric", RNG.integers(0, 8, 500).astype(float))})
+    window = build_window(baseline, {"k": RNG.integers(0, 9, 500).astype(float)})  # 8 is new
+    assert compare(baseline, window).features[0].test == "ks"
+    raised = compare(baseline, window, options=DriftOptions(low_cardinality=10)).features[0]
+    assert raised.test == "chisquare" and raised.statistic == float("inf") and raised.drifted
