@@ -80,8 +80,12 @@ def _chart(f: FeatureDrift, baseline: DriftBaseline, window: DriftWindow) -> str
                 f"<rect x='{x + dx}' y='{_BAR_H - h:.1f}' width='11' height='{h:.1f}' fill='{color}'>"
                 f"<title>{escape(label)}: {share:.3f}</title></rect>"
             )
+        bars.append(
+            f"<text x='{x + 14}' y='{_BAR_H + 12}' font-size='8' text-anchor='middle'>"
+            f"{escape(label[:7])}</text>"
+        )
     width = max(len(labels), 1) * _BAR_W
     return (
-        f"<figure><svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{_BAR_H + 2}'>"
+        f"<figure><svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{_BAR_H + 16}'>"
         f"{''.join(bars)}</svg><figcaption>{escape(f.name)} ({escape(f.test)})</figcaption></figure>"
     )
