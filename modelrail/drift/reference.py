@@ -111,7 +111,7 @@ def numeric_reference(values: Any, name: str = "value") -> NumericReference:
             f"({nulls} nulls, {inf} infinite)"
         )
     ordered = np.sort(finite)
-    distinct, counts = np.unique(ordered, return_counts=True)
+    distinct, counts = _runs(ordered)
     n = int(ordered.size)
     exact = distinct.size <= EXACT_MAX_POINTS
     edges = distinct if exact else _grid_edges(ordered)
@@ -136,6 +136,14 @@ def numeric_reference(values: Any, name: str = "value") -> NumericReference:
         minimum=float(ordered[0]),
         maximum=float(ordered[-1]),
     )
+
+
+def _runs(ordered: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Distinct values of a sorted array and their counts (np.unique would sort again)."""
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    counts = np.diff(np.append(starts, ordered.size)).astype(np.int64)
+    distinct: FloatArray = ordered[starts]
+    return distinct, counts
 
 
 def decile_values(ordered: FloatArray) -> FloatArray:
