@@ -1,17 +1,23 @@
 """Quick timing of the drift engine's window + compare path (D48): N rows x F numeric
 features against references built from as many rows, in one process.
 
-    python -m benchmarks.drift_speed --rows 1000000 --features 20
+    python -m benchmarks.drift_speed --rows 1000000 --features 20 [--workers 2]
+        [--evidently-python PATH]
 
 Prints the time to summarise the window (one pass per column), to compare, and the
-peak RSS. The comparison against Evidently's DataDriftPreset is a separate benchmark.
+peak RSS; with ``--evidently-python`` (an environment with evidently, as
+``make drift-parity`` builds) also Evidently's DataDriftPreset on the same frames, timed
+afterwards in that interpreter (benchmarks/evidently_runner.py speed), and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--reference-rows", type=int, default=None)
     parser.add_argument("--workers", type=int, default=1, help="threads summarising columns")
+    parser.add_argument("--evidently-python", help="also time Evidently with this Python")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     n_ref = args.reference_rows or args.rows
@@ -44,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         f"compare {t3 - t2:.3f} s, window+compare {t3 - t1:.2f} s; "
         f"{report.dataset.n_drifted} drifted; peak RSS {peak:.0f} MiB (data included)"
     )
+    if args.evidently_python and args.reference_rows is None:
+        runner = Path(__file__).with_name("evidently_runner.py")
+        command = [args.evidently_python, str(runner), "speed", str(args.rows), str(args.features)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        theirs = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"evidently DataDriftPreset: {theirs['seconds']:.1f} s, peak RSS {theirs['peak_mib']:.0f} MiB; "
+            f"{theirs['seconds'] / (t3 - t1):.0f}x the window+compare time"
+        )
     return 0
 
 

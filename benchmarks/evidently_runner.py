@@ -1,6 +1,9 @@
 """Run by the evidently environment's Python (not the project's): reads a case spec on
 stdin, runs DataDriftPreset (and the legacy DataDriftTable, for Evidently's own
-per-column drift flags) on each case's CSV pair, prints the results as JSON."""
+per-column drift flags) on each case's CSV pair, prints the results as JSON.
+
+``evidently_runner.py speed ROWS FEATURES`` instead times DataDriftPreset on the frames
+benchmarks/drift_speed.py makes (same seed and shape) and prints seconds and peak RSS."""
 
 from __future__ import annotations
 
@@ -50,8 +53,31 @@ def run_case(ref: pd.DataFrame, cur: pd.DataFrame, kinds: dict[str, str]) -> dic
     return {"columns": columns, "drift_share": share, "dataset_drift": bool(table["dataset_drift"])}
 
 
+def speed(rows: int, features: int) -> None:
+    import resource
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    names = [f"f{i}" for i in range(features)]
+    ref = pd.DataFrame({n: rng.normal(size=rows) for n in names})
+    cur = pd.DataFrame({n: rng.normal(0.05 * (i % 3), size=rows) for i, n in enumerate(names)})
+    definition = DataDefinition(numerical_columns=names)
+    start = time.perf_counter()
+    Report([DataDriftPreset()]).run(
+        Dataset.from_pandas(cur, data_definition=definition),
+        Dataset.from_pandas(ref, data_definition=definition),
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mib": peak}))
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
+    if sys.argv[1:2] == ["speed"]:
+        speed(int(sys.argv[2]), int(sys.argv[3]))
+        return
     spec = json.load(sys.stdin)
     folder = Path(spec["directory"])
     out = {}
