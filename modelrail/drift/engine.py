@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from modelrail.drift import numeric as num
 from modelrail.drift import stats
@@ -20,6 +20,7 @@ from modelrail.drift.reference import (
     CategoricalReference,
     DriftBaseline,
     FeatureReference,
+    Frozen,
     NumericReference,
 )
 from modelrail.drift.window import LOW_CARDINALITY_MAX, CategoricalWindow, NumericWindow
@@ -29,11 +30,7 @@ P_VALUE_TESTS: frozenset[str] = frozenset({"ks", "chisquare", "z"})
 UNSEEN_LISTED = 20
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DriftOptions(_Frozen):
+class DriftOptions(Frozen):
     """Thresholds and guards. The defaults are Evidently's (DataDriftPreset, 0.7)."""
 
     size_switch: int = Field(1000, description="reference rows up to which p-value tests decide")
@@ -64,7 +61,7 @@ class DriftOptions(_Frozen):
     )
 
 
-class FeatureDrift(_Frozen):
+class FeatureDrift(Frozen):
     name: str
     kind: str
     status: Literal["ok", "insufficient_data"]
@@ -99,7 +96,7 @@ class FeatureDrift(_Frozen):
     unseen_share: float | None = None
 
 
-class DatasetDrift(_Frozen):
+class DatasetDrift(Frozen):
     drift_share: float
     drifted: bool
     n_reference: int
@@ -110,12 +107,12 @@ class DatasetDrift(_Frozen):
     weighted_drift_share: float | None = None
 
 
-class DriftWindow(_Frozen):
+class DriftWindow(Frozen):
     features: dict[str, NumericWindow | CategoricalWindow]
     prediction: NumericWindow | CategoricalWindow | None = None
 
 
-class DriftReport(_Frozen):
+class DriftReport(Frozen):
     dataset: DatasetDrift
     features: list[FeatureDrift]
     prediction: FeatureDrift | None = None

@@ -33,11 +33,13 @@ GRID_POINTS = 2048
 DECILES = 10
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
+    """The engine's models: immutable, no unknown fields."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class NumericReference(_Frozen):
+class NumericReference(Frozen):
     kind: Literal["numeric"] = "numeric"
     rows: int = Field(ge=0, description="all rows, nulls included")
     nulls: int = Field(ge=0, description="missing values (NaN / null)")
@@ -60,7 +62,7 @@ class NumericReference(_Frozen):
         return len(self.edges) if self.exact else None
 
 
-class CategoricalReference(_Frozen):
+class CategoricalReference(Frozen):
     kind: Literal["categorical", "binary"] = "categorical"
     rows: int = Field(ge=0)
     nulls: int = Field(ge=0)
@@ -72,7 +74,7 @@ class CategoricalReference(_Frozen):
 FeatureReference = Annotated[NumericReference | CategoricalReference, Field(discriminator="kind")]
 
 
-class DriftBaseline(_Frozen):
+class DriftBaseline(Frozen):
     """Everything drift checks compare a live window with: one reference per feature
     and, when the training job wrote it, one for the model's predictions on the holdout."""
 

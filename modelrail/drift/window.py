@@ -1,5 +1,5 @@
-"""A live window's per-feature summary on the reference's grid: one vectorised pass
-(``searchsorted`` + two ``bincount`` calls) over the column, and :func:`merge` adds two
+"""A live window's per-feature summary on the reference's grid: one pass over the column
+(a sort, then two binary searches per reference edge), and :func:`merge` adds two
 summaries of the same feature so a large window splits into parts and combines exactly:
 counts, minimum and maximum bit for bit; the float sums to rounding (D48).
 """
@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from modelrail.drift.reference import NumericReference, gap_summary, split_finite
+from modelrail.drift.reference import Frozen, NumericReference, gap_summary, split_finite
 
 LOW_CARDINALITY_MAX = 20
 """Windows of numeric features whose reference has at most this many distinct values
@@ -22,11 +22,7 @@ together (and ``DriftOptions.low_cardinality`` up to this), and to count them ex
 EXTRA_VALUES = LOW_CARDINALITY_MAX + 1
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class NumericWindow(_Frozen):
+class NumericWindow(Frozen):
     rows: int = Field(ge=0)
     nulls: int = Field(ge=0)
     non_finite: int = Field(ge=0)
@@ -46,7 +42,7 @@ class NumericWindow(_Frozen):
     maximum: float | None = None
 
 
-class CategoricalWindow(_Frozen):
+class CategoricalWindow(Frozen):
     rows: int = Field(ge=0)
     nulls: int = Field(ge=0)
     n: int = Field(ge=0)
