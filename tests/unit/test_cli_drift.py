@@ -125,3 +125,31 @@ def test_bad_input_exits_2_without_traceback(
     assert main(["drift", "compare", "--reference", str(ref), "--current", str(cur)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_contract_kinds_on_sample_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from modelrail.contract import load_contract
+    from modelrail.sample import sample_command
+
+    good = sample_command("churn", 1500, 1, tmp_path / "good.csv")
+    drifted = sample_command("churn", 1500, 2, tmp_path / "drifted.csv", variant="drifted")
+    same = sample_command("churn", 1500, 3, tmp_path / "same.csv")
+    contract = load_contract("churn")
+    expected = [
+        c.name for c in contract.columns if c.name != contract.target and c.type != "datetime"
+    ]
+    for current, drift in ((drifted, True), (same, False)):
+        args = [
+            "drift",
+            "compare",
+            "--reference",
+            str(good),
+            "--current",
+            str(current),
+            "--model",
+            "churn",
+        ]
+        assert main([*args, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert [f["name"] for f in out["features"]] == expected
+        assert any(f["drifted"] for f in out["features"]) is drift
