@@ -95,7 +95,14 @@ class DriftBaseline(Frozen):
 
 def split_finite(values: Any, name: str) -> tuple[FloatArray, int, int]:
     """The finite values as float64, and the counts of nulls (NaN) and of +-inf."""
-    array = np.asarray(values, dtype=np.float64).ravel()
+    if hasattr(values, "to_numpy"):  # a pandas column, nullable dtypes included
+        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    try:
+        array = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"column {name!r} is numeric but holds values that are not numbers"
+        ) from exc
     keep = np.isfinite(array)
     finite = array[keep]
     if finite.size == array.size:

@@ -217,3 +217,13 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
     fa = np.searchsorted(np.sort(a), xs, side="right") / a.size
     fb = np.searchsorted(np.sort(b), xs, side="right") / b.size
     return float(np.abs(fa - fb).max())
+
+
+def test_nullable_pandas_columns_and_text_in_numbers() -> None:
+    import pandas as pd
+
+    column = pd.Series([1, None, 3, 4], dtype="Int64")
+    reference = numeric_reference(column)
+    assert (reference.n, reference.nulls) == (3, 1)
+    with pytest.raises(ValueError, match="holds values that are not numbers"):
+        numeric_reference(np.array(["1", "x"], dtype=object))
