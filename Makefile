@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install layers demo test test-fast lint typecheck synth bench clean
+.PHONY: install layers demo test test-fast lint typecheck synth bench drift-parity clean
 
 install: $(STAMP) layers
 
@@ -43,6 +43,14 @@ synth: install
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+
+# Evidently in its own environment (never the project's), then the recorded verdicts in
+# tests/data/drift_parity.json regenerated from the seeded cases (D48).
+EVIDENTLY_VENV ?= .modelrail/evidently-venv
+drift-parity: install
+	test -x $(EVIDENTLY_VENV)/bin/python || ($(PYTHON) -m venv $(EVIDENTLY_VENV) && \
+	  $(EVIDENTLY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'evidently==0.7.23' 'pandas<3')
+	$(BIN)/python -m benchmarks.drift_parity --evidently-python $(EVIDENTLY_VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) cdk.out build .pytest_cache .mypy_cache .ruff_cache

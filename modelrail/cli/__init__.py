@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modelrail.cli import demo, deploy, destroy, local, registry, sample
+from modelrail.cli import demo, deploy, destroy, drift, local, registry, sample
 
-GROUPS = (sample, local, registry, deploy, destroy, demo)
+GROUPS = (sample, local, registry, deploy, destroy, demo, drift)
 
 
 def build_parser() -> argparse.ArgumentParser:
