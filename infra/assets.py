@@ -4,7 +4,8 @@
   local cloud and CLI, which need moto) plus every contract rendered to JSON. Third-party
   libraries come from the function's layers (Powertools, AWS SDK for pandas).
 * The training asset is ``sourcedir.tar.gz`` in the SageMaker script-mode layout:
-  ``training/*.py`` at the top and ``contracts/<name>.json`` beside them.
+  ``training/*.py`` at the top, the core modules they import under ``modelrail/``
+  (:data:`TRAINING_CORE_MODULES`) and ``contracts/<name>.json`` beside them.
 * The dataset Processing job's asset is ``dataset-job.pyz``, a zip application:
   ``processing/dataset_job.py`` as ``__main__.py``, the core package as for a Lambda,
   the contracts and ``requirements.txt`` (the libraries the framework image lacks).
@@ -32,6 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "assets"
 FUNCTIONS = ROOT / "functions"
 TRAINING = ROOT / "training"
+# The modelrail modules the training and serving code import (one definition of a value's
+# canonical form); they must keep to the container's Python (tests/unit/
+# test_training_container_compat.py checks them with training/).
+TRAINING_CORE_MODULES = ("__init__.py", "canonical.py")
 PROCESSING = ROOT / "processing"
 #: What the dataset job imports beyond the scikit-learn image's libraries (numpy, pandas),
 #: pinned to the versions installed here, which the tests run: pydantic for the core's
@@ -107,6 +112,8 @@ def training_source_bytes() -> bytes:
     files: dict[str, bytes] = {}
     for path in sorted(TRAINING.glob("*.py")):
         files[path.name] = path.read_bytes()
+    for module in TRAINING_CORE_MODULES:
+        files[f"modelrail/{module}"] = (PACKAGE / module).read_bytes()
     for name, data in rendered_contracts().items():
         files[f"contracts/{name}.json"] = data
     raw = io.BytesIO()

@@ -29,8 +29,10 @@ NA_VALUES = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
     "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )  # fmt: skip
-_TRUE = ("True", "TRUE", "true")
-_FALSE = ("False", "FALSE", "false")
+# The words pandas' CSV reader itself turns into booleans: what a frame read "as pandas
+# would" holds. Which words mean true to modelrail is modelrail.canonical's business.
+PANDAS_TRUE = ("True", "TRUE", "true")
+PANDAS_FALSE = ("False", "FALSE", "false")
 BLOCK_BYTES = 8 * 1024 * 1024
 BATCH_ROWS = 100_000
 
@@ -76,8 +78,8 @@ class CsvColumns:
             column_types=types,
             null_values=list(NA_VALUES),
             strings_can_be_null=True,
-            true_values=list(_TRUE),
-            false_values=list(_FALSE),
+            true_values=list(PANDAS_TRUE),
+            false_values=list(PANDAS_FALSE),
         )
         parse = pa_csv.ParseOptions(newlines_in_values=True)
         with self._open() as stream:
@@ -102,10 +104,10 @@ def infer_like_pandas(text: pd.Series) -> pd.Series:
     present = text.dropna()
     if not len(present):
         return text.astype(object)
-    if present.isin((*_TRUE, *_FALSE)).all():
+    if present.isin((*PANDAS_TRUE, *PANDAS_FALSE)).all():
         if len(present) == len(text):
-            return present.isin(_TRUE)
-        return text.map(lambda v: v in _TRUE, na_action="ignore").astype(object)
+            return present.isin(PANDAS_TRUE)
+        return text.map(lambda v: v in PANDAS_TRUE, na_action="ignore").astype(object)
     numbers = pd.to_numeric(present, errors="coerce")
     if numbers.notna().all():
         parsed = pd.to_numeric(text, errors="coerce")

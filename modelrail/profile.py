@@ -95,6 +95,7 @@ from pydantic import (
     model_validator,
 )
 
+from modelrail import canonical
 from modelrail.contract import Column, ColumnType, ModelContract
 from modelrail.ordered import SortedStats
 
@@ -131,8 +132,6 @@ _KIND: dict[ColumnType, Kind] = {
     ColumnType.BOOLEAN: "boolean",
     ColumnType.DATETIME: "datetime",
 }
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 _SHA256_HEX = r"^[0-9a-f]{64}$"
 _NAN_TEXT = frozenset({"", "nan"})
 
@@ -554,20 +553,6 @@ def _as_objects(series: pd.Series) -> pd.Series:
     return series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
 
 
-def _canonical_category(value: Any) -> str | None:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return None
-        if float(value).is_integer():
-            return str(int(value))  # 3.0 from a CSV column with gaps means "3"
-    text = str(value).strip()
-    return text or None
-
-
 def _relabel(codes: IntArray, canon: list[str | None]) -> _Labels:
     """Merge uniques with the same canonical label (" a" and "a"), null ones to -1."""
     labels: dict[str, int] = {}
@@ -580,7 +565,7 @@ def _relabel(codes: IntArray, canon: list[str | None]) -> _Labels:
 
 def _categorical_labels(series: pd.Series) -> _Labels:
     codes, uniques = pd.factorize(_as_objects(series))
-    canon = [_canonical_category(u) for u in uniques]
+    canon = [canonical.category(u) for u in uniques]
     return _relabel(codes.astype(np.int64), canon)
 
 
@@ -593,16 +578,11 @@ def _boolean_labels(series: pd.Series, name: str) -> _Labels:
     canon: list[str | None] = []
     bad: list[str] = []
     for value in uniques:
-        label = _canonical_category(value)
-        if label is not None:
-            low = label.lower()
-            if low in _TRUE:
-                label = "true"
-            elif low in _FALSE:
-                label = "false"
-            else:
-                bad.append(repr(value))
-        canon.append(label)
+        try:
+            canon.append(canonical.boolean_label(value))
+        except canonical.NotABoolean:
+            bad.append(repr(value))
+            canon.append(None)
     if bad:
         raise ValueError(f"column {name!r}: values that are not booleans: {', '.join(bad[:3])}")
     return _relabel(codes.astype(np.int64), canon)

@@ -49,6 +49,8 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelrail import canonical
+from modelrail.columns import PANDAS_FALSE, PANDAS_TRUE
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
 from modelrail.limits import ValidationLimits
 from modelrail.ordered import partition_bits
@@ -61,8 +63,6 @@ UIntArray = npt.NDArray[np.uint64]
 MAX_EXAMPLES = 5
 SUMMARY_MAX_CHARS = 1000
 _UTF8_BOM = b"\xef\xbb\xbf"
-_BOOL_TRUE = frozenset({"true", "1", "yes"})
-_BOOL_FALSE = frozenset({"false", "0", "no"})
 _OTHER_DELIMITERS = {";": "';' (semicolon)", "\t": "'\\t' (tab)", "|": "'|' (pipe)"}
 _MAX_MIXED_DATETIME_PARSE = 20_000
 _BOUND_TOLERANCE = 1e-9  # relative slack on min/max for float parsing error
@@ -476,8 +476,8 @@ def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
             column_types=dict.fromkeys((names[i] for i in text), _dictionary(pa)),
             null_values=list(_NA_VALUES),
             strings_can_be_null=True,
-            true_values=["True", "TRUE", "true"],
-            false_values=["False", "FALSE", "false"],
+            true_values=list(PANDAS_TRUE),
+            false_values=list(PANDAS_FALSE),
             timestamp_parsers=[],
         ),
     )
@@ -1374,14 +1374,14 @@ class _Validator:
         else:
             codes, uniques = pd.factorize(_objects(series))
             null = codes < 0
-            normal = [str(u).strip().lower() for u in uniques]
-            truth = np.array([n in _BOOL_TRUE for n in normal], dtype=np.bool_)
-            known = np.array([n in _BOOL_TRUE or n in _BOOL_FALSE for n in normal], dtype=np.bool_)
+            flags = [_flag(u) for u in uniques]
+            truth = np.array([f is True for f in flags], dtype=np.bool_)
+            known = np.array([f is not None for f in flags], dtype=np.bool_)
             invalid = ~null & ~known[codes] if len(uniques) else np.zeros(len(codes), np.bool_)
             self._nulls(col, state, null, rows)
             what = (
-                "value that is not a boolean (true/false, 1/0, yes/no)",
-                "values that are not a boolean (true/false, 1/0, yes/no)",
+                f"value that is not a boolean ({_BOOLEAN_WORDS})",
+                f"values that are not a boolean ({_BOOLEAN_WORDS})",
             )
             self._invalid(state, code, invalid, rows, what, series.array)
             good = ~null & ~invalid
@@ -1681,6 +1681,17 @@ def _repeats(hashes: UIntArray, rows: IntArray) -> tuple[IntArray, int] | None:
     value = values[np.flatnonzero(repeat)[0]]
     earlier = int(where[first_seen[np.searchsorted(distinct, value)]])
     return duplicates, earlier
+
+
+_BOOLEAN_WORDS = "true/false, t/f, yes/no, y/n, 1/0"
+
+
+def _flag(value: Any) -> bool | None:
+    """A distinct value as a boolean (modelrail.canonical), None when it is not one."""
+    try:
+        return canonical.boolean(value)
+    except canonical.NotABoolean:
+        return None
 
 
 def _python(value: Any) -> Any:

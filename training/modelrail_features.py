@@ -33,6 +33,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from modelrail import canonical
+
 REGRESSION = "regression"
 BINARY = "binary"
 MULTICLASS = "multiclass"
@@ -55,8 +57,6 @@ GREATER_IS_BETTER = {
 # Contract hyperparameter names that differ from the estimator's own.
 HYPERPARAMETER_ALIASES = {"n_estimators": "max_iter"}
 
-_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-_FALSE = {"false", "f", "no", "n", "0", "0.0"}
 _MISSING_CATEGORY = "__missing__"
 
 
@@ -126,16 +126,11 @@ def _to_bool(series: pd.Series, name: str) -> pd.Series:
         return series.astype("float64")
 
     def convert(value: Any) -> float:
-        if isinstance(value, (bool, np.bool_)):
-            return 1.0 if value else 0.0
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return 1.0
-        if text in _FALSE:
-            return 0.0
-        if text == "":
-            return np.nan
-        raise ContractDataError(f"column {name!r}: {value!r} is not a boolean")
+        try:
+            flag = canonical.boolean(value)
+        except canonical.NotABoolean:
+            raise ContractDataError(f"column {name!r}: {value!r} is not a boolean") from None
+        return np.nan if flag is None else (1.0 if flag else 0.0)
 
     # Distinct values that compare equal (True, 1, 1.0) convert alike, so they may share
     # one entry; the first bad value found is the first in row order.
@@ -190,14 +185,8 @@ def _to_days(series: pd.Series, name: str) -> pd.Series:
 
 def _to_category(series: pd.Series) -> pd.Series:
     def convert(value: Any) -> Any:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return np.nan
-        if isinstance(value, (bool, np.bool_)):
-            return str(bool(value)).lower()
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            return str(int(value))  # 3.0 read from a CSV with gaps means "3"
-        text = str(value).strip()
-        return text if text else np.nan
+        label = canonical.category(value)  # 3.0 read from a CSV with gaps means "3"
+        return np.nan if label is None else label
 
     if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) not in (
         "string",

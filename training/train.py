@@ -42,6 +42,9 @@ import modelrail_features as mf
 HERE = Path(__file__).resolve().parent
 SERVING_MODULES = ("inference.py", "modelrail_features.py")
 DEFAULT_OUTPUT_DIR = "/opt/ml/output"
+# Modules of the modelrail package the training code imports; the source archive ships
+# them (infra/assets.py), and the model's code/ carries them to the endpoint.
+CORE_MODULES = ("__init__.py", "canonical.py")
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 # SageMaker truncates FailureReason; keep the message well inside its 1024 characters.
@@ -228,6 +231,17 @@ def _hyperparameter_overrides(
         overrides[name] = _scalar(unknown[i + 1])
         i += 2
     return overrides, ignored
+
+
+def copy_core(code_dir: Path) -> None:
+    """The modelrail modules the serving code imports, into the model's code/."""
+    import modelrail
+
+    source = Path(modelrail.__file__).resolve().parent
+    target = code_dir / "modelrail"
+    target.mkdir(exist_ok=True)
+    for module in CORE_MODULES:
+        shutil.copy2(source / module, target / module)
 
 
 def resolve_contract_path(model_name: str | None, contract: str | None) -> Path:
@@ -471,6 +485,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     code_dir.mkdir(exist_ok=True)
     for module in SERVING_MODULES:
         shutil.copy2(HERE / module, code_dir / module)
+    copy_core(code_dir)
 
     # Diagnostics on the same holdout rows, for the quality gate and the model card.
     phases.start("slices")

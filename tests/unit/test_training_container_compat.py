@@ -16,6 +16,8 @@ import numpy
 import pytest
 import sklearn
 
+from infra.assets import TRAINING_CORE_MODULES
+
 
 class ContainerFacts(TypedDict):
     framework_version: str
@@ -72,8 +74,17 @@ NEWER_STDLIB_NAMES = {
 }
 
 TRAINING_DIR = Path(__file__).resolve().parents[2] / "training"
-SOURCES = sorted(TRAINING_DIR.glob("*.py"))
-SIBLINGS = frozenset(p.stem for p in SOURCES)
+PACKAGE_DIR = TRAINING_DIR.parent / "modelrail"
+# The core modules the source archive ships under modelrail/ (infra/assets.py).
+CORE = tuple(PACKAGE_DIR / name for name in TRAINING_CORE_MODULES)
+SOURCES = [*sorted(TRAINING_DIR.glob("*.py")), *CORE]
+SIBLINGS = frozenset(p.stem for p in TRAINING_DIR.glob("*.py")) | {"modelrail"}
+BUNDLED = frozenset(
+    {
+        "modelrail",
+        *(f"modelrail.{Path(n).stem}" for n in TRAINING_CORE_MODULES if n != "__init__.py"),
+    }
+)
 
 
 def container_problems(source: str, siblings: frozenset[str] = SIBLINGS) -> list[str]:
@@ -97,6 +108,8 @@ def container_problems(source: str, siblings: frozenset[str] = SIBLINGS) -> list
                 continue
             module = node.module or ""
             problems += _import_problems([module], allowed)
+            if module == "modelrail":
+                problems += _import_problems([f"modelrail.{a.name}" for a in node.names], allowed)
             newer = NEWER_STDLIB_NAMES.get(module, frozenset())
             problems += [
                 f"line {node.lineno}: {module}.{alias.name} is newer than Python 3.10"
@@ -128,11 +141,37 @@ def _import_problems(modules: list[str], allowed: set[str]) -> list[str]:
             problems.append(f"import {module}: newer than Python 3.10")
         elif module.split(".")[0] not in allowed:
             problems.append(f"import {module}: not available in the container")
+        elif module.split(".")[0] == "modelrail" and module not in BUNDLED:
+            problems.append(f"import {module}: not shipped with the training code")
     return problems
 
 
 def test_training_sources_exist() -> None:
     assert {"train", "inference", "modelrail_features"} <= SIBLINGS
+    assert all(path.is_file() for path in CORE)
+
+
+def test_the_job_copies_the_core_modules_the_archive_ships() -> None:
+    import ast as _ast
+
+    tree = _ast.parse((TRAINING_DIR / "train.py").read_text())
+    copied = next(
+        _ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, _ast.Assign)
+        and any(isinstance(t, _ast.Name) and t.id == "CORE_MODULES" for t in node.targets)
+    )
+    assert tuple(copied) == TRAINING_CORE_MODULES
+
+
+def test_a_core_import_that_is_not_shipped_is_caught() -> None:
+    assert container_problems("from modelrail import canonical\n") == []
+    assert container_problems("from modelrail.contract import load_contract\n") == [
+        "import modelrail.contract: not shipped with the training code"
+    ]
+    assert container_problems("from modelrail import contract\n") == [
+        "import modelrail.contract: not shipped with the training code"
+    ]
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)

@@ -294,7 +294,7 @@ CASES: dict[ViolationCode, tuple[Case, str]] = {
     ),
     ViolationCode.INVALID_BOOLEAN: (
         lambda m: check(with_values("holiday", {5: "maybe", 6: "2"})),
-        "column 'holiday' has 2 values that are not a boolean (true/false, 1/0, yes/no) "
+        "column 'holiday' has 2 values that are not a boolean (true/false, t/f, yes/no, y/n, 1/0) "
         "(0.67% of rows), e.g. 'maybe' in row 5, '2' in row 6",
     ),
     ViolationCode.INVALID_DATETIME: (

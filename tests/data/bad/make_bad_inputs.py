@@ -230,7 +230,7 @@ CASES: dict[str, Case] = {
         "column 'day_of_week' has 2 non-integer values",
     ),
     "bad_boolean.csv": (
-        lambda r: to_csv(setcol(r, "promotion", {0: "maybe", 1: "Y"})),
+        lambda r: to_csv(setcol(r, "promotion", {0: "maybe", 1: "nope"})),
         ["invalid_boolean"],
         "invalid_boolean",
         "column 'promotion' has 2 values that are not a boolean",
