@@ -103,8 +103,9 @@ class LocalClock:
     def fast_forward(self, aws_seconds: float, *, within: float) -> None:
         """Let the next ``aws_seconds`` of local time pass in ``within`` real seconds, then
         go on at the normal speed. Returns at once; waits on the clock follow the change
-        within :attr:`FOLLOW_SECONDS`. Durations already converted with :meth:`real_seconds`
-        (the hosting executor's bakes) keep the speed they were converted at."""
+        within :attr:`FOLLOW_SECONDS`; so do the hosting executor's bakes, which count
+        local time. Durations already converted with :meth:`real_seconds` keep the speed
+        they were converted at."""
         _check_positive("fast_forward seconds", aws_seconds)
         _check_positive("fast_forward within", within)
         with self._lock:

@@ -225,7 +225,6 @@ class LocalCloud:
             self.work_dir / "lambda",
             log_level=lambda_log_level,
             credentials=self.principals.credentials,  # each function as its execution role
-            clock=self.clock,
         )
         self.training = training_runtime.TrainingRuntime(
             self.work_dir / "training", clock=self.clock

@@ -488,18 +488,19 @@ class HostingRuntime:
         self._set(ep.name, pending_deployment_summary=summary)
 
     def _watch(self, alarms: list[str], aws_seconds: float, deadline: float) -> str | None:
-        """Bake for ``aws_seconds``; the reason to roll back if one arises, else None."""
-        until = time.monotonic() + self.clock.real_seconds(aws_seconds)
+        """Bake for ``aws_seconds`` of local time (``deadline``: local time too, so a bake
+        follows the clock's speed changes); the reason to roll back if one arises."""
+        until = self.clock.now() + aws_seconds
         while True:
             tripped = self.cloudwatch.in_alarm(alarms)
             if tripped:
                 return f"alarm {', '.join(tripped)} in ALARM"
-            now = time.monotonic()
+            now = self.clock.now()
             if now >= deadline:
                 return "the maximum execution time passed"
             if now >= until:
                 return None
-            if self._stop.wait(min(WATCH_EVERY, until - now)):
+            if self._stop.wait(WATCH_EVERY):
                 return "the local cloud stopped"
 
     def _blue_green(self, ep: LocalEndpoint, green: Fleet, deployment: dict[str, Any]) -> None:
@@ -509,7 +510,7 @@ class HostingRuntime:
         max_seconds = float(policy.get("MaximumExecutionTimeoutInSeconds", 3600))
         rollback = deployment.get("AutoRollbackConfiguration") or {}
         alarms = [a["AlarmName"] for a in rollback.get("Alarms", [])]
-        deadline = time.monotonic() + self.clock.real_seconds(max_seconds)
+        deadline = self.clock.now() + max_seconds
         blue = ep.live
         try:
             green.start(self._s3_as(green))

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from modelrail.local import layers
-from modelrail.local.clock import LocalClock, working
 from modelrail.local.lambda_bootstrap import MARK
 
 logger = logging.getLogger(__name__)
@@ -297,8 +296,6 @@ class LambdaRuntime:
     # Compiled bytecode for the workers, kept outside the layer and code folders (which
     # hold none, as on AWS); None compiles every import afresh (-B), as a cold start does.
     bytecode_cache: Path | None = layers.DEFAULT_CACHE / "pycache"
-    # A handler computes in real time: the local clock runs at real speed meanwhile (D46).
-    clock: LocalClock | None = None
     invocations: list[Invocation] = field(default_factory=list)
     log_lines: list[LogLine] = field(default_factory=list)
     # Called with (function name, line) for every line a handler prints, after it is
@@ -341,8 +338,7 @@ class LambdaRuntime:
         worker, cold = pool.acquire()
         outcome = _Outcome(True, "", reusable=False)
         try:
-            with working(self.clock):
-                outcome = worker.invoke(request, float(fn.timeout or 3))
+            outcome = worker.invoke(request, float(fn.timeout or 3))
         finally:
             pool.release(worker, keep=outcome.reusable)
             if worker.loaded_file:
