@@ -97,6 +97,7 @@ from pydantic import (
 
 from modelrail import canonical
 from modelrail.contract import Column, ColumnType, ModelContract
+from modelrail.hashing import mix64
 from modelrail.ordered import SortedStats
 
 FloatArray = npt.NDArray[np.float64]
@@ -375,7 +376,7 @@ def fold_row_hash(row_hash: UIntArray, position: int, value_hash: UIntArray) -> 
     """Mix the values of the column at ``position`` (in contract order) into the rows'
     hashes."""
     salt = np.uint64(((position + 1) * _GOLDEN) & _MASK64)  # the column's place in the row
-    return _mix(row_hash ^ _mix(value_hash + salt))
+    return mix64(row_hash ^ mix64(value_hash + salt))
 
 
 def baseline(
@@ -734,16 +735,6 @@ _MASK64 = (1 << 64) - 1
 _NULL_NUMBER = np.uint64(0x7FF8000000000000)  # the canonical NaN: no finite value has it
 _NULL_LABEL = np.uint64(0x6E756C6C6E756C6C)  # "nullnull"
 _NAT = np.iinfo(np.int64).min  # pandas' NaT, outside any real timestamp
-
-
-def _mix(x: UIntArray) -> UIntArray:
-    """splitmix64's finalizer: a bijective avalanche of 64-bit words (wrapping)."""
-    x = x ^ (x >> np.uint64(30))  # a new array; in place from here (fewer temporaries)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
 
 
 def _hash_text(text: str) -> np.uint64:

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelrail import canonical
 from modelrail.columns import PANDAS_FALSE, PANDAS_TRUE
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
+from modelrail.hashing import mix64
 from modelrail.limits import ValidationLimits
 from modelrail.ordered import partition_bits
 
@@ -605,16 +606,6 @@ _COLUMN_ORDER = (
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _mix64(x: UIntArray) -> UIntArray:
-    """splitmix64's finaliser: spreads every input bit over the 64 output bits."""
-    x = x ^ (x >> np.uint64(30))  # a new array; in place from here (fewer temporaries)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
-
-
 def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
     """64-bit hashes under which two cells are equal when ``DataFrame.duplicated`` says so.
 
@@ -631,7 +622,7 @@ def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
             values = pd.Series(parsed).to_numpy(dtype=np.float64, na_value=np.nan)
         text = ~null & np.isnan(values)  # not a number: compared as text
         values = np.where(np.isnan(values), 0.0, values) + 0.0
-        out = _mix64(values.view(np.uint64) ^ _GOLDEN)
+        out = mix64(values.view(np.uint64) ^ _GOLDEN)
         if text.any():
             raw = series[text].astype(str).to_numpy(dtype=object)
             hashed = pd.util.hash_array(raw, categorize=False)
@@ -1258,7 +1249,7 @@ class _Validator:
         hashes = np.zeros(len(frame), dtype=np.uint64)
         for pos in keep:
             column_hash = _column_hash(frame[pos], declared.get(self.header[pos], False))
-            hashes = _mix64(hashes * _GOLDEN + column_hash)
+            hashes = mix64(hashes * _GOLDEN + column_hash)
         self.row_hashes.add(hashes, self.good_rows - len(frame))
         if self.sink is not None:
             self.sink({name: frame[pos] for name, pos in self.positions.items()}, len(frame))

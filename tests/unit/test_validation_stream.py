@@ -129,13 +129,14 @@ def test_duplicates_by_partitioned_hashes_are_the_brute_force_answer(
     batches: list[list[int]], spread: bool, size: int
 ) -> None:
     """Repeats are found a part of the hash space at a time: exact, in row order."""
-    from modelrail.validation import _HashPartitions, _mix64
+    from modelrail.hashing import mix64
+    from modelrail.validation import _HashPartitions
 
     parts = _HashPartitions(None, size)
     rows: list[int] = []
     for batch in batches:
         values = np.array(batch, dtype=np.uint64)
-        hashes = _mix64(values) if spread else values  # spread over the parts, or all in one
+        hashes = mix64(values) if spread else values  # spread over the parts, or all in one
         parts.add(hashes, len(rows))
         rows += hashes.tolist()
     seen: dict[int, int] = {}
