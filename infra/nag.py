@@ -17,8 +17,11 @@ from modelrail.layout import (
     APPROVALS,
     CAPTURE,
     DATASETS,
+    GROUND_TRUTH,
     INCOMING,
+    MONITORING,
     QUARANTINE,
+    RETRAINING,
     RUNS,
     TRAINING_OUTPUT,
 )
@@ -292,9 +295,72 @@ def acknowledge_findings(stack: Stack) -> list[tuple[str, str]]:
         "this queue is itself the dead-letter queue of the upload rule and the starter function",
     )
 
+    _ack(
+        validate_policy,
+        f"AwsSolutions-IAM5[Resource::<{data}.Arn>/{RETRAINING.objects}]",
+        f"reads the retraining datasets monitoring writes under {RETRAINING.prefix}",
+    )
+    _ack(
+        dataset_job,
+        f"AwsSolutions-IAM5[Resource::<{data}.Arn>/{RETRAINING.objects}]",
+        f"reads the retraining dataset it validates, any key under {RETRAINING.prefix}",
+    )
     _acknowledge_deployment(stack, lid)
+    _acknowledge_monitoring(stack, lid)
     _acknowledge_serverless(stack)
     return list(ACKNOWLEDGED[stack.node.path])
+
+
+def _acknowledge_monitoring(stack: ModelrailStack, lid: Callable[[IConstruct], str]) -> None:
+    monitoring = stack.monitoring
+    data = lid(stack.storage.data)
+    artifacts = lid(stack.storage.artifacts)
+    table = lid(stack.registry.table)
+    reads = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
+    grants = {
+        monitoring.check_fn: (
+            (*reads, "Action::s3:Abort*"),
+            {
+                f"Resource::<{artifacts}.Arn>/{TRAINING_OUTPUT.objects}": "reads the champion's drift baseline from its training output (any past job)",
+                f"Resource::<{artifacts}.Arn>/{CAPTURE.objects}": f"reads the endpoint's data capture under {CAPTURE.prefix} (files named by SageMaker per hour)",
+                f"Resource::<{artifacts}.Arn>/{MONITORING.objects}": f"writes each check's reports under {MONITORING.prefix}<model>/<check>/",
+                f"Resource::<{data}.Arn>/{GROUND_TRUTH.objects}": f"reads the labels teams upload under {GROUND_TRUTH.prefix}",
+                f"Resource::<{table}.Arn>/index/*": "CDK's table grant covers the registry's secondary index",
+            },
+        ),
+        monitoring.retrain_fn: (
+            (*reads, "Action::s3:Abort*"),
+            {
+                f"Resource::<{artifacts}.Arn>/{MONITORING.objects}": "reads the labelled window (labelled.csv) a check wrote",
+                f"Resource::<{artifacts}.Arn>/{DATASETS.objects}": "reads (and copies server-side) the champion's training snapshot",
+                f"Resource::<{data}.Arn>/{RETRAINING.objects}": f"writes the retraining dataset under {RETRAINING.prefix}<model>/<execution>/",
+                f"Resource::<{table}.Arn>/index/*": "CDK's table grant covers the registry's secondary index",
+                f"Resource::arn:<AWS::Partition>:states:{stack.region}:<AWS::AccountId>:execution:"
+                f"modelrail-{stack.config.name}-training:*": "DescribeExecution of the retraining it started (names are made per decision)",
+            },
+        ),
+    }
+    for fn, (actions, resources) in grants.items():
+        _ack(fn, "AwsSolutions-L1", _RUNTIME_REASON)
+        _ack(fn, "Serverless-LambdaLatestVersion", _RUNTIME_REASON, pack="Serverless")
+        _ack(fn, "Serverless-LambdaDLQ", _SYNC_DLQ_REASON, pack="Serverless")
+        policy = fn.role.node.find_child("DefaultPolicy") if fn.role else None
+        assert policy is not None
+        _ack(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "xray:PutTraceSegments/PutTelemetryRecords cannot be scoped to a resource (active tracing)",
+        )
+        _ack_grants(policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*", *actions)
+        for finding, reason in resources.items():
+            _ack(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+    sm_policy = monitoring.state_machine.role.node.find_child("DefaultPolicy")
+    _ack_state_machine_role(sm_policy)
+    for fn_id in ("CheckDriftFn", "RetrainPolicyFn"):
+        logical = lid(monitoring.node.find_child(fn_id).node.find_child("Function"))
+        _ack_invoke(sm_policy, logical)
+    schedule_policy = monitoring.schedule_role.node.find_child("DefaultPolicy")
+    _ack_grants(schedule_policy, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 
 
 def _acknowledge_deployment(stack: ModelrailStack, lid: Callable[[IConstruct], str]) -> None:

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.deployment import Deployment, DeploymentResources
+from infra.constructs.monitoring import Monitoring, MonitoringResources
 from infra.constructs.pipeline import PipelineResources, TrainingPipeline
 from infra.constructs.storage import RegistryTable, Storage, allow_alarm_notifications
 
@@ -58,6 +59,20 @@ class ModelrailStack(Stack):
                 deployment=self.deployment.state_machine if config.deploy_after_training else None,
             ),
         )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            res=MonitoringResources(
+                config=config,
+                key=self.storage.key,
+                data_bucket=self.storage.data,
+                artifacts_bucket=self.storage.artifacts,
+                registry_table=self.registry.table,
+                topic=self.topic,
+                training=self.pipeline.state_machine,
+                dead_letters=self.pipeline.dead_letters,
+            ),
+        )
 
         # Outputs are how the CLI and the local cloud find the resources.
         for name, value in {
@@ -67,6 +82,7 @@ class ModelrailStack(Stack):
             "NotificationsTopicArn": self.topic.topic_arn,
             "TrainingStateMachineArn": self.pipeline.state_machine.state_machine_arn,
             "DeploymentStateMachineArn": self.deployment.state_machine.state_machine_arn,
+            "MonitoringStateMachineArn": self.monitoring.state_machine.state_machine_arn,
             "DeadLetterQueueUrl": self.pipeline.dead_letters.queue_url,
         }.items():
             CfnOutput(self, name, value=value)

@@ -17,6 +17,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from modelrail.drift.engine import DriftOptions
 from modelrail.limits import ValidationLimits
 from modelrail.monitoring.policy import RetrainPolicy
 
@@ -216,6 +217,9 @@ class MonitoringConfig(_Frozen):
     """A check compares the captured traffic of the last ``window_hours`` with the baseline."""
     min_rows: int = Field(default=200, ge=1)
     """A window with fewer rows is reported as insufficient data, never as drift."""
+    drift: DriftOptions = DriftOptions()
+    """The drift tests' thresholds (Evidently's defaults; ``drift_share``: the share of
+    drifted features that makes the window drifted)."""
     retrain: RetrainPolicy = RetrainPolicy()
 
     @model_validator(mode="after")

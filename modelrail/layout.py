@@ -9,6 +9,7 @@ Data bucket (what people upload, and what is kept of it)::
     incoming/<model>/<file>                       uploads; each one starts the pipeline
     quarantine/<model>/<version id>/              a rejected upload's exact bytes + report
     ground-truth/<model>/<file>                   delayed labels (monitoring)
+    retraining/<model>/<execution>/data.csv       a retraining's dataset (monitoring)
 
 Artifacts bucket (what modelrail makes)::
 
@@ -56,6 +57,7 @@ class Area:
 INCOMING = Area("data", "incoming")
 QUARANTINE = Area("data", "quarantine")
 GROUND_TRUTH = Area("data", "ground-truth")
+RETRAINING = Area("data", "retraining")
 DATASETS = Area("artifacts", "datasets")
 RUNS = Area("artifacts", "runs")
 TRAINING_OUTPUT = Area("artifacts", "training-output")
@@ -67,6 +69,7 @@ AREAS = (
     INCOMING,
     QUARANTINE,
     GROUND_TRUTH,
+    RETRAINING,
     DATASETS,
     RUNS,
     TRAINING_OUTPUT,
@@ -100,3 +103,32 @@ def run_channel(model: str, run: str, channel: str) -> str:
 def approval_key(model: str, version: int) -> str:
     """The pending approval record of a version."""
     return APPROVALS.of(model, f"v{version}.json")
+
+
+def capture_prefix(endpoint: str) -> str:
+    """Where SageMaker writes the data capture of ``endpoint`` (every variant)."""
+    return CAPTURE.of(endpoint, "")
+
+
+def capture_hour_prefix(endpoint: str, variant: str, hour: str) -> str:
+    """The capture files of one variant's hour, ``hour`` as ``yyyy/mm/dd/hh``."""
+    return CAPTURE.of(endpoint, variant, hour, "")
+
+
+def ground_truth_prefix(model: str) -> str:
+    """Where labels for ``model``'s predictions are uploaded."""
+    return GROUND_TRUTH.of(model, "")
+
+
+def ground_truth_key(model: str, filename: str) -> str:
+    return GROUND_TRUTH.of(model, filename)
+
+
+def monitoring_folder(model: str, check: str) -> str:
+    """One monitoring check's reports."""
+    return MONITORING.of(model, check, "")
+
+
+def retraining_key(model: str, execution: str) -> str:
+    """The dataset a retraining execution trains on."""
+    return RETRAINING.of(model, execution, "data.csv")

@@ -38,7 +38,52 @@ CANDIDATE_METRIC = MetricSpec(
     "the primary metric of each trained candidate on its holdout",
 )  # fmt: skip
 
-CATALOG: tuple[MetricSpec, ...] = (GATE_DECISIONS, GATE_CHECK_FAILED, CANDIDATE_METRIC)
+DRIFT_SHARE = MetricSpec(
+    "DriftShare", "None", ("Environment", "Model"),
+    "share of the champion's features judged drifted in a monitoring window",
+)  # fmt: skip
+FEATURE_DRIFT = MetricSpec(
+    "feature_baseline_drift_{feature}", "None", ("Environment", "Model"),
+    "a feature's drift score in a window (Model Monitor's name; the test's distance or p-value)",
+)  # fmt: skip
+PREDICTION_DRIFT = MetricSpec(
+    "PredictionDrift", "None", ("Environment", "Model"),
+    "the drift score of the model's predictions in a window",
+)  # fmt: skip
+WINDOW_ROWS = MetricSpec(
+    "MonitoredRows", "Count", ("Environment", "Model"),
+    "captured rows in a monitoring window",
+)  # fmt: skip
+NULL_SHARE = MetricSpec(
+    "feature_null_share_{feature}", "None", ("Environment", "Model"),
+    "a feature's share of missing values in a window",
+)  # fmt: skip
+LIVE_METRIC = MetricSpec(
+    "LivePrimaryMetric", "None", ("Environment", "Model"),
+    "the champion's primary metric on the window's labelled rows",
+)  # fmt: skip
+LABELLED_ROWS = MetricSpec(
+    "LabelledRows", "Count", ("Environment", "Model"),
+    "captured rows of a window that have a label",
+)  # fmt: skip
+RETRAIN_DECISIONS = MetricSpec(
+    "RetrainDecisions", "Count", ("Environment", "Model", "Outcome", "Trigger"),
+    "retraining decisions: started or suppressed, by trigger",
+)  # fmt: skip
+
+CATALOG: tuple[MetricSpec, ...] = (
+    GATE_DECISIONS,
+    GATE_CHECK_FAILED,
+    CANDIDATE_METRIC,
+    DRIFT_SHARE,
+    FEATURE_DRIFT,
+    PREDICTION_DRIFT,
+    WINDOW_ROWS,
+    NULL_SHARE,
+    LIVE_METRIC,
+    LABELLED_ROWS,
+    RETRAIN_DECISIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +103,13 @@ class Point:
 def point(spec: MetricSpec, value: float, **dimensions: str) -> Point:
     """A datapoint of ``spec``; the dimensions in the spec's order."""
     return Point(spec, tuple((name, dimensions[name]) for name in spec.dimensions), float(value))
+
+
+def per_feature(spec: MetricSpec, feature: str) -> MetricSpec:
+    """A per-feature spec (``feature_baseline_drift_{feature}``) named for ``feature``."""
+    if "{feature}" not in spec.name:
+        raise ValueError(f"{spec.name} is not a per-feature metric")
+    return MetricSpec(spec.name.format(feature=feature), spec.unit, spec.dimensions, spec.what)
 
 
 def gate_points(

@@ -8,10 +8,12 @@ from typing import TypeVar
 
 from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 
 from infra.config import EnvironmentConfig
 from infra.images import sklearn_image_uri
+from infra.timeouts import INVOKE_OVERHEAD_SECONDS
 
 # Errors worth retrying on a Task: the service's, never the handler's own.
 LAMBDA_TRANSIENT = [
@@ -108,3 +110,14 @@ def grant_container_basics(
         )
     )
     role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+
+
+def invoke_seconds(fn: lambda_.IFunction) -> int:
+    """A LambdaInvoke task's timeout: the function's own plus the invoke's overhead."""
+    timeout = fn.timeout if isinstance(fn, lambda_.Function) else None
+    assert timeout is not None, "modelrail functions have an explicit timeout"
+    return int(timeout.to_seconds()) + INVOKE_OVERHEAD_SECONDS
+
+
+def invoke_timeout(fn: lambda_.IFunction) -> sfn.Timeout:
+    return sfn.Timeout.duration(Duration.seconds(invoke_seconds(fn)))

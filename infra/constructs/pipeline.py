@@ -40,6 +40,8 @@ from infra.constructs.common import (
     SFN_TRANSIENT,
     SNS_TRANSIENT,
     grant_container_basics,
+    invoke_seconds,
+    invoke_timeout,
     retry_quota,
     retry_transient,
 )
@@ -47,7 +49,6 @@ from infra.constructs.functions import PipelineFunction
 from infra.images import sklearn_image_uri
 from infra.timeouts import (
     API_CALL_SECONDS,
-    INVOKE_OVERHEAD_SECONDS,
     StepTimeouts,
     job_timeout,
     pipeline_timeout,
@@ -59,6 +60,7 @@ from modelrail.layout import (
     DATASETS,
     INCOMING,
     QUARANTINE,
+    RETRAINING,
     RUNS,
     TRAINING_OUTPUT,
     dataset_folder,
@@ -86,14 +88,8 @@ _Guardable = TypeVar("_Guardable", sfn.TaskStateBase, sfn.CustomState)
 _API_CALL = sfn.Timeout.duration(Duration.seconds(API_CALL_SECONDS))
 
 
-def _invoke_seconds(fn: lambda_.IFunction) -> int:
-    timeout = fn.timeout if isinstance(fn, lambda_.Function) else None
-    assert timeout is not None, "pipeline functions have an explicit timeout"
-    return int(timeout.to_seconds()) + INVOKE_OVERHEAD_SECONDS
-
-
-def _invoke_timeout(fn: lambda_.IFunction) -> sfn.Timeout:
-    return sfn.Timeout.duration(Duration.seconds(_invoke_seconds(fn)))
+_invoke_seconds = invoke_seconds
+_invoke_timeout = invoke_timeout
 
 
 class _RunLocation(tasks.S3Location):
@@ -149,6 +145,8 @@ class TrainingPipeline(Construct):
             },
         ).function
         res.data_bucket.grant_read(self.validate_fn, INCOMING.objects)
+        # Retraining datasets, written by monitoring (modelrail.monitoring.retraining).
+        res.data_bucket.grant_read(self.validate_fn, RETRAINING.objects)
         res.data_bucket.grant_put(self.validate_fn, QUARANTINE.objects)
         res.artifacts_bucket.grant_put(self.validate_fn, DATASETS.objects)
 
@@ -363,6 +361,7 @@ class TrainingPipeline(Construct):
             )
         )
         res.data_bucket.grant_read(role, INCOMING.objects)
+        res.data_bucket.grant_read(role, RETRAINING.objects)
         res.data_bucket.grant_put(role, QUARANTINE.objects)
         res.artifacts_bucket.grant_put(role, DATASETS.objects)
         return role
@@ -685,6 +684,7 @@ class TrainingPipeline(Construct):
                         "execution": sfn.JsonPath.execution_id,
                         "requestedBy": sfn.JsonPath.string_at("$.requestedBy"),
                         "round": sfn.JsonPath.number_at("$.round"),
+                        "retrain": sfn.JsonPath.object_at("$.retrain"),
                     }
                 ),
                 payload_response_only=True,

@@ -1,7 +1,7 @@
 """The ``modelrail`` command: one module per command group.
 
-``sample``, ``local run|up``, ``registry ...``, ``deploy``, ``predict``, ``destroy`` and
-``demo``; each module has ``add_parser(sub)`` and keeps to parsing and printing: the
+``sample``, ``local run|up``, ``registry ...``, ``deploy``, ``predict``, ``destroy``,
+``demo``, ``drift compare|check|history`` and ``labels upload``; each module has ``add_parser(sub)`` and keeps to parsing and printing: the
 rules they apply live in the core (modelrail.registry, modelrail.deploy, ...).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modelrail.cli import demo, deploy, destroy, drift, local, registry, sample
+from modelrail.cli import demo, deploy, destroy, drift, local, monitor, registry, sample
 
-GROUPS = (sample, local, registry, deploy, destroy, demo, drift)
+GROUPS = (sample, local, registry, deploy, destroy, demo, drift, monitor)
 
 
 def build_parser() -> argparse.ArgumentParser:

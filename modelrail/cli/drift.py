@@ -143,7 +143,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    drift = sub.add_parser("drift", help="compare two data files for drift")
+    drift = sub.add_parser("drift", help="drift: compare files, check the live model, history")
     commands = drift.add_subparsers(dest="drift_command", required=True)
     cmp = commands.add_parser("compare", help="drift of CUR against REF, per column and overall")
     cmp.add_argument("--reference", required=True, metavar="REF", help="CSV or Parquet file")
@@ -154,3 +154,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmp.add_argument("--json", action="store_true", help="print the report as JSON")
     cmp.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
     cmp.set_defaults(func=_cmd_compare)
+    from modelrail.cli.monitor import add_check_parsers
+
+    add_check_parsers(commands)

@@ -165,10 +165,10 @@ def resolve_table(args: argparse.Namespace, *, cloudformation: Any | None = None
     if explicit:
         return str(explicit)
     hint = f"pass --table or set {ENV_TABLE}"
-    return _stack_output(args, TABLE_OUTPUT, cloudformation=cloudformation, advice=f"; {hint}")
+    return stack_output(args, TABLE_OUTPUT, cloudformation=cloudformation, advice=f"; {hint}")
 
 
-def _stack_output(
+def stack_output(
     args: argparse.Namespace,
     key: str,
     *,
@@ -717,7 +717,7 @@ def resolve_artifacts_bucket(args: argparse.Namespace, *, cloudformation: Any | 
         f"--artifacts-bucket or set {ENV_ARTIFACTS} (the stack's {ARTIFACTS_OUTPUT} output), "
         "or check --env and your AWS credentials, then run the command again"
     )
-    return _stack_output(
+    return stack_output(
         args,
         ARTIFACTS_OUTPUT,
         cloudformation=cloudformation,

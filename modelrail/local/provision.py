@@ -216,6 +216,7 @@ RECONCILED_TYPES = frozenset(
         "AWS::SQS::QueuePolicy",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::CloudWatch::Alarm",
+        "AWS::Scheduler::Schedule",
     }
 )
 # Skipped types that carry no behaviour the local cloud needs, each with the reason.
@@ -283,6 +284,8 @@ def reconcile(
             _reconcile_layers(deployed.physical(logical), props["Layers"], region)
         elif kind == "AWS::CloudWatch::Alarm":
             _reconcile_alarm(props, deployed, region)
+        elif kind == "AWS::Scheduler::Schedule":
+            _reconcile_schedule(resolve(props), region)
     if enforcer is not None:  # after every key policy is in place
         for logical, resource in template.items():
             props = resource.get("Properties", {})
@@ -447,6 +450,31 @@ def _reconcile_alarm(props: dict[str, Any], deployed: DeployedStack, region: str
             value = float(value)
         kwargs[name] = value
     boto3.client("cloudwatch", region_name=region).put_metric_alarm(**kwargs)
+
+
+# CreateSchedule takes the template's property names; the target's are its own.
+_SCHEDULE_PROPERTIES = (
+    "Name", "GroupName", "Description", "ScheduleExpression", "ScheduleExpressionTimezone",
+    "StartDate", "EndDate", "State", "FlexibleTimeWindow", "Target", "KmsKeyArn",
+)  # fmt: skip
+
+
+def _reconcile_schedule(props: dict[str, Any], region: str) -> None:
+    """moto's CloudFormation skips AWS::Scheduler::Schedule: create it through the
+    Scheduler API, as CloudFormation would (the local Scheduler fires what moto stores)."""
+    kwargs = {name: props[name] for name in _SCHEDULE_PROPERTIES if name in props}
+    if "Name" not in kwargs:
+        raise ProvisioningError("an AWS::Scheduler::Schedule needs a Name on the local cloud")
+    target = dict(kwargs["Target"])
+    retry = target.get("RetryPolicy")
+    if retry:
+        target["RetryPolicy"] = {k: int(v) for k, v in retry.items()}
+    kwargs["Target"] = target
+    window = dict(kwargs.get("FlexibleTimeWindow", {"Mode": "OFF"}))
+    if "MaximumWindowInMinutes" in window:
+        window["MaximumWindowInMinutes"] = int(window["MaximumWindowInMinutes"])
+    kwargs["FlexibleTimeWindow"] = window
+    boto3.client("scheduler", region_name=region).create_schedule(**kwargs)
 
 
 def _check_metric_math(props: dict[str, Any]) -> None:

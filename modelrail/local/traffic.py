@@ -106,3 +106,44 @@ class Traffic:
     def latencies(self) -> list[float]:
         """Seconds per successful request."""
         return [answer.seconds for answer in self.answers if answer.ok]
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What :func:`replay` sent: each row's id (as capture names it) and its true label."""
+
+    row_ids: list[str]
+    labels: list[str]
+
+    def labels_csv(self) -> bytes:
+        """The labels as a ground-truth CSV (``inference_id,label``), as a team uploads."""
+        lines = [
+            "inference_id,label",
+            *(f"{i},{v}" for i, v in zip(self.row_ids, self.labels, strict=True)),
+        ]
+        return ("\n".join(lines) + "\n").encode()
+
+
+def replay(cloud: LocalCloud, model: str, data: Path, *, batch: int = 10) -> Replayed:
+    """Send every row of a sample file to the model's endpoint, ``batch`` rows a request,
+    each request with its own InferenceId; the rows' ids and their (held back) labels."""
+    from modelrail.monitoring.capture import row_ids
+
+    contract = load_contract(model)
+    frame = pd.read_csv(data, dtype=str, keep_default_na=False)
+    labels = frame.pop(contract.target).tolist()
+    frame = frame[[c.name for c in contract.features]]  # the order the endpoint reads
+    runtime = cloud.client("sagemaker-runtime")
+    name = endpoint_name(cloud.environment, model)
+    ids: list[str] = []
+    for start in range(0, len(frame), batch):
+        chunk = frame.iloc[start : start + batch]
+        inference_id = new_inference_id()
+        runtime.invoke_endpoint(
+            EndpointName=name,
+            Body=chunk.to_csv(index=False, header=False).encode(),
+            ContentType="text/csv",
+            InferenceId=inference_id,
+        )
+        ids += row_ids(inference_id, "", len(chunk))
+    return Replayed(ids, labels)

@@ -69,6 +69,10 @@ class RetrainPolicy(_Frozen):
     min_new_labelled_rows: int | None = Field(default=None, ge=1)
     lease_hours: float = Field(default=12.0, gt=0)
     """How long a started retraining holds the lease if its end is never seen."""
+    include_champion_data: bool = True
+    """A retraining learns from the champion's training data followed by the labelled
+    production window (a sliding window over what the model has seen); false: the
+    labelled window alone."""
 
     @model_validator(mode="after")
     def _check(self) -> RetrainPolicy:

@@ -666,6 +666,9 @@ class DynamoDBRegistry(ModelRegistry):
         items = self._query_prefix(model_pk(model), "EVENT#", forward=False, limit=limit)
         return [_parse(RegistryEvent, item) for item in items]
 
+    def _store_event(self, event: RegistryEvent) -> None:
+        self._transact([self._event_put(event)])
+
     def list_models(self) -> list[str]:
         items = self._query("#pk = :pk", {":pk": _s(MODELS_PK)}, index=GSI)
         return [item["gsi1sk"]["S"] for item in items]

@@ -221,6 +221,10 @@ class InMemoryRegistry(ModelRegistry):
         stored.sort(key=lambda e: (e.at, e.id), reverse=True)
         return stored[:limit]
 
+    def _store_event(self, event: RegistryEvent) -> None:
+        with self._lock:
+            self._models[event.model].events.append(event)
+
     def list_models(self) -> list[str]:
         with self._lock:
             return sorted(self._models)

@@ -141,6 +141,15 @@ class ComparedWith(_Frozen):
     reason: Text
 
 
+class RetrainCause(_Frozen):
+    """Why monitoring retrained the model (a version trained from an upload has none)."""
+
+    trigger: str = Field(min_length=1, description="performance, drift, volume or schedule")
+    reason: Text
+    check: str = Field(min_length=1, description="the monitoring check that decided it")
+    champion: int = Field(ge=1, description="the champion the check watched")
+
+
 class Lineage(_Frozen):
     """Everything needed to reproduce (or audit) how a version was made."""
 
@@ -160,6 +169,8 @@ class Lineage(_Frozen):
     compared_with: ComparedWith | None = None
     """What the quality gate compared the model with (None in records made before it)."""
     model_artifact_uri: str = Field(min_length=1)
+    retrain: RetrainCause | None = None
+    """The monitoring decision this version was trained for, if it was a retraining."""
 
 
 class ChampionComparison(_Frozen):
@@ -254,7 +265,20 @@ class AliasChange(_Frozen):
     reason: Text
 
 
-EventType = Literal["model_version.created", "model_version.status_changed", "alias.moved"]
+EventType = Literal[
+    "model_version.created",
+    "model_version.status_changed",
+    "alias.moved",
+    "monitoring.checked",
+    "retraining.started",
+    "retraining.suppressed",
+]
+#: Events a monitoring step records on the champion version (:meth:`ModelRegistry.record`).
+MONITORING_EVENTS: tuple[EventType, ...] = (
+    "monitoring.checked",
+    "retraining.started",
+    "retraining.suppressed",
+)
 
 
 class RegistryEvent(_Frozen):

@@ -32,9 +32,11 @@ from pydantic import ValidationError
 from modelrail.registry.errors import InvalidRequest, StaleAlias, StaleStatus
 from modelrail.registry.models import (
     INITIAL_STATUSES,
+    MONITORING_EVENTS,
     Alias,
     AliasChange,
     AliasName,
+    EventType,
     GateResult,
     Lineage,
     ModelVersion,
@@ -150,6 +152,30 @@ class ModelRegistry(ABC):
     @abstractmethod
     def list_models(self) -> list[str]:
         """Every model with at least one version, sorted by name."""
+
+    def record(
+        self, model: str, version: int, type_: EventType, detail: dict[str, Any]
+    ) -> RegistryEvent:
+        """Record a monitoring event (:data:`MONITORING_EVENTS`) on an existing version:
+        a check's verdict, a retraining started or suppressed. Stored with the version's
+        other events and handed to the event sink."""
+        if type_ not in MONITORING_EVENTS:
+            raise InvalidRequest(
+                f"{type_!r} is not a monitoring event ({', '.join(MONITORING_EVENTS)})"
+            )
+        self.get_version(model, version)  # NotFound for a version that does not exist
+        event = new_event(type_, model, version, detail, self._now())
+        self._store_event(event)
+        self._publish([event])
+        return event
+
+    @abstractmethod
+    def _store_event(self, event: RegistryEvent) -> None:
+        """Store one event (it is unique by its id)."""
+
+    def monitoring_events(self, model: str, limit: int = 100) -> list[RegistryEvent]:
+        """The model's monitoring events among its ``limit`` most recent, newest first."""
+        return [e for e in self.events(model, limit) if e.type in MONITORING_EVENTS]
 
     # -- conveniences built on the port -------------------------------------------------
 

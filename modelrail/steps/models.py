@@ -24,6 +24,15 @@ class DatasetRef(_Payload):
     size_bytes: int | None = Field(default=None, alias="sizeBytes")
 
 
+class RetrainCause(_Payload):
+    """Why monitoring started this run (modelrail.monitoring.retraining)."""
+
+    trigger: str
+    reason: str
+    check: str
+    champion: int
+
+
 class PipelineInput(_Payload):
     """What the starter passes to StartExecution."""
 
@@ -43,6 +52,8 @@ class PipelineInput(_Payload):
         default=None, alias="processingJobName", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
     )
     """That job's name (modelrail.naming.dataset_job_name), set with ``sizeBytes``."""
+    retrain: RetrainCause | None = None
+    """Set when monitoring started the run: the trigger goes into the version's lineage."""
 
 
 class ProfileRef(_Payload):
@@ -141,6 +152,7 @@ class RegisterInput(_Payload):
     execution: str
     requested_by: str = Field(default="s3-upload", alias="requestedBy")
     round: int = Field(default=1, ge=1, le=99)
+    retrain: RetrainCause | None = None
 
 
 class RegisterOutput(_Payload):

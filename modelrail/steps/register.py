@@ -27,6 +27,7 @@ from modelrail.registry import (
     StaleRegistration,
     VersionStatus,
 )
+from modelrail.registry.models import RetrainCause
 from modelrail.release import MAX_ROUNDS, ReferenceKeptMoving, comparison_reference
 from modelrail.steps.models import RegisterInput, RegisterOutput
 
@@ -82,6 +83,9 @@ def _lineage(
         tuning_job_arn=request.training.tuning_job_arn,
         pipeline_execution_arn=request.execution,
         model_artifact_uri=request.training.model_artifacts,
+        retrain=None
+        if request.retrain is None
+        else RetrainCause.model_validate(request.retrain.model_dump()),
     )
 
 

@@ -165,8 +165,9 @@ def test_functions_have_runtime_timeout_memory_tracing_and_own_log_group(
     dev_template: dict[str, Any],
 ) -> None:
     functions = _resources(dev_template, "AWS::Lambda::Function")
-    # validate, prepare, gate, register, start (training); plan, finish (deployment)
-    assert len(functions) == 7
+    # validate, prepare, gate, register, start (training); plan, finish (deployment);
+    # check_drift, consider_retrain (monitoring)
+    assert len(functions) == 9
     for logical, fn in functions.items():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.13", logical
