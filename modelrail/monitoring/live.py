@@ -212,72 +212,116 @@ def _reference(keys: Sequence[tuple[Any, ...] | None]) -> tuple[Any, ...] | None
     return max(counts, key=lambda k: (counts[k], [repr(v) for v in k]))
 
 
-def _probability_row(
-    output: RowOutput, key: tuple[Any, ...] | None, order: Mapping[Any, int]
-) -> list[float] | None:
-    """The row's probabilities in the reference's class order, or None when unusable."""
-    row = output.probabilities
-    if key is None or row is None or len(row) != len(order) or set(key) != set(order):
+def _permutation(key: tuple[Any, ...] | None, order: Mapping[Any, int]) -> list[int] | None:
+    """Where each of a row's probability columns goes in the window's class order (None:
+    no classes, or other classes than the window's)."""
+    if key is None or len(key) != len(order) or set(key) != set(order):
         return None
-    try:
-        values = [float(p) for p in row]
-    except (TypeError, ValueError):
-        return None
-    if not all(math.isfinite(p) for p in values):
-        return None
-    if list(key) == list(order):
-        return values
-    moved = [0.0] * len(values)
-    for label, p in zip(key, values, strict=True):
-        moved[order[label]] = p
-    return moved
+    return [order[label] for label in key]
 
 
 @dataclass
 class _Scorable:
     truth: list[Any]
     predictions: list[Any]
-    probabilities: list[list[float]]
+    probabilities: np.ndarray | None = None
     unusable: int = 0
     unknown_class: int = 0
 
 
-def _scorable(
-    contract: ModelContract,
-    truth: Sequence[Any],
-    outputs: Sequence[RowOutput],
-    read: Any,
-) -> tuple[_Scorable, tuple[Any, ...] | None]:
-    """The rows the metric can be computed on, and the class list it uses."""
-    name = contract.primary_metric.name
+def _answered(
+    contract: ModelContract, truth: Sequence[Any], outputs: Sequence[RowOutput], read: Any
+) -> tuple[list[int], list[Any], list[tuple[Any, ...] | None], tuple[Any, ...] | None]:
+    """The rows with a fitting label and a usable prediction (their positions and
+    predictions), each row's classes, and the window's class list."""
     regression = contract.problem_type is ProblemType.REGRESSION
-    keys = [None] * len(outputs) if regression else _class_lists(outputs, read)
-    reference = _reference(keys)
-    order = {} if reference is None else {label: i for i, label in enumerate(reference)}
-    needs_probabilities = name in metrics.PROBABILITY_METRICS
-    needs_classes = needs_probabilities or (
-        name == "f1" and contract.problem_type is ProblemType.BINARY
+    keys: list[tuple[Any, ...] | None] = (
+        [None] * len(outputs) if regression else _class_lists(outputs, read)
     )
-    rows = _Scorable([], [], [])
-    for label, output, key in zip(truth, outputs, keys, strict=True):
+    reference = _reference(keys)
+    needs_classes = contract.primary_metric.name in metrics.PROBABILITY_METRICS or (
+        contract.primary_metric.name == "f1" and contract.problem_type is ProblemType.BINARY
+    )
+    at: list[int] = []
+    said: list[Any] = []
+    if needs_classes and reference is None:
+        return at, said, keys, reference
+    for i, (label, output) in enumerate(zip(truth, outputs, strict=True)):
         if label is _UNFIT:
             continue
-        said = _number(output.prediction) if regression else read(output.prediction)
-        if said is None or said is _UNFIT or (needs_classes and reference is None):
-            rows.unusable += 1
+        value = _number(output.prediction) if regression else read(output.prediction)
+        if value is not None and value is not _UNFIT:
+            at.append(i)
+            said.append(value)
+    return at, said, keys, reference
+
+
+def _with_probabilities(
+    at: list[int],
+    outputs: Sequence[RowOutput],
+    keys: Sequence[tuple[Any, ...] | None],
+    order: Mapping[Any, int],
+) -> tuple[list[int], np.ndarray]:
+    """Of the rows ``at``, those whose answer has finite probabilities of the window's
+    classes, and those probabilities in the window's class order."""
+    plans: dict[tuple[Any, ...] | None, list[int] | None] = {}
+    kept, raw, moves = [], [], []
+    for i in at:
+        key, row = keys[i], outputs[i].probabilities
+        if key not in plans:
+            plans[key] = _permutation(key, order)
+        plan = plans[key]
+        if plan is None or row is None or len(row) != len(order):
             continue
-        known = regression or reference is None or label in order
-        rows.unknown_class += not known
-        if needs_probabilities:
-            probabilities = _probability_row(output, key, order)
-            if probabilities is None:
-                rows.unusable += 1
+        kept.append(i)
+        raw.append(row)
+        moves.append(plan)
+    try:
+        matrix = np.asarray(raw, dtype="float64").reshape(len(raw), len(order))
+    except (TypeError, ValueError):  # a value that is not a number: row by row
+        good = [_floats(row) for row in raw]
+        kept = [i for i, row in zip(kept, good, strict=True) if row is not None]
+        moves = [m for m, row in zip(moves, good, strict=True) if row is not None]
+        matrix = np.asarray([row for row in good if row is not None], dtype="float64")
+        matrix = matrix.reshape(len(kept), len(order))
+    reordered = np.empty_like(matrix)
+    columns = np.asarray(moves, dtype=np.int64).reshape(len(kept), len(order))
+    np.put_along_axis(reordered, columns, matrix, axis=1)
+    finite = np.asarray(np.isfinite(reordered).all(axis=1))
+    usable = [i for i, ok in zip(kept, finite.tolist(), strict=True) if ok]
+    return usable, reordered[finite]
+
+
+def _floats(row: Sequence[Any]) -> list[float] | None:
+    try:
+        return [float(p) for p in row]
+    except (TypeError, ValueError):
+        return None
+
+
+def _scorable(
+    contract: ModelContract, truth: Sequence[Any], outputs: Sequence[RowOutput], read: Any
+) -> tuple[_Scorable, tuple[Any, ...] | None]:
+    """The rows the metric can be computed on, and the class list it uses."""
+    at, said, keys, reference = _answered(contract, truth, outputs, read)
+    fitting = sum(value is not _UNFIT for value in truth)
+    order = {} if reference is None else {label: i for i, label in enumerate(reference)}
+    predicted = dict(zip(at, said, strict=True))
+    probabilities = None
+    if contract.primary_metric.name in metrics.PROBABILITY_METRICS and reference is not None:
+        at, probabilities = _with_probabilities(at, outputs, keys, order)
+    rows = _Scorable([], [], unusable=fitting - len(at))
+    known = np.ones(len(at), dtype=bool)
+    for n, i in enumerate(at):
+        if reference is not None and truth[i] not in order:
+            known[n] = False
+            rows.unknown_class += 1
+            if probabilities is not None:
                 continue
-            if not known:
-                continue
-            rows.probabilities.append(probabilities)
-        rows.truth.append(label)
-        rows.predictions.append(said)
+        rows.truth.append(truth[i])
+        rows.predictions.append(predicted[i])
+    if probabilities is not None:
+        rows.probabilities = probabilities[known]
     return rows, reference
 
 
@@ -321,10 +365,10 @@ def live_metric(
             f"({counts.unfit} unfit labels, {counts.unusable_output} unusable answers, "
             f"{counts.unknown_class} labels of unknown classes)",
         )
-    probabilities = np.asarray(rows.probabilities, dtype="float64") if rows.probabilities else None
     try:
-        value = metrics.value(name, rows.truth, rows.predictions, probabilities, reference)
-    except metrics.MetricUndefined as exc:
+        value = metrics.value(name, rows.truth, rows.predictions, rows.probabilities, reference)
+    except metrics.MetricUndefined as exc:  # rows there are: one class for roc_auc
+        assert exc.reason == metrics.SINGLE_CLASS, exc.reason
         return unavailable(Unavailable.SINGLE_CLASS, f"{exc} ({len(rows.truth)} scored rows)")
     if not math.isfinite(value):
         return unavailable(Unavailable.TOO_FEW_ROWS, f"{name} is not defined on one row")
