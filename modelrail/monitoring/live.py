@@ -54,7 +54,9 @@ class _Frozen(BaseModel):
 
 
 class LabelCounts(_Frozen):
-    """What happened to the window's joined labels (see the module docstring)."""
+    """What happened to the window's joined labels (see the module docstring). Each row
+    is counted once: ``joined = scored + unfit + unusable_output``, plus ``unknown_class``
+    for roc_auc and log_loss, which leave those rows out (accuracy and f1 score them)."""
 
     joined: int = Field(ge=0)
     scored: int = Field(ge=0)
