@@ -19,7 +19,6 @@ import tarfile
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 
 import modelrail_features as mf
+from modelrail import metrics
 
 MISSING_SLICE = "__missing__"  # the key of rows whose slice value is missing
 CALIBRATION_BINS = 10
@@ -40,7 +40,7 @@ LATENCY_WARMUP_RUNS = 3
 LATENCY_BATCH_MAX_ROWS = 1000
 LATENCY_BATCH_RUNS = 3  # the median of these is batch_ms
 MAX_ERROR_CHARS = 300
-PROBABILITY_METRICS = ("roc_auc", "log_loss")
+PROBABILITY_METRICS = metrics.PROBABILITY_METRICS
 BOOTSTRAP_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95  # modelrail.contract.QualityPolicy.improvement_confidence
 # Resamples are drawn in chunks of at most this many (resample, row) cells: 1000
@@ -288,125 +288,17 @@ def latency(
 # ---------------------------------------------------------------------------
 # paired bootstrap of the champion-challenger difference
 
-# A metric as a function of bootstrap weights: row i of ``weights`` (shape
-# resamples x rows) holds how often each holdout row was drawn in resample i; the result
-# is the metric of every resample. Weights of all ones give the metric on the holdout.
-WeightedMetric = Callable[[np.ndarray], np.ndarray]
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, NaN where the denominator is 0."""
-    out = np.full(numerator.shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
-def _f1(
-    weights: np.ndarray, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """F1 per resample and whether the label occurs at all (in truth or prediction)."""
-    t, f_p, f_n = weights @ tp, weights @ fp, weights @ fn
-    denominator = 2 * t + f_p + f_n
-    present = denominator > 0
-    return np.where(present, _ratio(2 * t, denominator), 0.0), present
-
-
-def _weighted_roc_auc(score: np.ndarray, positive: np.ndarray) -> WeightedMetric:
-    """The Mann-Whitney form of ROC AUC with ties counted half, on weighted rows."""
-    order = np.argsort(score, kind="stable")
-    ranked = score[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    pos = positive[order].astype("float64")
-    neg = 1.0 - pos
-
-    def metric(weights: np.ndarray) -> np.ndarray:
-        w = weights[:, order]
-        pos_w = np.add.reduceat(w * pos, starts, axis=1)  # per tie group of scores
-        neg_w = np.add.reduceat(w * neg, starts, axis=1)
-        below = np.cumsum(neg_w, axis=1) - neg_w
-        wins = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
-        return _ratio(wins, pos_w.sum(axis=1) * neg_w.sum(axis=1))
-
-    return metric
+# A metric as a function of bootstrap weights (modelrail.metrics): row i of ``weights``
+# (shape resamples x rows) holds how often each holdout row was drawn in resample i; the
+# result is the metric of every resample. Weights of all ones give the metric on the holdout.
+WeightedMetric = metrics.WeightedMetric
 
 
 def weighted_metric(name: str, y_true: np.ndarray, scored: mf.Scored) -> WeightedMetric:
-    """The contract metric ``name`` of ``scored`` as a function of bootstrap weights.
-
-    Matches :func:`modelrail_features.compute_metric` on weights of all ones (a unit
-    test holds them together). A resample the metric is undefined on (one class for
-    roc_auc) gives NaN.
-    """
-    y_pred = scored.predictions
-    if name in ("rmse", "mae", "mape", "r2"):
-        truth = np.asarray(y_true, dtype="float64")
-        error = truth - np.asarray(y_pred, dtype="float64")
-        if name == "r2":
-            centred = truth - truth.mean()
-
-            def r2(weights: np.ndarray) -> np.ndarray:
-                n = weights.sum(axis=1)
-                residual = weights @ (error**2)
-                total = weights @ (centred**2) - (weights @ centred) ** 2 / n
-                # As scikit-learn does for a constant target: 1 if perfect, else 0.
-                flat = np.where(residual == 0, 1.0, 0.0)
-                return np.where(total > 0, 1.0 - _ratio(residual, total), flat)
-
-            return r2
-        if name == "mape":
-            terms = np.abs(error) / np.maximum(np.abs(truth), np.finfo("float64").eps)
-        else:
-            terms = error**2 if name == "rmse" else np.abs(error)
-
-        def mean(weights: np.ndarray) -> np.ndarray:
-            value = _ratio(weights @ terms, weights.sum(axis=1))
-            return np.sqrt(value) if name == "rmse" else value
-
-        return mean
-    truth_o = np.asarray(y_true, dtype=object)
-    if name == "accuracy":
-        correct = (np.asarray(y_pred, dtype=object) == truth_o).astype("float64")
-        return lambda weights: _ratio(weights @ correct, weights.sum(axis=1))
-    if name == "f1":
-        pred_o = np.asarray(y_pred, dtype=object)
-        classes = scored.classes
-        if classes is not None and len(classes) == 2:
-            hit, said = truth_o == classes[1], pred_o == classes[1]
-            tp, fp, fn = (a.astype("float64") for a in (hit & said, ~hit & said, hit & ~said))
-            return lambda weights: _f1(weights, tp, fp, fn)[0]
-        labels = sorted(set(truth_o.tolist()) | set(pred_o.tolist()), key=str)
-        parts = []
-        for label in labels:
-            hit, said = truth_o == label, pred_o == label
-            parts.append(tuple(a.astype("float64") for a in (hit & said, ~hit & said, hit & ~said)))
-
-        def macro(weights: np.ndarray) -> np.ndarray:
-            total = np.zeros(len(weights))
-            count = np.zeros(len(weights))
-            for tp, fp, fn in parts:
-                f1, present = _f1(weights, tp, fp, fn)
-                total += np.where(present, f1, 0.0)
-                count += present
-            return _ratio(total, count)
-
-        return macro
-    if name in PROBABILITY_METRICS:
-        if scored.probabilities is None or scored.classes is None:
-            raise ValueError(f"metric {name!r} needs class probabilities")
-        probabilities = np.asarray(scored.probabilities, dtype="float64")
-        classes = list(scored.classes)
-        if name == "roc_auc":
-            if len(classes) != 2:
-                raise ValueError("metric 'roc_auc' is defined here for binary problems only")
-            return _weighted_roc_auc(probabilities[:, 1], truth_o == classes[1])
-        column = {label: i for i, label in enumerate(classes)}
-        index = np.asarray([column[label] for label in truth_o.tolist()])
-        eps = np.finfo(probabilities.dtype).eps
-        clipped = np.clip(probabilities, eps, 1 - eps)
-        clipped = clipped / clipped.sum(axis=1, keepdims=True)
-        loss = -np.log(clipped[np.arange(len(index)), index])
-        return lambda weights: _ratio(weights @ loss, weights.sum(axis=1))
-    raise ValueError(f"unknown metric {name!r}; known: {sorted(mf.GREATER_IS_BETTER)}")
+    """The contract metric ``name`` of ``scored`` as a function of bootstrap weights: the
+    definition :func:`modelrail_features.compute_metric` evaluates on weights of all ones.
+    A resample the metric is undefined on (one class for roc_auc) gives NaN."""
+    return metrics.weighted(name, y_true, scored.predictions, scored.probabilities, scored.classes)
 
 
 def resample_weights(rng: np.random.Generator, rows: int, resamples: int) -> np.ndarray:

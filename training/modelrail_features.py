@@ -19,21 +19,11 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    mean_absolute_percentage_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from modelrail import canonical
+from modelrail import canonical, metrics
 
 REGRESSION = "regression"
 BINARY = "binary"
@@ -41,18 +31,8 @@ MULTICLASS = "multiclass"
 
 NUMERIC_TYPES = ("numeric", "integer", "boolean", "datetime")
 
-# Same table as modelrail.contract.METRICS (kept in sync by a unit test):
-# metric name -> greater is better.
-GREATER_IS_BETTER = {
-    "rmse": False,
-    "mae": False,
-    "mape": False,
-    "r2": True,
-    "accuracy": True,
-    "f1": True,
-    "roc_auc": True,
-    "log_loss": False,
-}
+# metric name -> greater is better (modelrail.contract.METRICS, kept in sync by a test)
+GREATER_IS_BETTER = metrics.GREATER_IS_BETTER
 
 # Contract hyperparameter names that differ from the estimator's own.
 HYPERPARAMETER_ALIASES = {"n_estimators": "max_iter"}
@@ -414,33 +394,9 @@ def compute_metric(
     probabilities: np.ndarray | None = None,
     classes: Sequence[Any] | None = None,
 ) -> float:
-    """One metric by its contract name (see modelrail.contract.METRICS)."""
-    if name == "rmse":
-        return float(math.sqrt(mean_squared_error(y_true, y_pred)))
-    if name == "mae":
-        return float(mean_absolute_error(y_true, y_pred))
-    if name == "mape":
-        return float(mean_absolute_percentage_error(y_true, y_pred))
-    if name == "r2":
-        return float(r2_score(y_true, y_pred))
-    if name == "accuracy":
-        return float(accuracy_score(y_true, y_pred))
-    if name == "f1":
-        if classes is not None and len(classes) == 2:
-            return float(f1_score(y_true, y_pred, average="binary", pos_label=classes[1]))
-        return float(f1_score(y_true, y_pred, average="macro"))
-    if name in ("roc_auc", "log_loss"):
-        if probabilities is None or classes is None:
-            raise ValueError(f"metric {name!r} needs class probabilities")
-        if name == "log_loss":
-            return float(log_loss(y_true, probabilities, labels=list(classes)))
-        if len(classes) != 2:
-            raise ValueError("metric 'roc_auc' is defined here for binary problems only")
-        positive = np.asarray(y_true) == classes[1]
-        if positive.all() or not positive.any():
-            raise ValueError("metric 'roc_auc' needs both classes in the holdout")
-        return float(roc_auc_score(positive, probabilities[:, 1]))
-    raise ValueError(f"unknown metric {name!r}; known: {sorted(GREATER_IS_BETTER)}")
+    """One metric by its contract name (see modelrail.contract.METRICS): the numpy
+    definition the bootstrap and the live metric use too (modelrail.metrics)."""
+    return metrics.value(name, y_true, y_pred, probabilities, classes)
 
 
 class Scored:
