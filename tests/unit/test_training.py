@@ -131,6 +131,7 @@ def test_demand_trains_and_beats_its_threshold_and_the_mean(
     assert sorted(p.name for p in opt_ml.model.iterdir()) == [
         "code",  # the serving code (see test_the_model_archive_carries_the_serving_code)
         "contract.json",
+        "drift_baseline.json",  # see test_training_drift_baseline.py
         "evaluation.json",
         "model.joblib",
     ]
