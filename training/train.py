@@ -46,7 +46,13 @@ SERVING_MODULES = ("inference.py", "modelrail_features.py")
 DEFAULT_OUTPUT_DIR = "/opt/ml/output"
 # Modules of the modelrail package the training code imports; the source archive ships
 # them (infra/assets.py), and the model's code/ carries them to the endpoint.
-CORE_MODULES = ("__init__.py", "canonical.py", "categories.py", "drift_summary.py")
+CORE_MODULES = (
+    "__init__.py",
+    "canonical.py",
+    "categories.py",
+    "drift_summary.py",
+    "payloads.py",
+)
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 # SageMaker truncates FailureReason; keep the message well inside its 1024 characters.
