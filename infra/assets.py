@@ -34,9 +34,16 @@ BUILD = ROOT / "build" / "assets"
 FUNCTIONS = ROOT / "functions"
 TRAINING = ROOT / "training"
 # The modelrail modules the training and serving code import (one definition of a value's
-# canonical form); they must keep to the container's Python (tests/unit/
+# canonical form, of category counting and of the drift baseline); they must keep to the container's Python (tests/unit/
 # test_training_container_compat.py checks them with training/).
-TRAINING_CORE_MODULES = ("__init__.py", "canonical.py", "metrics.py")
+TRAINING_CORE_MODULES = (
+    "__init__.py",
+    "canonical.py",
+    "categories.py",
+    "drift_summary.py",
+    "metrics.py",
+    "payloads.py",
+)
 PROCESSING = ROOT / "processing"
 #: What the dataset job imports beyond the scikit-learn image's libraries (numpy, pandas),
 #: pinned to the versions installed here, which the tests run: pydantic for the core's

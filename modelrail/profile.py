@@ -77,7 +77,6 @@ import json
 import math
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -95,7 +94,7 @@ from pydantic import (
     model_validator,
 )
 
-from modelrail import canonical
+from modelrail.categories import Labels, as_objects, boolean_labels, categorical_labels
 from modelrail.contract import Column, ColumnType, ModelContract
 from modelrail.hashing import mix64
 from modelrail.ordered import SortedStats
@@ -420,9 +419,9 @@ def _profile_column(
     if column.type is ColumnType.DATETIME:
         return _profile_datetime(series, column)
     if column.type is ColumnType.BOOLEAN:
-        labels = _boolean_labels(series, column.name)
+        labels = boolean_labels(series, column.name)
         return _profile_labels(labels, column, ("false", "true"))
-    labels = _categorical_labels(series)
+    labels = categorical_labels(series)
     return _profile_labels(labels, column, column.categories or ())
 
 
@@ -540,57 +539,8 @@ def _interpolate(a: float, b: float, t: float) -> float:
 # --- categorical and boolean
 
 
-@dataclass(frozen=True)
-class _Labels:
-    """A column as codes into canonical labels (-1 for null)."""
-
-    codes: IntArray
-    labels: tuple[str, ...]
-
-
-def _as_objects(series: pd.Series) -> pd.Series:
-    """The values as objects to factorize; a categorical column as it is (it factorizes
-    to the same uniques, in the same order of appearance, without a Python object a row)."""
-    return series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
-
-
-def _relabel(codes: IntArray, canon: list[str | None]) -> _Labels:
-    """Merge uniques with the same canonical label (" a" and "a"), null ones to -1."""
-    labels: dict[str, int] = {}
-    remap = np.empty(len(canon) + 1, dtype=np.int64)
-    for i, label in enumerate(canon):
-        remap[i] = -1 if label is None else labels.setdefault(label, len(labels))
-    remap[-1] = -1  # code -1 (pandas' null) indexes the last slot
-    return _Labels(remap[codes], tuple(labels))
-
-
-def _categorical_labels(series: pd.Series) -> _Labels:
-    codes, uniques = pd.factorize(_as_objects(series))
-    canon = [canonical.category(u) for u in uniques]
-    return _relabel(codes.astype(np.int64), canon)
-
-
-def _boolean_labels(series: pd.Series, name: str) -> _Labels:
-    if series.dtype.kind == "b":  # bool or pandas' nullable boolean: no parsing
-        flags = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        codes = np.where(np.isnan(flags), -1, flags).astype(np.int64)
-        return _Labels(codes, ("false", "true"))
-    codes, uniques = pd.factorize(_as_objects(series))
-    canon: list[str | None] = []
-    bad: list[str] = []
-    for value in uniques:
-        try:
-            canon.append(canonical.boolean_label(value))
-        except canonical.NotABoolean:
-            bad.append(repr(value))
-            canon.append(None)
-    if bad:
-        raise ValueError(f"column {name!r}: values that are not booleans: {', '.join(bad[:3])}")
-    return _relabel(codes.astype(np.int64), canon)
-
-
 def _profile_labels(
-    labels: _Labels, column: Column, declared: tuple[str, ...]
+    labels: Labels, column: Column, declared: tuple[str, ...]
 ) -> tuple[FeatureProfile, UIntArray]:
     null = labels.codes < 0
     counts = np.bincount(labels.codes[~null], minlength=len(labels.labels))
@@ -643,7 +593,7 @@ def _timestamps(series: pd.Series, name: str) -> IntArray:
     dtype = series.dtype
     if dtype.kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
         return _micros(pd.DatetimeIndex(series))
-    codes, uniques = pd.factorize(_as_objects(series))
+    codes, uniques = pd.factorize(as_objects(series))
     values = [(u.strip() or None) if isinstance(u, str) else u for u in uniques]
     try:
         parsed = _parse_datetimes(values)

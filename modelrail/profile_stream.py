@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from modelrail.categories import as_objects, boolean_labels, categorical_labels
 from modelrail.columns import infer_like_pandas
 from modelrail.contract import Column, ColumnType, ModelContract
 from modelrail.ordered import ascending, partition_bits, top_histogram
@@ -41,9 +42,6 @@ from modelrail.profile import (
     ROW_SEED,
     BaselineProfile,
     FeatureProfile,
-    _as_objects,
-    _boolean_labels,
-    _categorical_labels,
     _check_bins,
     _numbers,
     _timestamps,
@@ -134,7 +132,7 @@ class _Distinct:
         if series is None:
             codes = np.zeros(rows, dtype=np.int64)
         else:
-            local, uniques = pd.factorize(_as_objects(series))
+            local, uniques = pd.factorize(as_objects(series))
             lookup = np.array([*(self._code(u) for u in uniques), 0], dtype=np.int64)
             codes = lookup[local]  # -1 (null) indexes the trailing 0
         counts = np.bincount(codes, minlength=len(self.values) + 1)
@@ -170,9 +168,9 @@ class _Distinct:
             return datetime_profile(column, rows, values, counts)
         declared: tuple[str, ...] = ("false", "true")
         if column.type is ColumnType.BOOLEAN:
-            labels = _boolean_labels(distinct, column.name)
+            labels = boolean_labels(distinct, column.name)
         else:
-            labels, declared = _categorical_labels(distinct), tuple(column.categories or ())
+            labels, declared = categorical_labels(distinct), tuple(column.categories or ())
         mapped = np.concatenate(([-1], labels.codes))  # code -> label, -1 for null
         self.hashes = label_hashes(labels.labels)[mapped]
         known = mapped >= 0

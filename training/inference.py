@@ -3,7 +3,7 @@
 The serving stack calls ``model_fn`` once per worker, then for every request
 ``input_fn`` -> ``predict_fn`` -> ``output_fn``.
 
-Requests:
+Requests (read by :mod:`modelrail.payloads`, which the capture reader shares):
 * ``application/json``: ``{"instances": [{column: value, ...}, ...]}``, a list of such
   records, or a single record.
 * ``text/csv``: one row per line. A first row that names the contract's columns is a
@@ -43,20 +43,9 @@ from typing import Any
 
 import joblib
 import numpy as np
-import pandas as pd
 
 import modelrail_features as mf
-
-JSON = "application/json"
-CSV = "text/csv"
-
-
-class BadRequest(ValueError):
-    """The request does not fit the model; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+from modelrail.payloads import CSV, JSON, BadRequest, Request, media_type, read_request
 
 
 class Rejected:
@@ -104,59 +93,6 @@ class Model:
         self.fault = fault or Fault({})
 
 
-class Request:
-    """A parsed request body: named records (JSON) or positional rows (CSV)."""
-
-    def __init__(
-        self, records: list[dict[str, Any]] | None = None, rows: list[list[str]] | None = None
-    ) -> None:
-        self.records = records
-        self.rows = rows
-
-    def frame(self, features: list[str], target: str, required: list[str]) -> pd.DataFrame:
-        """The request as a frame of named columns; ``BadRequest`` when it cannot be."""
-        if self.records is not None:
-            return pd.DataFrame.from_records(self.records)
-        rows = list(self.rows or [])
-        if not rows:
-            raise BadRequest("the CSV request has no rows")
-        columns = features
-        header = [cell.strip() for cell in rows[0]]
-        if _is_header(header, features, target, required):
-            unknown = [c for c in header if c not in features and c != target]
-            if unknown or len(set(header)) != len(header):
-                raise BadRequest(
-                    f"CSV header columns {header} do not fit the model: "
-                    + (f"unknown {unknown}; " if unknown else "repeated names; ")
-                    + f"expected {features} (the target {target!r} may be included)"
-                )
-            columns = header
-            rows = rows[1:]
-            if not rows:
-                raise BadRequest("the CSV request has a header but no rows")
-        for number, row in enumerate(rows, start=1):
-            if len(row) != len(columns):
-                hint = (
-                    ""
-                    if columns is not features
-                    else "; a row with other columns (the target too) needs a header row"
-                )
-                raise BadRequest(
-                    f"CSV row {number} has {len(row)} values; expected {len(columns)} "
-                    f"({', '.join(columns)}){hint}"
-                )
-        cells = [[cell if cell.strip() else None for cell in row] for row in rows]
-        frame = pd.DataFrame(cells, columns=columns, dtype=object)
-        return frame.drop(columns=[target]) if target in frame else frame
-
-
-def _is_header(cells: list[str], features: list[str], target: str, required: list[str]) -> bool:
-    """A first CSV row is a header when it names a feature and either every required
-    feature or only columns of the contract."""
-    names = set(cells)
-    return bool(names & set(features)) and (set(required) <= names or names <= {*features, target})
-
-
 class Prediction:
     """Predictions plus, for classifiers, class probabilities."""
 
@@ -171,10 +107,6 @@ class Prediction:
         self.classes = classes
 
 
-def _media_type(value: str | None) -> str:
-    return (value or "").split(";")[0].strip().lower()
-
-
 def model_fn(model_dir: str) -> Model:
     folder = Path(model_dir)
     contract = mf.load_runtime_contract(folder / "contract.json")
@@ -184,43 +116,9 @@ def model_fn(model_dir: str) -> Model:
 
 def input_fn(request_body: str | bytes, content_type: str) -> Request | Rejected:
     try:
-        return _read(request_body, content_type)
+        return read_request(request_body, content_type)
     except BadRequest as exc:
         return Rejected.of(exc)
-
-
-def _read(request_body: str | bytes, content_type: str) -> Request:
-    media = _media_type(content_type)
-    if media not in (JSON, CSV):
-        raise BadRequest(f"unsupported content type {content_type!r}; send {JSON} or {CSV}", 415)
-    try:
-        text = request_body.decode("utf-8") if isinstance(request_body, bytes) else request_body
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"request body is not UTF-8 text: {exc}") from None
-    if media == JSON:
-        try:
-            payload = json.loads(text)
-        except ValueError as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from None
-        if isinstance(payload, dict) and "instances" in payload:
-            payload = payload["instances"]
-        if isinstance(payload, dict):
-            payload = [payload]
-        if not isinstance(payload, list) or not all(isinstance(r, dict) for r in payload):
-            raise BadRequest(
-                'JSON requests must be {"instances": [{column: value, ...}, ...]}, '
-                "a list of records or one record"
-            )
-        if not payload:
-            raise BadRequest("the request has no instances")
-        return Request(records=payload)
-    try:
-        rows = [row for row in csv.reader(io.StringIO(text)) if row and any(c.strip() for c in row)]
-    except csv.Error as exc:
-        raise BadRequest(f"request body is not valid CSV: {exc}") from None
-    if not rows:
-        raise BadRequest("the CSV request has no rows")
-    return Request(rows=rows)
 
 
 def predict_fn(input_data: Request | Rejected, model: Model) -> Prediction | Rejected:
@@ -251,7 +149,7 @@ def output_fn(prediction: Prediction | Rejected, accept: str | None) -> Any:
     rejected request the container's response with its 4XX status."""
     if isinstance(prediction, Rejected):
         return rejection_response(prediction)
-    media = _media_type(accept)
+    media = media_type(accept)
     if media in ("", "*/*", JSON):
         body: dict[str, Any] = {"predictions": prediction.predictions}
         if prediction.probabilities is not None:

@@ -9,8 +9,9 @@ Inputs:  the train channel (one CSV or Parquet file; several are concatenated in
          file unless ``--contract`` says otherwise) and the optional champion channel
          (SM_CHANNEL_CHAMPION: the champion's ``model.tar.gz`` and ``champion.json``, or a
          ``NONE`` marker), scored on this run's holdout for the quality gate.
-Outputs: ``model.joblib``, ``contract.json`` and ``evaluation.json`` in SM_MODEL_DIR, and
-         ``evaluation.json`` in SM_OUTPUT_DATA_DIR. Besides the metrics, evaluation.json
+Outputs: ``model.joblib``, ``contract.json``, ``evaluation.json`` and ``drift_baseline.json``
+         in SM_MODEL_DIR, and ``evaluation.json`` and ``drift_baseline.json`` in
+         SM_OUTPUT_DATA_DIR (so in output.tar.gz). Besides the metrics, evaluation.json
          holds the split, per-slice metrics, calibration (classifiers), permutation
          importance, model size, latency and the champion's scores (modelrail_evaluation). On failure the reason goes to
          ``<SM_OUTPUT_DIR>/failure`` (SageMaker reports it as the job's FailureReason), the
@@ -38,13 +39,21 @@ import pandas as pd
 import sklearn
 
 import modelrail_features as mf
+from modelrail import drift_summary
 
 HERE = Path(__file__).resolve().parent
 SERVING_MODULES = ("inference.py", "modelrail_features.py")
 DEFAULT_OUTPUT_DIR = "/opt/ml/output"
 # Modules of the modelrail package the training code imports; the source archive ships
 # them (infra/assets.py), and the model's code/ carries them to the endpoint.
-CORE_MODULES = ("__init__.py", "canonical.py", "metrics.py")
+CORE_MODULES = (
+    "__init__.py",
+    "canonical.py",
+    "categories.py",
+    "drift_summary.py",
+    "metrics.py",
+    "payloads.py",
+)
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 # SageMaker truncates FailureReason; keep the message well inside its 1024 characters.
@@ -380,6 +389,57 @@ def sample_training_rows(
     return x_train.iloc[chosen], y_train.iloc[chosen], sampling
 
 
+def drift_columns(
+    raw_holdout: pd.DataFrame, x_holdout: pd.DataFrame, contract: dict[str, Any]
+) -> dict[str, tuple[str, Any]]:
+    """The holdout's feature columns by drift kind, as a request carries them (D55):
+    numbers as the model reads them, categories and booleans as they arrived (the drift
+    reference keys them canonically); datetime features and features without a single
+    value (an optional column left out) have no reference."""
+    columns: dict[str, tuple[str, Any]] = {}
+    for column in mf.feature_columns(contract):
+        name, kind = column["name"], drift_summary.COLUMN_KINDS.get(column["type"])
+        if kind is None:
+            continue
+        raw = kind != "numeric" and name in raw_holdout
+        values = raw_holdout[name] if raw else x_holdout[name]
+        if values.notna().any():
+            columns[name] = (kind, values)
+    return columns
+
+
+def drift_prediction(scored: mf.Scored, contract: dict[str, Any]) -> tuple[str, Any]:
+    """The model's served output on the holdout, as the drift check reads it from
+    captured responses: a regression's prediction, a binary classifier's probability of
+    its positive class (the second of ``classes``), a multiclass classifier's label."""
+    if not mf.is_classifier(contract):
+        return "numeric", scored.predictions
+    assert scored.probabilities is not None and scored.classes is not None
+    if contract["problem_type"] == mf.BINARY:
+        return "numeric", scored.probabilities[:, 1]
+    # counted per class, decoded once a class rather than once a row
+    labels = pd.Categorical(scored.predictions, categories=scored.classes)
+    return "categorical", labels.rename_categories(mf.decode_labels(scored.classes, contract))
+
+
+def drift_baseline(
+    raw_holdout: pd.DataFrame,
+    x_holdout: pd.DataFrame,
+    scored: mf.Scored,
+    contract: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> str:
+    """The model's drift baseline (``DriftBaseline`` JSON) from its holdout: the feature
+    references, its output's reference and its permutation importances."""
+    importances = (evaluation.get("feature_importance") or {}).get("importances") or {}
+    summary = drift_summary.baseline(
+        drift_columns(raw_holdout, x_holdout, contract),
+        prediction=drift_prediction(scored, contract),
+        importances={name: value["mean"] for name, value in importances.items()},
+    )
+    return json.dumps(summary, allow_nan=False)
+
+
 def run_contract(args: argparse.Namespace) -> dict[str, Any]:
     """The runtime contract this run trains with: the file's, overrides applied."""
     path = resolve_contract_path(args.model_name, args.contract)
@@ -508,6 +568,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         args.champion, raw_holdout, y_holdout, groups, contract, challenger=scored
     )
     diagnostics = time.monotonic() - started
+    phases.start("drift_baseline")
+    baseline = drift_baseline(raw_holdout, x_holdout, scored, contract, evaluation)
     phases.end()
 
     # The serving contract is the one trained with (overrides included).
@@ -519,6 +581,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     output_data = Path(args.output_data_dir)
     output_data.mkdir(parents=True, exist_ok=True)
     (output_data / "evaluation.json").write_text(body, encoding="utf-8")
+    # The monitoring check compares live traffic with this (the champion's output.tar.gz).
+    for folder in (model_dir, output_data):
+        (folder / drift_summary.BASELINE_FILE).write_text(baseline, encoding="utf-8")
 
     if sampling is not None:
         print(

@@ -43,7 +43,8 @@ def _read(path: Path) -> Any:
 
 
 def _contract_kinds(args: argparse.Namespace) -> dict[str, str] | None:
-    from modelrail.contract import ColumnType, load_contract, load_contract_file
+    from modelrail.contract import load_contract, load_contract_file
+    from modelrail.drift_summary import COLUMN_KINDS
 
     if args.contract:
         contract = load_contract_file(Path(args.contract))
@@ -51,16 +52,10 @@ def _contract_kinds(args: argparse.Namespace) -> dict[str, str] | None:
         contract = load_contract(args.model)
     else:
         return None
-    kinds = {
-        ColumnType.NUMERIC: "numeric",
-        ColumnType.INTEGER: "numeric",
-        ColumnType.CATEGORICAL: "categorical",
-        ColumnType.BOOLEAN: "boolean",
-    }
     return {
-        c.name: kinds[c.type]
+        c.name: COLUMN_KINDS[c.type]
         for c in contract.columns
-        if c.name != contract.target and c.type in kinds
+        if c.name != contract.target and c.type in COLUMN_KINDS
     }
 
 

@@ -1,6 +1,7 @@
 """Baselines and windows from columns of values: the one place that turns a column into
-its reference or window summary by kind, for the training job, the drift step and the
-CLI alike."""
+its reference or window summary by kind, for the drift step and the CLI. The training
+job, which has no pydantic, builds the same baseline with :mod:`modelrail.drift_summary`
+(which :func:`build_baseline` calls and validates)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+from modelrail import drift_summary as summary
 from modelrail.drift.engine import DriftWindow
 from modelrail.drift.reference import (
     CategoricalReference,
     DriftBaseline,
     FeatureReference,
-    categorical_reference,
-    numeric_reference,
+    NumericReference,
 )
 from modelrail.drift.window import (
     CategoricalWindow,
@@ -27,12 +28,10 @@ ColumnKind = Literal["numeric", "categorical", "boolean"]
 
 
 def reference_of(values: Any, kind: ColumnKind, name: str) -> FeatureReference:
-    if kind == "numeric":
-        return numeric_reference(values, name)
-    from modelrail.drift.labels import category_counts
-
-    counts, nulls = category_counts(values, boolean=kind == "boolean", name=name)
-    return categorical_reference(counts, nulls, boolean=kind == "boolean", name=name)
+    ref = summary.reference_of(values, kind, name)
+    if ref["kind"] == "numeric":
+        return NumericReference.model_validate(ref)
+    return CategoricalReference.model_validate(ref)
 
 
 def window_of(ref: FeatureReference, values: Any, name: str) -> NumericWindow | CategoricalWindow:
@@ -48,10 +47,8 @@ def build_baseline(
     importances: Mapping[str, float] | None = None,
 ) -> DriftBaseline:
     """A baseline from ``name -> (kind, values)``; ``prediction`` from the holdout."""
-    features = {name: reference_of(values, kind, name) for name, (kind, values) in columns.items()}
-    pred = reference_of(prediction[1], prediction[0], "prediction") if prediction else None
-    return DriftBaseline(
-        features=features, prediction=pred, importances=dict(importances) if importances else None
+    return DriftBaseline.model_validate(
+        summary.baseline(columns, prediction=prediction, importances=importances)
     )
 
 

@@ -11,26 +11,22 @@ that the drift tests need, stored as JSON next to the model (D48). Never the raw
 * **categorical / binary**: the count per canonical category string (as
   :mod:`modelrail.profile` defines it).
 
-Plus null and non-finite counts, population mean and std. Pure: numpy at import.
+Plus null and non-finite counts, population mean and std. The arithmetic is
+:mod:`modelrail.drift_summary` (no pydantic: the training job runs it in its container
+and writes the baseline as JSON); these models validate what it builds. Pure.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from modelrail import drift_summary as summary
 
 BASELINE_VERSION: Literal[1] = 1
-EXACT_MAX_POINTS = 2048
-"""A numeric reference with at most this many distinct values is kept exactly."""
-GRID_POINTS = 2048
-"""Quantile cells of a grid reference: each holds about 1/2048 of the reference."""
-DECILES = 10
+EXACT_MAX_POINTS = summary.EXACT_MAX_POINTS
+GRID_POINTS = summary.GRID_POINTS
 
 
 class Frozen(BaseModel):
@@ -93,128 +89,15 @@ class DriftBaseline(Frozen):
         return cls.model_validate_json(data)
 
 
-def split_finite(values: Any, name: str) -> tuple[FloatArray, int, int]:
-    """The finite values as float64, and the counts of nulls (NaN) and of +-inf."""
-    if hasattr(values, "to_numpy"):  # a pandas column, nullable dtypes included
-        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    try:
-        array = np.asarray(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"column {name!r} is numeric but holds values that are not numbers"
-        ) from exc
-    keep = np.isfinite(array)
-    finite = array[keep]
-    if finite.size == array.size:
-        return finite, 0, 0
-    inf = int(np.isinf(array).sum())
-    return finite, array.size - finite.size - inf, inf
-
-
 def numeric_reference(values: Any, name: str = "value") -> NumericReference:
     """The reference of one numeric column (a float array; NaN for nulls)."""
-    finite, nulls, inf = split_finite(values, name)
-    if finite.size == 0:
-        raise ValueError(
-            f"column {name!r}: no finite values to build a drift reference from "
-            f"({nulls} nulls, {inf} infinite)"
-        )
-    ordered = np.sort(finite)
-    distinct, counts = _runs(ordered)
-    n = int(ordered.size)
-    exact = distinct.size <= EXACT_MAX_POINTS
-    edges = distinct if exact else _grid_edges(ordered)
-    edge_counts, gaps, offsets = gap_summary(ordered, edges) if not exact else (counts, None, None)
-    cells = np.zeros(edges.size - 1, dtype=np.int64) if gaps is None else gaps[1:-1]
-    sums = np.zeros(edges.size - 1) if offsets is None else offsets[1:-1]
-    mean = float(ordered.mean())
-    std = float(np.sqrt(np.mean((ordered - mean) ** 2)))
-    return NumericReference(
-        rows=n + nulls + inf,
-        nulls=nulls,
-        non_finite=inf,
-        n=n,
-        exact=exact,
-        edges=edges.tolist(),
-        edge_counts=edge_counts.tolist(),
-        cell_counts=cells.tolist(),
-        cell_offsets=sums.tolist(),
-        deciles=_decile_indices(ordered, edges),
-        mean=mean,
-        std=std,
-        minimum=float(ordered[0]),
-        maximum=float(ordered[-1]),
-    )
-
-
-def _runs(ordered: FloatArray) -> tuple[FloatArray, IntArray]:
-    """Distinct values of a sorted array and their counts (np.unique would sort again)."""
-    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-    counts = np.diff(np.append(starts, ordered.size)).astype(np.int64)
-    distinct: FloatArray = ordered[starts]
-    return distinct, counts
-
-
-def decile_values(ordered: FloatArray) -> FloatArray:
-    """The PSI bin edges, by the profile's rule: values at ranks n*k//10, k = 1..9, with
-    repeats and any equal to the minimum left out (bins are [lo, hi))."""
-    n = ordered.size
-    picks = np.unique(ordered[[n * k // DECILES for k in range(1, DECILES)]])
-    kept: FloatArray = picks[picks > ordered[0]]
-    return kept
-
-
-def _decile_indices(ordered: FloatArray, edges: FloatArray) -> list[int]:
-    return [int(i) for i in np.searchsorted(edges, decile_values(ordered))]
-
-
-def _grid_edges(ordered: FloatArray) -> FloatArray:
-    n = ordered.size
-    ranks = np.round(np.linspace(0, n - 1, GRID_POINTS + 1)).astype(np.int64)
-    return np.union1d(ordered[ranks], decile_values(ordered))
-
-
-def gap_summary(ordered: FloatArray, edges: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
-    """Of sorted values against sorted edges (K of them): the count equal to each edge,
-    and per gap (0: below the first edge, i: between edges i-1 and i, K: above the last)
-    the count and the sum of distances to the gap's edge (the one below it; the first
-    edge for gap 0). Distances, not values, so the sums keep their precision far from 0."""
-    left = np.searchsorted(ordered, edges, side="left")
-    right = np.searchsorted(ordered, edges, side="right")
-    starts = np.concatenate([[0], right])
-    ends = np.concatenate([left, [ordered.size]])
-    counts = ends - starts
-    # runs of the sorted values: gap 0, edge 0, gap 1, edge 1, ..., gap K; each value's
-    # base is its gap's edge (an edge's own values are at distance 0 from it)
-    runs = np.empty(2 * edges.size + 1, dtype=np.int64)
-    runs[0::2] = counts
-    runs[1::2] = right - left
-    bases = np.concatenate([[edges[0]], np.repeat(edges, 2)])
-    prefix = np.empty(ordered.size + 1)
-    prefix[0] = 0.0
-    dist = prefix[1:]  # computed in place: one temporary a column, not three
-    np.subtract(ordered, np.repeat(bases, runs), out=dist)
-    np.abs(dist, out=dist)
-    np.cumsum(dist, out=dist)
-    offsets = prefix[ends] - prefix[starts]
-    return (right - left).astype(np.int64), counts.astype(np.int64), offsets
+    return NumericReference.model_validate(summary.numeric_reference(values, name))
 
 
 def categorical_reference(
     counts: dict[str, int], nulls: int, *, boolean: bool = False, name: str = "value"
 ) -> CategoricalReference:
-    """The reference of one categorical column from its canonical category counts; a
-    boolean column or one with two categories is "binary" (a label: the test choice
-    counts the categories of reference and window together, as Evidently does)."""
-    n = sum(counts.values())
-    if n == 0:
-        raise ValueError(
-            f"column {name!r}: no non-null values to build a drift reference from ({nulls} nulls)"
-        )
-    seen = {k: v for k, v in counts.items() if v}
-    kind: Literal["categorical", "binary"] = (
-        "binary" if boolean or len(seen) == 2 else "categorical"
-    )
-    return CategoricalReference(
-        kind=kind, rows=n + nulls, nulls=nulls, n=n, categories=seen, boolean=boolean
+    """The reference of one categorical column from its canonical category counts."""
+    return CategoricalReference.model_validate(
+        summary.categorical_reference(counts, nulls, boolean=boolean, name=name)
     )

@@ -12,7 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from modelrail.drift.reference import Frozen, NumericReference, gap_summary, split_finite
+from modelrail.drift.reference import Frozen, NumericReference
+from modelrail.drift_summary import gap_summary, split_finite
 
 LOW_CARDINALITY_MAX = 20
 """Windows of numeric features whose reference has at most this many distinct values
@@ -89,7 +90,7 @@ def categorical_window(
 ) -> CategoricalWindow:
     """Summarise one categorical column (values of any type; canonical strings as the
     profile keys them; ``boolean`` parses true/false spellings as the profile does)."""
-    from modelrail.drift.labels import category_counts
+    from modelrail.categories import category_counts  # pandas: imported when counting
 
     counts, nulls = category_counts(values, boolean=boolean, name=name)
     return categorical_window_from_counts(counts, nulls)

@@ -35,17 +35,27 @@ def output_archive_uri(model_artifacts: str) -> str:
     return model_artifacts[: -len("model.tar.gz")] + "output.tar.gz"
 
 
-def read_evaluation(uri: str, *, s3: S3Client) -> dict[str, Any]:
+def read_output_file(uri: str, name: str, *, s3: S3Client) -> bytes | None:
+    """One file the training job wrote in SM_OUTPUT_DATA_DIR, from its output.tar.gz
+    (``evaluation.json``; ``drift_baseline.json``, which the monitoring check reads);
+    None when the archive has no such file."""
     bucket, key = split_s3_uri(uri)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
         for member in tar.getmembers():
-            if member.isfile() and member.name.lstrip("./") == EVALUATION_FILE:
+            if member.isfile() and member.name.lstrip("./") == name:
                 handle = tar.extractfile(member)
                 assert handle is not None
-                data: dict[str, Any] = json.loads(handle.read())
-                return data
-    raise EvaluationMissing(f"{uri} has no {EVALUATION_FILE}")
+                return handle.read()
+    return None
+
+
+def read_evaluation(uri: str, *, s3: S3Client) -> dict[str, Any]:
+    data = read_output_file(uri, EVALUATION_FILE, s3=s3)
+    if data is None:
+        raise EvaluationMissing(f"{uri} has no {EVALUATION_FILE}")
+    evaluation: dict[str, Any] = json.loads(data)
+    return evaluation
 
 
 def run_gate(request: GateInput, *, contract: ModelContract, s3: S3Client) -> GateOutput:

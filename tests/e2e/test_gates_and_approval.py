@@ -110,6 +110,23 @@ def test_the_baseline_profile_is_stored_beside_the_snapshot(dev: tuple[LocalClou
     assert statistics["dataset"]["item_count"] == 300
 
 
+def test_the_drift_baseline_is_in_the_training_output(dev: tuple[LocalCloud, Path]) -> None:
+    """The monitoring check reads the champion's drift baseline from its output.tar.gz."""
+    from modelrail.drift import DriftBaseline, NumericReference
+    from modelrail.drift_summary import BASELINE_FILE
+    from modelrail.steps.gate import output_archive_uri, read_output_file
+
+    cloud, _ = dev
+    version = _registry(cloud).get_version(MODEL, 1)
+    uri = output_archive_uri(version.lineage.model_artifact_uri)
+    body = read_output_file(uri, BASELINE_FILE, s3=cloud.client("s3"))
+    assert body is not None, f"{uri} has no {BASELINE_FILE}"
+    baseline = DriftBaseline.from_json(body)
+    assert set(baseline.features) >= {"price", "store_id", "promotion"}
+    assert baseline.features["price"].rows == 60  # the holdout of the 300 rows
+    assert isinstance(baseline.prediction, NumericReference) and baseline.prediction.n == 60
+
+
 # ---- manual approval (prod configuration) -------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelrail import canonical
-from modelrail.profile import _boolean_labels, _categorical_labels
+from modelrail.categories import boolean_labels, categorical_labels
 from modelrail.validation import _flag
 from tests.unit.test_training import Training
 from tests.unit.test_training import training as training  # the fixture
@@ -61,9 +61,9 @@ def test_the_gate_the_profile_and_training_read_booleans_alike(values: list[obje
     if any(a is None and not canonical.is_missing(v) and canonical.category(v) is not None
            for a, v in zip(accepted, values, strict=True)):  # fmt: skip
         with pytest.raises(ValueError, match="not booleans"):
-            _boolean_labels(series, "b")
+            boolean_labels(series, "b")
         return
-    labels = _boolean_labels(series, "b")
+    labels = boolean_labels(series, "b")
     profiled = [None if c < 0 else labels.labels[c] for c in labels.codes]
     assert profiled == [None if a is None else ("true" if a else "false") for a in accepted]
 
@@ -80,6 +80,6 @@ def test_training_converts_what_the_gate_accepts(training: Training) -> None:
 def test_training_categories_are_the_profiles(training: Training) -> None:
     values = pd.Series([" S01", "S01", 3.0, 3, True, None, "", "x "], dtype=object)
     trained = training.features._to_category(values).tolist()
-    labels = _categorical_labels(values)
+    labels = categorical_labels(values)
     profiled = [None if c < 0 else labels.labels[c] for c in labels.codes]
     assert [None if isinstance(t, float) else t for t in trained] == profiled

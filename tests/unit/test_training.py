@@ -131,6 +131,7 @@ def test_demand_trains_and_beats_its_threshold_and_the_mean(
     assert sorted(p.name for p in opt_ml.model.iterdir()) == [
         "code",  # the serving code (see test_the_model_archive_carries_the_serving_code)
         "contract.json",
+        "drift_baseline.json",  # see test_training_drift_baseline.py
         "evaluation.json",
         "model.joblib",
     ]
@@ -815,7 +816,8 @@ def test_the_model_archive_carries_the_serving_code(training: Training, opt_ml: 
 
 
 def test_a_header_is_recognised_by_its_names_only(training: Training) -> None:
-    is_header = training.inference._is_header
+    from modelrail.payloads import is_header
+
     features, target = ["a", "b"], "y"
     assert is_header(["b", "a", "y"], features, target, ["a"])
     assert is_header(["a", "b", "extra"], features, target, ["a", "b"])  # then rejected
