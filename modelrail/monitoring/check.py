@@ -21,9 +21,7 @@ run the same code.
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,7 +40,7 @@ from modelrail.monitoring.models import CheckInput, CheckOutput, FeatureVerdict
 from modelrail.monitoring.policy import LiveMetric
 from modelrail.registry.models import AliasName, ModelVersion
 from modelrail.registry.port import ModelRegistry
-from modelrail.steps.gate import output_archive_uri, split_s3_uri
+from modelrail.steps.gate import output_archive_uri, read_output_file
 from modelrail.telemetry import (
     DRIFT_SHARE,
     FEATURE_DRIFT,
@@ -159,18 +157,13 @@ def run_check(request: CheckInput, ctx: CheckContext) -> tuple[CheckOutput, list
 
 def read_baseline(s3: S3Client, version: ModelVersion) -> DriftBaseline:
     uri = output_archive_uri(version.lineage.model_artifact_uri)
-    bucket, key = split_s3_uri(uri)
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
-        for member in tar.getmembers():
-            if member.isfile() and member.name.lstrip("./") == BASELINE_FILE:
-                handle = tar.extractfile(member)
-                assert handle is not None
-                return DriftBaseline.from_json(handle.read())
-    raise BaselineMissing(
-        f"v{version.version} of {version.model}: {uri} has no {BASELINE_FILE}; versions "
-        "trained before drift baselines existed cannot be monitored (retrain to get one)"
-    )
+    data = read_output_file(uri, BASELINE_FILE, s3=s3)
+    if data is None:
+        raise BaselineMissing(
+            f"v{version.version} of {version.model}: {uri} has no {BASELINE_FILE}; versions "
+            "trained before drift baselines existed cannot be monitored (retrain to get one)"
+        )
+    return DriftBaseline.from_json(data)
 
 
 def _hours(start: datetime, end: datetime) -> Iterator[str]:
@@ -231,14 +224,28 @@ def _labels(ctx: CheckContext, model: str) -> Labels:
 
 
 def _live(ctx: CheckContext, captured: Any, labels: Labels, end: datetime) -> LiveMetric | None:
+    """The live metric of the window's labelled rows; None without any (or when the
+    metric cannot be measured on them: the check's record says how many there were)."""
     if not labels.by_id:
         return None
     joined = join(captured.row_ids, labels)
     if not joined.positions:
         return None
-    from modelrail.monitoring.live import live_metric
+    from modelrail.monitoring.live import LiveMetricUnavailable, RowOutput, live_metric
 
-    return live_metric(ctx.contract, joined, captured.outputs, window_end=end)
+    out = captured.outputs
+    rows = [
+        RowOutput(
+            out.predictions[p],
+            None if out.probabilities is None else list(out.probabilities[p]),
+            out.classes,
+        )
+        for p in joined.positions
+    ]
+    measured = live_metric(ctx.contract, joined.labels, rows, window_end=end)
+    if isinstance(measured, LiveMetricUnavailable):
+        return None
+    return LiveMetric.model_validate(measured.model_dump(exclude={"counts"}))
 
 
 # ---- outputs --------------------------------------------------------------------------

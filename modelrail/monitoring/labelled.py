@@ -2,21 +2,21 @@
 the model's training data (its features and its target). Pure.
 
 A retraining learns from them. Requests are read as the endpoint reads them
-(``training/inference.py``): headerless CSV in the contract's feature order, or JSON
-records by column name; a row whose request cannot be read that way is counted, not kept.
+(:mod:`modelrail.payloads`): CSV in the contract's feature order or with a header, or
+JSON records by column name; a row whose request cannot be read is counted, not kept.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelrail.contract import ModelContract
 from modelrail.monitoring.capture import CaptureRecords, payload_text, row_ids
 from modelrail.monitoring.labels import Labels
+from modelrail.payloads import BadRequest, read_request
 
 
 @dataclass
@@ -35,28 +35,21 @@ class LabelledRows:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # None, NaN
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def _request_rows(text: str, content_type: str | None, features: list[str]) -> list[list[str]]:
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media == "application/json":
-        payload = json.loads(text)
-        if isinstance(payload, dict) and "instances" in payload:
-            payload = payload["instances"]
-        if isinstance(payload, dict):
-            payload = [payload]
-        if not isinstance(payload, list) or not all(isinstance(r, dict) for r in payload):
-            raise ValueError("not JSON records")
-        return [[_cell(record.get(name)) for name in features] for record in payload]
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-    if any(len(r) != len(features) for r in rows):
-        raise ValueError(f"a CSV row without {len(features)} values")
-    return rows
+def _request_rows(text: str, content_type: str | None, contract: ModelContract) -> list[list[str]]:
+    """The request's rows as feature values in contract order (payloads.BadRequest when
+    the endpoint could not have read it either)."""
+    features = [c.name for c in contract.features]
+    required = [c.name for c in contract.features if c.required]
+    frame = read_request(text, content_type or "").frame(features, contract.target, required)
+    columns = [frame[name].tolist() if name in frame else [None] * len(frame) for name in features]
+    return [[_cell(v) for v in row] for row in zip(*columns, strict=True)]
 
 
 def labelled_rows(records: CaptureRecords, labels: Labels, contract: ModelContract) -> LabelledRows:
@@ -70,8 +63,8 @@ def labelled_rows(records: CaptureRecords, labels: Labels, contract: ModelContra
         if text is None:
             continue
         try:
-            rows = _request_rows(text, records.input_types[i], features)
-        except ValueError:
+            rows = _request_rows(text, records.input_types[i], contract)
+        except BadRequest:
             ids = row_ids(records.inference_ids[i], event_id, 1)
             out.unreadable += sum(1 for x in ids if x in labels.by_id)
             continue

@@ -95,9 +95,7 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             outcome = deployed.outcome
         again = cloud.client("lambda").invoke(
             FunctionName=_function(cloud, "consider_retrain"),
-            Payload=json.dumps(
-                {"check": checks["shifted-2"].to_json()["check"]}
-            ).encode(),
+            Payload=json.dumps({"check": checks["shifted-2"].to_json()["check"]}).encode(),
         )
         redelivered = json.loads(again["Payload"].read())
         yield Story(cloud, first, checks, retraining, outcome, redelivered)
@@ -141,9 +139,7 @@ def test_persistent_drift_starts_exactly_one_retraining_to_production(story: Sto
     assert run.retrain is not None and run.retrain.action == "start", run.to_json()
     assert run.retrain.execution_name is not None
     assert run.retrain.execution_name.startswith(f"retrain-{MODEL}-")
-    assert story.retraining is not None and story.retraining.status == "SUCCEEDED", (
-        story.retraining
-    )
+    assert story.retraining is not None and story.retraining.status == "SUCCEEDED", story.retraining
     assert story.retrained_outcome == "PRODUCTION"
     registry = registry_of(story.cloud)
     champion = registry.resolve_alias(MODEL, AliasName.CHAMPION)

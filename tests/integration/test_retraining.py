@@ -56,7 +56,9 @@ class FakeSfn:
                 {"Error": {"Code": "ExecutionAlreadyExists", "Message": name}}, "StartExecution"
             )
         self.started[name] = json.loads(input)
-        return {"executionArn": f"{stateMachineArn.replace(':stateMachine:', ':execution:')}:{name}"}
+        return {
+            "executionArn": f"{stateMachineArn.replace(':stateMachine:', ':execution:')}:{name}"
+        }
 
     def describe_execution(self, *, executionArn: str) -> dict[str, str]:
         from botocore.exceptions import ClientError
@@ -97,7 +99,9 @@ def _champion(registry: InMemoryRegistry, s3: Any, snapshot: bytes) -> None:
     promote(registry, MODEL, 1, by="t", reason="ok", expected=None)
 
 
-def _check(s3: Any, ident: str, *, status: str = "drifted", window: str | None = WINDOW) -> CheckOutput:
+def _check(
+    s3: Any, ident: str, *, status: str = "drifted", window: str | None = WINDOW
+) -> CheckOutput:
     uri = None
     if window is not None:
         key = f"monitoring/demand/{ident}/labelled.csv"
@@ -109,7 +113,13 @@ def _check(s3: Any, ident: str, *, status: str = "drifted", window: str | None =
     )  # fmt: skip
 
 
-def _ctx(registry: InMemoryRegistry, s3: Any, sfn: FakeSfn, ledger: InMemoryRetrainLedger, now: datetime = NOW) -> RetrainContext:
+def _ctx(
+    registry: InMemoryRegistry,
+    s3: Any,
+    sfn: FakeSfn,
+    ledger: InMemoryRetrainLedger,
+    now: datetime = NOW,
+) -> RetrainContext:
     return RetrainContext(
         contract=load_contract(MODEL), registry=registry, ledger=ledger, s3=s3, sfn=sfn,  # type: ignore[arg-type]
         data_bucket=DATA, state_machine_arn=MACHINE, environment="dev", now=now,
@@ -134,7 +144,12 @@ def test_a_small_snapshot_is_followed_by_the_window_in_its_own_column_order(s3: 
     champion = registry.resolve_alias(MODEL, AliasName.CHAMPION)
     assert champion is not None
     build_dataset(_check(s3, "c1"), champion, ctx, "retraining/demand/x/data.csv")
-    lines = s3.get_object(Bucket=DATA, Key="retraining/demand/x/data.csv")["Body"].read().decode().splitlines()
+    lines = (
+        s3.get_object(Bucket=DATA, Key="retraining/demand/x/data.csv")["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    )
     assert lines[:2] == snapshot.splitlines()
     assert lines[2:] == [
         "12,S01,toys,99.5,true,1,7,30.5,false,",
@@ -184,7 +199,9 @@ def test_persistent_drift_starts_once_then_suppresses_and_a_repeat_starts_nothin
     assert list(sfn.started) == [out.execution_name]
     run = sfn.started[out.execution_name]  # type: ignore[index]
     assert run["requestedBy"] == "monitoring" and run["retrain"]["check"] == "c2"
-    assert run["bucket"] == DATA and run["key"] == f"retraining/demand/{out.execution_name}/data.csv"
+    assert (
+        run["bucket"] == DATA and run["key"] == f"retraining/demand/{out.execution_name}/data.csv"
+    )
     assert _object(s3, out.dataset_uri or "").count(b"\n") == 4  # header, snapshot row, 2 labelled
     assert [p.spec.name for p in points] == ["RetrainDecisions"]
     # the same check again: already started, nothing new
