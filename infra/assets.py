@@ -57,6 +57,7 @@ _PACKAGE_EXCLUDES = frozenset(
         "local",
         "cli",
         "demo.py",
+        "demo_monitoring.py",
         "model_card.py",
         "sample.py",
         "__pycache__",

@@ -332,8 +332,8 @@ def _acknowledge_monitoring(stack: ModelrailStack, lid: Callable[[IConstruct], s
             (*reads, "Action::s3:Abort*"),
             {
                 f"Resource::<{artifacts}.Arn>/{MONITORING.objects}": "reads the labelled window (labelled.csv) a check wrote",
-                f"Resource::<{artifacts}.Arn>/{DATASETS.objects}": "reads (and copies server-side) the champion's training snapshot",
-                f"Resource::<{data}.Arn>/{RETRAINING.objects}": f"writes the retraining dataset under {RETRAINING.prefix}<model>/<execution>/",
+                f"Resource::<{data}.Arn>/{INCOMING.objects}": "reads (and copies server-side) the champion's training data, the upload version its lineage names",
+                f"Resource::<{data}.Arn>/{RETRAINING.objects}": f"writes the retraining dataset under {RETRAINING.prefix}<model>/<execution>/ (and reads a retrained champion's)",
                 f"Resource::<{table}.Arn>/index/*": "CDK's table grant covers the registry's secondary index",
                 f"Resource::arn:<AWS::Partition>:states:{stack.region}:<AWS::AccountId>:execution:"
                 f"modelrail-{stack.config.name}-training:*": "DescribeExecution of the retraining it started (names are made per decision)",

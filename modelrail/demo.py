@@ -11,6 +11,7 @@ import pandas as pd
 from modelrail.cli import main as cli_main
 from modelrail.cli.registry import main as registry_main
 from modelrail.cli.registry import print_listing, write_model_card
+from modelrail.demo_monitoring import monitoring_demo
 from modelrail.deploy.client import DeploymentRun, wait_for
 from modelrail.deploy.naming import endpoint_name
 from modelrail.layout import QUARANTINE, upload_key
@@ -158,6 +159,8 @@ def run_demo(workdir: Path, *, rows: int = 2000) -> int:
         if not _concurrent_demo(cloud, registry, workdir):
             return 1
         if not _search_demo(cloud, registry, workdir):
+            return 1
+        if not monitoring_demo(cloud, registry, workdir):
             return 1
         print("\nthe dev registry at the end (`modelrail registry list`):")
         for model in (MODEL, "churn"):

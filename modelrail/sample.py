@@ -227,7 +227,7 @@ def demand_generator(
     warm_lift = np.array([p.warm_lift for p in profiles])[cat_idx]
 
     # Shelf price scatters around the category's reference; promotions cut it by 20%.
-    price_level, price_sigma = (1.3, 0.35) if drifted else (1.0, 0.25)
+    price_level, price_sigma = (1.8, 0.35) if drifted else (1.0, 0.25)
     regular_price = ref_price * price_level * rng.lognormal(0.0, price_sigma, size=rows)
     price = regular_price * np.where(promotion, 0.8, 1.0)
     price = _clip(contract, "price", np.round(price, 2))

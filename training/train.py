@@ -161,6 +161,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--holdout-fraction", "--holdout_fraction", dest="holdout_fraction", type=_float_arg
     )
+    parser.add_argument(
+        "--holdout-last-rows",
+        "--holdout_last_rows",
+        dest="holdout_last_rows",
+        type=_int_arg,
+        help="hold out the channel's last N rows (a retraining's recent window); 0: the split",
+    )
     parser.add_argument("--n-estimators", "--n_estimators", dest="n_estimators", type=_int_arg)
     parser.add_argument("--max-depth", "--max_depth", dest="max_depth", type=_int_arg)
     parser.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_float_arg)
@@ -315,6 +322,10 @@ def effective_contract(contract: dict[str, Any], args: argparse.Namespace) -> di
                 f"--holdout-fraction must be between 0 and 0.5, got {args.holdout_fraction}"
             )
         contract["holdout_fraction"] = args.holdout_fraction
+    if args.holdout_last_rows:
+        if args.holdout_last_rows < 0:
+            raise TrainingError(f"--holdout-last-rows must be >= 0, got {args.holdout_last_rows}")
+        contract["holdout_last_rows"] = args.holdout_last_rows
     hyperparameters = dict(contract.get("hyperparameters") or {})
     for key in ("n_estimators", "max_depth", "learning_rate"):
         value = getattr(args, key)
@@ -341,12 +352,31 @@ def split_holdout(
     contract: dict[str, Any],
     fraction: float,
     seed: int,
+    *,
+    recent: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series, dict[str, Any]]:
     """The train/holdout split and its description for evaluation.json.
 
-    With a ``time_column`` the holdout is the most recent rows (a model is judged on the
-    future it will face); otherwise a seeded random draw, stratified for classifiers.
+    ``recent`` > 0 (a retraining): the last ``recent`` rows, the newest labelled traffic,
+    are the holdout, so the champion (which never saw them) and the challenger are judged
+    on the data the model now faces. Else with a ``time_column`` the holdout is the most
+    recent rows (a model is judged on the future it will face); otherwise a seeded random
+    draw, stratified for classifiers.
     """
+    if recent:
+        if recent >= len(features):
+            raise TrainingError(
+                f"holdout-last-rows {recent} leaves no training rows of {len(features)}"
+            )
+        cut = len(features) - recent
+        split = {"kind": "recent", "column": None, "holdout_from": None, "rows": recent}
+        return (
+            features.iloc[:cut],
+            features.iloc[cut:],
+            target.iloc[:cut],
+            target.iloc[cut:],
+            split,
+        )
     time_column = contract.get("time_column")
     if not time_column:
         x_train, x_holdout, y_train, y_holdout = mf.holdout_split(
@@ -472,8 +502,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     target = mf.build_target(frame, contract)
     features = mf.build_features(frame, contract)
     x_train, x_holdout, y_train, y_holdout, split = split_holdout(
-        frame, features, target, contract, fraction, seed
-    )
+        frame, features, target, contract, fraction, seed,
+        recent=int(contract.get("holdout_last_rows") or 0),
+    )  # fmt: skip
     if mf.is_classifier(contract) and y_train.nunique() < 2:
         raise TrainingError(
             f"target {contract['target']!r} has a single class in the training rows"

@@ -40,8 +40,8 @@ from infra.timeouts import API_CALL_SECONDS
 from modelrail.contract import load_contracts
 from modelrail.layout import (
     CAPTURE,
-    DATASETS,
     GROUND_TRUTH,
+    INCOMING,
     MONITORING,
     RETRAINING,
     TRAINING_OUTPUT,
@@ -118,7 +118,10 @@ class Monitoring(Construct):
         ).function
         res.registry_table.grant_read_write_data(self.retrain_fn)
         res.artifacts_bucket.grant_read(self.retrain_fn, MONITORING.objects)
-        res.artifacts_bucket.grant_read(self.retrain_fn, DATASETS.objects)
+        # The champion's training data: the exact upload version (or retraining dataset)
+        # its lineage names, read and copied server-side into the new dataset.
+        res.data_bucket.grant_read(self.retrain_fn, INCOMING.objects)
+        res.data_bucket.grant_read(self.retrain_fn, RETRAINING.objects)
         res.data_bucket.grant_put(self.retrain_fn, RETRAINING.objects)
         res.training.grant_start_execution(self.retrain_fn)
         # DescribeExecution of the lease holder: is the retraining still running?

@@ -537,6 +537,7 @@ class TrainingPipeline(Construct):
                         "executionName": sfn.JsonPath.string_at("$$.Execution.Name"),
                         "validation": sfn.JsonPath.object_at("$.validation"),
                         "round": sfn.JsonPath.number_at("$.round"),
+                        "retrain": sfn.JsonPath.object_at("$.retrain"),
                     }
                 ),
                 payload_response_only=True,
@@ -568,6 +569,10 @@ class TrainingPipeline(Construct):
                 "sagemaker_submit_directory": f'"/opt/ml/input/data/code/{code.s3_object_key}"',
                 "sagemaker_region": f'"{cfg.region}"',
                 "model-name": sfn.JsonPath.format('"{}"', sfn.JsonPath.string_at("$.model")),
+                # 0: the contract's split; a retraining holds out its newest rows.
+                "holdout-last-rows": sfn.JsonPath.format(
+                    "{}", sfn.JsonPath.string_at("$.prepared.holdoutRows")
+                ),
             },
             input_data_config=[
                 tasks.Channel(

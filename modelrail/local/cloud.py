@@ -51,6 +51,7 @@ from modelrail.local import (
 )
 from modelrail.local.iam import enforce as iam_enforce
 from modelrail.local.iam.principals import Principals
+from modelrail.monitoring.client import CheckRun, start_check, wait_check
 from modelrail.steps.start import plan_start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -491,6 +492,21 @@ class LocalCloud:
         run = self.wait(arn, on_step=on_step, timeout=timeout)
         run.key, run.version_id = key, version_id
         return run
+
+    def check_now(
+        self, model: str, *, requested_by: str = "local", timeout: float = 300
+    ) -> CheckRun:
+        """Run the model's monitoring check now, as its schedule would: the endpoints'
+        buffered capture is written first (SageMaker writes it every few minutes)."""
+        self.hosting.flush_capture()
+        sfn = self.client("stepfunctions")
+        arn = start_check(
+            model,
+            state_machine_arn=self.output("MonitoringStateMachineArn"),
+            sfn=sfn,
+            requested_by=requested_by,
+        )
+        return wait_check(arn, sfn=sfn, timeout=timeout)
 
     def steps(self, execution_arn: str) -> list[StepTiming]:
         sfn = self.client("stepfunctions")

@@ -17,6 +17,9 @@
   ``StartExecution``'s ``StartDate``), and its ``DescribeExecution`` then fails to
   serialize the execution's output. The SDK and Step Functions integrations' results
   are passed through JSON, as the service does.
+* ``StartExecution`` without a ``name`` gets a generated one (a UUID), as the service
+  gives it: moto named such an execution ``None``, so the second one (the Scheduler's
+  next start of a monitoring check) failed as ``ExecutionAlreadyExists``.
 
 Timeouts, heartbeats and retry intervals, which moto enforces in real seconds, are put
 on the local clock by :mod:`.timeouts` (:func:`install_timeouts`).
@@ -25,6 +28,7 @@ on the local clock by :mod:`.timeouts` (:func:`install_timeouts`).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +43,32 @@ def install() -> Callable[[], None]:
     undo_sfn = _install_sfn_shapes()
     undo_json = _install_json_results()
     undo_tokens = _install_token_lookup()
+    undo_names = _install_generated_names()
 
     def undo() -> None:
+        undo_names()
         undo_tokens()
         undo_json()
         undo_sfn()
         undo_fail()
+
+    return undo
+
+
+def _install_generated_names() -> Callable[[], None]:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+    def undo() -> None:
+        StepFunctionsParserBackend.start_execution = original  # type: ignore[method-assign]
 
     return undo
 

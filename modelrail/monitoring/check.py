@@ -240,6 +240,8 @@ def _live(ctx: CheckContext, captured: Any, labels: Labels, end: datetime) -> Li
             None if out.probabilities is None else list(out.probabilities[p]),
             out.classes,
         )
+        if out.present[p]
+        else RowOutput(None)  # no answer captured for the row: counted as unusable
         for p in joined.positions
     ]
     measured = live_metric(ctx.contract, joined.labels, rows, window_end=end)

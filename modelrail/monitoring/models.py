@@ -30,7 +30,7 @@ class CheckInput(_Payload):
 class FeatureVerdict(_Payload):
     name: str
     test: str
-    score: float | None
+    score: float | None = None
     threshold: float
     drifted: bool
 

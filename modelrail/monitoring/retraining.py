@@ -4,11 +4,14 @@ the same training pipeline an upload starts.
 * **Evidence** comes from the registry: the model's recent ``monitoring.checked`` events
   (drift persistence), the check that just ended (live metric, labelled rows) and the
   champion's registration time (its age).
-* **The dataset** of a retraining is the champion's training snapshot followed by the
+* **The dataset** of a retraining is the champion's training data (the exact object
+  version its lineage names) followed by the
   labelled production window the check wrote (``labelled.csv``: the window's captured
   rows with their labels), under ``retraining/<model>/<execution>/data.csv`` of the
-  data bucket; with ``include_champion_data: false`` the window alone. A snapshot of
+  data bucket; with ``include_champion_data: false`` the window alone. Training data of
   5 MiB or more is joined server-side (UploadPartCopy), so the Lambda never holds it.
+  The window's second half is the run's holdout (:func:`recent_holdout`): the gate then
+  compares champion and challenger on recent traffic neither was trained on.
 * **The start** is StartExecution of the training pipeline with the decision's
   deterministic name (``retrain-<model>-<trigger>-<window>``: never one an upload gets,
   which are ``<model>-<hash>``), so a repeated decision starts nothing; the trigger, its
@@ -51,6 +54,7 @@ PART = 5 * 1024 * 1024
 COPY_RANGE = 4 * 1024**3
 """Each UploadPartCopy copies at most 5 GiB; a larger snapshot is several ranges."""
 REQUESTED_BY = "monitoring"
+MIN_RECENT_HOLDOUT = 50
 
 
 class RetrainDataError(ValueError):
@@ -75,6 +79,17 @@ def run_retrain(check: CheckOutput, ctx: RetrainContext) -> tuple[RetrainOutput,
     champion = ctx.registry.resolve_alias(model, AliasName.CHAMPION)
     if champion is None or check.status == "no_champion":
         return RetrainOutput(action="none", reason="no champion to retrain"), []
+    if check.champion != champion.version:
+        # A check delivered late (or again) after the champion changed: its evidence is
+        # about a model that no longer serves.
+        return (
+            RetrainOutput(
+                action="none",
+                reason=f"check {check.check_id} watched v{check.champion}; the champion is now "
+                f"v{champion.version}",
+            ),
+            [],
+        )
     evidence = evidence_of(check, champion, ctx.registry, ctx.now)
     started: dict[str, str] = {}
 
@@ -163,6 +178,17 @@ def _execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
+def recent_holdout(check: CheckOutput, contract: ModelContract) -> int:
+    """How many of the dataset's newest rows are the holdout: the second half of the
+    labelled window, when it is appended to the champion's data and large enough to
+    judge on (:data:`MIN_RECENT_HOLDOUT`); else 0, the contract's own split. The champion
+    was trained on its data, so a holdout drawn from it would favour the champion."""
+    if not contract.monitoring.retrain.include_champion_data:
+        return 0
+    half = check.labelled_rows // 2
+    return half if half >= MIN_RECENT_HOLDOUT else 0
+
+
 def start_retraining(
     decision: Decision, check: CheckOutput, champion: ModelVersion, ctx: RetrainContext
 ) -> dict[str, str]:
@@ -184,6 +210,7 @@ def start_retraining(
                 "reason": decision.reason,
                 "check": check.check_id,
                 "champion": champion.version,
+                "holdoutRows": recent_holdout(check, ctx.contract),
             },
         }
     )

@@ -148,6 +148,9 @@ class RetrainCause(_Frozen):
     reason: Text
     check: str = Field(min_length=1, description="the monitoring check that decided it")
     champion: int = Field(ge=1, description="the champion the check watched")
+    holdout_rows: int = Field(
+        default=0, ge=0, description="the newest rows the gate compared the models on"
+    )
 
 
 class Lineage(_Frozen):

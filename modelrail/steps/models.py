@@ -31,6 +31,9 @@ class RetrainCause(_Payload):
     reason: str
     check: str
     champion: int
+    holdout_rows: int = Field(default=0, alias="holdoutRows", ge=0)
+    """The newest rows of the dataset (the labelled window's second half) are the holdout:
+    champion and challenger are compared on recent data neither was trained on."""
 
 
 class PipelineInput(_Payload):
@@ -80,6 +83,7 @@ class PrepareInput(_Payload):
     round: int = Field(default=1, ge=1, le=99)
     """1, then +1 each time Register sends the run back to be judged against a newer
     reference (modelrail.release); it names the round's training job."""
+    retrain: RetrainCause | None = None
 
 
 class TuningRequest(_Payload):
@@ -113,6 +117,9 @@ class PrepareOutput(_Payload):
     """Present when the contract asks for a hyperparameter search."""
     resources: TrainingResources
     """The Train (and Tune) state's ResourceConfig, sized from the dataset."""
+    holdout_rows: int = Field(default=0, alias="holdoutRows", ge=0)
+    """The training job's ``holdout-last-rows``: 0 splits as the contract says; a
+    retraining holds out its newest rows (RetrainCause.holdout_rows)."""
 
 
 class TrainingOutput(_Payload):

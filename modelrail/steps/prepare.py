@@ -150,5 +150,6 @@ def run_prepare(
             "fingerprint": fingerprint,
             "tuning": tuning_request(contract, run, environment=environment),
             "resources": training_resources(size, size_bands).to_json(),
+            "holdoutRows": 0 if request.retrain is None else request.retrain.holdout_rows,
         }
     )

@@ -16,6 +16,7 @@ monitoring state machine after each step:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 from modelrail.deploy.client import wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun
 from modelrail.local.traffic import replay
-from modelrail.monitoring.client import CheckRun, history, start_check, upload_labels, wait_check
+from modelrail.monitoring.client import CheckRun, history, upload_labels, wait_check
 from modelrail.registry import AliasName
 from modelrail.sample import sample_command
 from tests.e2e.registry_waits import registry_of
@@ -41,19 +42,12 @@ class Story:
     checks: dict[str, CheckRun]
     retraining: PipelineRun | None
     retrained_outcome: str | None
-    redelivered: dict[str, object]
+    redelivered: dict[str, dict[str, object]]
+    scheduled: dict[str, object] | None
 
 
 def _check(cloud: LocalCloud) -> CheckRun:
-    cloud.hosting.flush_capture()
-    sfn = cloud.client("stepfunctions")
-    arn = start_check(
-        MODEL,
-        state_machine_arn=cloud.output("MonitoringStateMachineArn"),
-        sfn=sfn,
-        requested_by="e2e",
-    )
-    return wait_check(arn, sfn=sfn, timeout=300)
+    return cloud.check_now(MODEL, requested_by="e2e")
 
 
 def _send(cloud: LocalCloud, path: Path, work: Path) -> None:
@@ -75,6 +69,8 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     ]
     with LocalCloud(assembly=assembly, work_dir=tmp_path_factory.mktemp("monitoring")) as cloud:
         sfn = cloud.client("stepfunctions")
+        # The checks below are started one by one; the schedules wait until the end.
+        _schedules(cloud, "DISABLED")
         first = cloud.upload_and_wait(MODEL, v1)
         wait_for(cloud.deployment_arn_for(first.execution_arn), sfn=sfn, timeout=300)
         checks = {"empty": _check(cloud)}
@@ -84,6 +80,7 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         checks["shifted-1"] = _check(cloud)
         _send(cloud, shifted[1], work)
         checks["shifted-2"] = _check(cloud)
+        redelivered = {"at once": _redeliver(cloud, checks["shifted-2"])}
         checks["shifted-3"] = _check(cloud)  # while the retraining runs, or just after
         started = checks["shifted-2"].retrain
         retraining = outcome = None
@@ -93,12 +90,53 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 cloud.deployment_arn_for(started.execution_arn), sfn=sfn, timeout=300
             )
             outcome = deployed.outcome
-        again = cloud.client("lambda").invoke(
-            FunctionName=_function(cloud, "consider_retrain"),
-            Payload=json.dumps({"check": checks["shifted-2"].to_json()["check"]}).encode(),
+        redelivered["after"] = _redeliver(cloud, checks["shifted-2"])
+        scheduled = _scheduled_check(cloud)
+        yield Story(cloud, first, checks, retraining, outcome, redelivered, scheduled)
+
+
+def _schedules(cloud: LocalCloud, state: str) -> None:
+    """Pause or resume every schedule, as an operator would (UpdateSchedule replaces the
+    whole schedule, so the rest is sent as it is)."""
+    scheduler = cloud.client("scheduler")
+    for summary in scheduler.list_schedules()["Schedules"]:
+        got = scheduler.get_schedule(Name=summary["Name"])
+        scheduler.update_schedule(
+            Name=got["Name"],
+            ScheduleExpression=got["ScheduleExpression"],
+            FlexibleTimeWindow=got["FlexibleTimeWindow"],
+            Target=got["Target"],
+            State=state,
         )
-        redelivered = json.loads(again["Payload"].read())
-        yield Story(cloud, first, checks, retraining, outcome, redelivered)
+
+
+def _scheduled_check(cloud: LocalCloud) -> dict[str, object] | None:
+    """A day of local time passes: the Scheduler starts each model's check itself."""
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.output("MonitoringStateMachineArn")
+    _schedules(cloud, "ENABLED")
+    cloud.clock.fast_forward(86400 + 120, within=5)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            payload = json.loads(described["input"])
+            mine = payload.get("model") == MODEL and payload.get("requestedBy") == "schedule"
+            if mine and described["status"] != "RUNNING":
+                run = wait_check(execution["executionArn"], sfn=sfn)
+                return {"status": described["status"], "input": payload, "check": run.check}
+        time.sleep(0.5)
+    return None
+
+
+def _redeliver(cloud: LocalCloud, run: CheckRun) -> dict[str, object]:
+    """The same check handed to RetrainPolicy again (a retried state, a second trigger)."""
+    answer = cloud.client("lambda").invoke(
+        FunctionName=_function(cloud, "consider_retrain"),
+        Payload=json.dumps({"check": run.to_json()["check"]}).encode(),
+    )
+    decided: dict[str, object] = json.loads(answer["Payload"].read())
+    return decided
 
 
 def _function(cloud: LocalCloud, name: str) -> str:
@@ -165,14 +203,21 @@ def test_a_trigger_inside_the_guard_is_recorded_as_suppressed(story: Story) -> N
 
 
 def test_the_same_check_delivered_again_starts_nothing(story: Story) -> None:
-    assert story.redelivered.get("action") == "none", story.redelivered
-    assert "already started" in str(story.redelivered.get("reason"))
+    at_once, after = story.redelivered["at once"], story.redelivered["after"]
+    assert at_once.get("action") == "none", at_once
+    assert "already started" in str(at_once.get("reason")), at_once
+    # once the retrained version is champion, the old check is about a model gone
+    assert after.get("action") == "none", after
+    assert "the champion is now v2" in str(after.get("reason")), after
 
 
 def test_each_check_is_recorded_with_its_reports(story: Story) -> None:
     cloud = story.cloud
     checks = [e for e in history(registry_of(cloud), MODEL) if e.type == "monitoring.checked"]
-    assert len(checks) == len(story.checks)
+    mine = [e for e in checks if e.detail["requestedBy"] == "e2e"]
+    assert len(mine) == len(story.checks), [
+        (e.version, e.detail["status"], e.detail["rows"], e.detail["requestedBy"]) for e in checks
+    ]
     run = story.checks["shifted-2"]
     assert run.check is not None and run.check.report_uri
     s3 = cloud.client("s3")
@@ -183,3 +228,13 @@ def test_each_check_is_recorded_with_its_reports(story: Story) -> None:
     }
     assert {"drift.json", "statistics.json", "constraint_violations.json", "report.html"} <= names
     assert "labelled.csv" in names
+
+
+def test_the_schedule_starts_the_check_on_the_local_clock(story: Story) -> None:
+    assert story.scheduled is not None, "no scheduled check within a day of local time"
+    assert story.scheduled["status"] == "SUCCEEDED", story.scheduled
+    scheduled_input = story.scheduled["input"]
+    assert isinstance(scheduled_input, dict) and scheduled_input["scheduledTime"].endswith("Z")
+    check = story.scheduled["check"]
+    # it watches the retrained champion, over the same day of traffic
+    assert check is not None and check.champion == 2 and check.rows == 900, check  # type: ignore[attr-defined]
