@@ -27,6 +27,10 @@ from typing import Any
 
 ENCODINGS = ("CSV", "JSON", "BASE64")
 _FIELDS = ("observedContentType", "encoding", "data")
+_ARROW_KEPT: dict[tuple[str, ...], str] = {
+    ("endpointInput", "data"): "inputs",
+    ("endpointOutput", "data"): "outputs",
+}  # the payloads, which a window parses with Arrow again
 
 
 @dataclass(frozen=True)
@@ -51,17 +55,42 @@ class CaptureRecords:
     outputs: list[str | None] = field(default_factory=list)
     corrupt: list[Corrupt] = field(default_factory=list)
     files: int = 0
+    arrow: dict[str, list[Any]] | None = field(default=None, repr=False, compare=False)
+    """The same columns as the Arrow arrays the fast read parsed (chunks, one a file), so
+    a reader that wants Arrow does not rebuild them from the lists; None when some
+    records were read line by line. Kept equal to the lists by :meth:`extend`."""
 
     def __len__(self) -> int:
         return len(self.event_ids)
 
     def extend(self, other: CaptureRecords) -> None:
+        if not len(other):
+            pass
+        elif not len(self):
+            self.arrow = (
+                None if other.arrow is None else {k: list(v) for k, v in other.arrow.items()}
+            )
+        elif self.arrow is not None and other.arrow is not None:
+            for name, chunks in other.arrow.items():
+                self.arrow[name].extend(chunks)
+        else:
+            self.arrow = None
         for name in (
             "event_ids", "inference_ids", "times", "input_types", "input_encodings", "inputs",
             "output_types", "output_encodings", "outputs", "corrupt",
         ):  # fmt: skip
             getattr(self, name).extend(getattr(other, name))
         self.files += other.files
+
+    def arrow_column(self, name: str) -> Any:
+        """One of the payload columns (``inputs``, ``outputs``, ...) as one Arrow
+        large-string array: the parsed arrays when there are, else built from the list."""
+        import pyarrow as pa
+
+        if self.arrow is not None and name in self.arrow and len(self):
+            chunks = [c.cast(pa.large_string()) for c in self.arrow[name]]
+            return pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
+        return pa.array(getattr(self, name), type=pa.large_string())
 
 
 def read_records(files: Iterable[tuple[str, bytes]]) -> CaptureRecords:
@@ -162,10 +191,13 @@ def _fast(data: bytes) -> CaptureRecords | None:
     if capture.null_count or meta.null_count:  # a record without the capture shape
         return None
 
+    arrays: dict[str, Any] = {}
+
     def column(parent: Any, *path: str) -> list[Any]:
         node = parent
         for step in path:
             node = pc.struct_field(node, step)
+        arrays[_ARROW_KEPT.get(path, "")] = node
         return list(node.to_pylist())
 
     out = CaptureRecords(
@@ -182,6 +214,8 @@ def _fast(data: bytes) -> CaptureRecords | None:
     valid = all(isinstance(e, str) and e for e in out.event_ids) and all(
         enc is None or enc in ENCODINGS for enc in (*out.input_encodings, *out.output_encodings)
     )
+    arrays.pop("", None)
+    out.arrow = {name: [array.combine_chunks()] for name, array in arrays.items()}
     return out if valid else None
 
 

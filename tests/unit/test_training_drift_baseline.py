@@ -92,7 +92,7 @@ def test_a_binary_baseline_predicts_the_positive_class_probability(
     assert written == _expected(training, opt_ml, data, ("numeric", positive))
     prediction = written.prediction
     assert isinstance(prediction, NumericReference)
-    assert 0.0 <= prediction.minimum and prediction.maximum <= 1.0
+    assert prediction.minimum >= 0.0 and prediction.maximum <= 1.0
 
 
 def test_a_multiclass_baseline_counts_the_decoded_labels(
