@@ -103,7 +103,7 @@ def read_records(files: Iterable[tuple[str, bytes]]) -> CaptureRecords:
 
 def _read_file(key: str, data: bytes) -> CaptureRecords:
     records = CaptureRecords(files=1)
-    if not data.strip():
+    if not data or data.isspace():
         return records
     try:
         fast = _fast(data)
@@ -182,6 +182,7 @@ def _schema() -> Any:
 def _fast(data: bytes) -> CaptureRecords | None:
     """The whole file through pyarrow's JSON reader; None when its shape is not the
     capture shape (the line-by-line read then says which line is wrong)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.json as pa_json
 
@@ -191,32 +192,41 @@ def _fast(data: bytes) -> CaptureRecords | None:
     if capture.null_count or meta.null_count:  # a record without the capture shape
         return None
 
-    arrays: dict[str, Any] = {}
-
-    def column(parent: Any, *path: str) -> list[Any]:
+    def field(parent: Any, *path: str) -> Any:
         node = parent
         for step in path:
             node = pc.struct_field(node, step)
-        arrays[_ARROW_KEPT.get(path, "")] = node
-        return list(node.to_pylist())
+        return node
 
+    ids = field(meta, "eventId")
+    encodings = pa.chunked_array(
+        [
+            *field(capture, "endpointInput", "encoding").chunks,
+            *field(capture, "endpointOutput", "encoding").chunks,
+        ],
+        type=pa.string(),
+    )
+    known = pc.or_kleene(pc.is_null(encodings), pc.is_in(encodings, value_set=pa.array(ENCODINGS)))
+    if ids.null_count or (len(ids) and pc.min(pc.utf8_length(ids)).as_py() == 0):
+        return None
+    if not pc.all(known).as_py():
+        return None
+    inference = field(meta, "inferenceId")
     out = CaptureRecords(
-        event_ids=column(meta, "eventId"),
-        inference_ids=[v or None for v in column(meta, "inferenceId")],
-        times=[str(v or "") for v in column(meta, "inferenceTime")],
-        input_types=column(capture, "endpointInput", "observedContentType"),
-        input_encodings=column(capture, "endpointInput", "encoding"),
-        inputs=column(capture, "endpointInput", "data"),
-        output_types=column(capture, "endpointOutput", "observedContentType"),
-        output_encodings=column(capture, "endpointOutput", "encoding"),
-        outputs=column(capture, "endpointOutput", "data"),
+        event_ids=ids.to_pylist(),
+        inference_ids=pc.if_else(pc.equal(inference, ""), None, inference).to_pylist(),
+        times=pc.fill_null(field(meta, "inferenceTime"), "").to_pylist(),
+        input_types=field(capture, "endpointInput", "observedContentType").to_pylist(),
+        input_encodings=field(capture, "endpointInput", "encoding").to_pylist(),
+        inputs=field(capture, "endpointInput", "data").to_pylist(),
+        output_types=field(capture, "endpointOutput", "observedContentType").to_pylist(),
+        output_encodings=field(capture, "endpointOutput", "encoding").to_pylist(),
+        outputs=field(capture, "endpointOutput", "data").to_pylist(),
     )
-    valid = all(isinstance(e, str) and e for e in out.event_ids) and all(
-        enc is None or enc in ENCODINGS for enc in (*out.input_encodings, *out.output_encodings)
-    )
-    arrays.pop("", None)
-    out.arrow = {name: [array.combine_chunks()] for name, array in arrays.items()}
-    return out if valid else None
+    out.arrow = {
+        name: [field(capture, *path).combine_chunks()] for path, name in _ARROW_KEPT.items()
+    }
+    return out
 
 
 def payload_text(encoding: str | None, data: str | None) -> str | None:

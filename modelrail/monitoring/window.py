@@ -82,8 +82,8 @@ class CapturedWindow:
     """The capture reader's corrupt lines, then each request or response left out, named
     by its record's event id (line 0)."""
     unparsed_rows: int = 0
-    """Rows of requests left out of the window (a request whose rows cannot be counted
-    counts one)."""
+    """Rows of requests left out of the window, as the request's reader counts them (a
+    header line included; a request whose rows cannot be counted counts one)."""
 
 
 @dataclass(frozen=True)
@@ -222,10 +222,19 @@ def _empty_part(spec: _Spec) -> _Part:
     )
 
 
-def _header_pattern(spec: _Spec) -> str:
-    """A first line with a cell that names a column (a header, maybe: read it singly)."""
+def _maybe_header(trimmed: Any, spec: _Spec) -> BoolArray:
+    """Payloads whose first line may be a header (read singly, by :func:`is_header`'s
+    rule): its first cell names a column, or (with required features) it holds the first
+    required name, as any header that names unknown columns must."""
     names = "|".join(re.escape(n) for n in [*spec.features, spec.target])
-    return rf"^([^\n]*,)?[ \t\r]*({names})[ \t\r]*(,|\n|$)"
+    first = rf"^[ \t\r]*({names})[ \t\r]*(,|\n|$)"
+    maybe = np.asarray(pc.match_substring_regex(trimmed, first), dtype=np.bool_)
+    if spec.required:
+        maybe |= np.asarray(pc.match_substring(trimmed, spec.required[0]), dtype=np.bool_)
+    else:
+        anywhere = rf"^([^\n]*,)?[ \t\r]*({names})[ \t\r]*(,|\n|$)"
+        maybe |= np.asarray(pc.match_substring_regex(trimmed, anywhere), dtype=np.bool_)
+    return maybe
 
 
 def _bulk_candidates(texts: Any, spec: _Spec) -> tuple[BoolArray, Any, IntArray]:
@@ -237,7 +246,7 @@ def _bulk_candidates(texts: Any, spec: _Spec) -> tuple[BoolArray, Any, IntArray]
     commas = np.asarray(pc.count_substring(trimmed, ","), dtype=np.int64)
     ok = commas == rows * (len(spec.features) - 1)
     ok &= ~np.asarray(pc.match_substring(trimmed, '"'), dtype=np.bool_)
-    ok &= ~np.asarray(pc.match_substring_regex(trimmed, _header_pattern(spec)), dtype=np.bool_)
+    ok &= ~_maybe_header(trimmed, spec)
     blank = pc.match_substring_regex(trimmed, r"(^|\n)[ \t\r,]*(\n|$)")  # dropped rows
     ok &= ~np.asarray(blank, dtype=np.bool_)
     multi = np.flatnonzero(ok & (newlines > 0))

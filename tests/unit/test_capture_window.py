@@ -217,6 +217,7 @@ def test_requests_the_endpoint_refuses_are_counted_with_their_reason() -> None:
         _record(103, "{not json", JSON_TYPE, encoding="JSON"),
         _record(104, "a,b", "text/plain"),
         _record(105, "", CSV_TYPE),
+        _record(107, "extra," + _csv(LIVE.iloc[[0]], header=True).replace("\n", "\n1,", 1)),
     ]
     records = _read([*good[:10], *bad, *good[10:]])
     records.input_encodings.append("BASE64")  # one more: a payload that is not base64
@@ -230,7 +231,7 @@ def test_requests_the_endpoint_refuses_are_counted_with_their_reason() -> None:
     assert got.rows == 20
     _same(got.window, _direct(LIVE.iloc[:20]))
     reasons = {c.key: c.reason for c in got.corrupt}
-    assert set(reasons) == {f"ev-{i}" for i in range(100, 107)}
+    assert set(reasons) == {f"ev-{i}" for i in range(100, 108)}
     assert "CSV row 1 has 8 values; expected 9" in reasons["ev-100"]
     assert "'price'" in reasons["ev-101"] and "number" in reasons["ev-101"]
     assert "'promotion'" in reasons["ev-102"] and "boolean" in reasons["ev-102"]
@@ -238,7 +239,8 @@ def test_requests_the_endpoint_refuses_are_counted_with_their_reason() -> None:
     assert "unsupported content type 'text/plain'" in reasons["ev-104"]
     assert "no rows" in reasons["ev-105"]
     assert "not text" in reasons["ev-106"]
-    assert got.unparsed_rows == 2 + 1 + 1 + 1 + 1 + 1 + 1
+    assert "do not fit the model: unknown ['extra']" in reasons["ev-107"]  # a header
+    assert got.unparsed_rows == 2 + 1 + 1 + 1 + 1 + 1 + 1 + 2
 
 
 def test_a_refused_value_in_the_bulk_read_drops_only_its_request() -> None:
