@@ -239,7 +239,7 @@ def _maybe_header(trimmed: Any, spec: _Spec) -> BoolArray:
 
 def _bulk_candidates(texts: Any, spec: _Spec) -> tuple[BoolArray, Any, IntArray]:
     """Which CSV payloads the bulk read takes (no quote, no header, no blank line, every
-    line of the feature count), their trimmed texts and their lines."""
+    line of the feature count), their trimmed texts and rows per payload."""
     trimmed = pc.utf8_trim_whitespace(texts)
     newlines = np.asarray(pc.count_substring(trimmed, "\n"), dtype=np.int64)
     rows = newlines + 1
