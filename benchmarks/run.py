@@ -18,6 +18,9 @@ Figures (wall clock on this machine; each the median of --repeat runs where chea
   false promotions    how often the gate promotes a truly equal challenger, point rule
                       against the 95% interval rule, and a better one (D39;
                       benchmarks/false_promotions.py)
+  captured traffic    1M capture records (CSV requests) from their bytes to the drift
+                      window, CPU seconds and load average beside the wall time (D55;
+                      benchmarks/capture_read.py)
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks import false_promotions
+from benchmarks import capture_read, false_promotions
 from infra.assets import lambda_function_names, stage_lambda
 from modelrail.contract import load_contract
 from modelrail.deploy.client import wait_for
@@ -226,6 +229,7 @@ def main() -> None:
     rows.extend(_cold_imports(work, args.repeat))
     rows.extend(_enforcement(assembly, good, args.repeat))
     rows.extend(false_promotions.rows())
+    rows.extend(capture_read.rows(args.repeat))
 
     table = ["| measure | result | runs |", "|---|---|---|"] + [
         f"| {a} | {b} | {c} |" for a, b, c in rows

@@ -27,6 +27,10 @@ from typing import Any
 
 ENCODINGS = ("CSV", "JSON", "BASE64")
 _FIELDS = ("observedContentType", "encoding", "data")
+_ARROW_KEPT: dict[tuple[str, ...], str] = {
+    ("endpointInput", "data"): "inputs",
+    ("endpointOutput", "data"): "outputs",
+}  # the payloads, which a window parses with Arrow again
 
 
 @dataclass(frozen=True)
@@ -51,17 +55,42 @@ class CaptureRecords:
     outputs: list[str | None] = field(default_factory=list)
     corrupt: list[Corrupt] = field(default_factory=list)
     files: int = 0
+    arrow: dict[str, list[Any]] | None = field(default=None, repr=False, compare=False)
+    """The same columns as the Arrow arrays the fast read parsed (chunks, one a file), so
+    a reader that wants Arrow does not rebuild them from the lists; None when some
+    records were read line by line. Kept equal to the lists by :meth:`extend`."""
 
     def __len__(self) -> int:
         return len(self.event_ids)
 
     def extend(self, other: CaptureRecords) -> None:
+        if not len(other):
+            pass
+        elif not len(self):
+            self.arrow = (
+                None if other.arrow is None else {k: list(v) for k, v in other.arrow.items()}
+            )
+        elif self.arrow is not None and other.arrow is not None:
+            for name, chunks in other.arrow.items():
+                self.arrow[name].extend(chunks)
+        else:
+            self.arrow = None
         for name in (
             "event_ids", "inference_ids", "times", "input_types", "input_encodings", "inputs",
             "output_types", "output_encodings", "outputs", "corrupt",
         ):  # fmt: skip
             getattr(self, name).extend(getattr(other, name))
         self.files += other.files
+
+    def arrow_column(self, name: str) -> Any:
+        """One of the payload columns (``inputs``, ``outputs``, ...) as one Arrow
+        large-string array: the parsed arrays when there are, else built from the list."""
+        import pyarrow as pa
+
+        if self.arrow is not None and name in self.arrow and len(self):
+            chunks = [c.cast(pa.large_string()) for c in self.arrow[name]]
+            return pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
+        return pa.array(getattr(self, name), type=pa.large_string())
 
 
 def read_records(files: Iterable[tuple[str, bytes]]) -> CaptureRecords:
@@ -74,7 +103,7 @@ def read_records(files: Iterable[tuple[str, bytes]]) -> CaptureRecords:
 
 def _read_file(key: str, data: bytes) -> CaptureRecords:
     records = CaptureRecords(files=1)
-    if not data.strip():
+    if not data or data.isspace():
         return records
     try:
         fast = _fast(data)
@@ -153,6 +182,7 @@ def _schema() -> Any:
 def _fast(data: bytes) -> CaptureRecords | None:
     """The whole file through pyarrow's JSON reader; None when its shape is not the
     capture shape (the line-by-line read then says which line is wrong)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.json as pa_json
 
@@ -162,27 +192,41 @@ def _fast(data: bytes) -> CaptureRecords | None:
     if capture.null_count or meta.null_count:  # a record without the capture shape
         return None
 
-    def column(parent: Any, *path: str) -> list[Any]:
+    def field(parent: Any, *path: str) -> Any:
         node = parent
         for step in path:
             node = pc.struct_field(node, step)
-        return list(node.to_pylist())
+        return node
 
+    ids = field(meta, "eventId")
+    encodings = pa.chunked_array(
+        [
+            *field(capture, "endpointInput", "encoding").chunks,
+            *field(capture, "endpointOutput", "encoding").chunks,
+        ],
+        type=pa.string(),
+    )
+    known = pc.or_kleene(pc.is_null(encodings), pc.is_in(encodings, value_set=pa.array(ENCODINGS)))
+    if ids.null_count or (len(ids) and pc.min(pc.utf8_length(ids)).as_py() == 0):
+        return None
+    if not pc.all(known).as_py():
+        return None
+    inference = field(meta, "inferenceId")
     out = CaptureRecords(
-        event_ids=column(meta, "eventId"),
-        inference_ids=[v or None for v in column(meta, "inferenceId")],
-        times=[str(v or "") for v in column(meta, "inferenceTime")],
-        input_types=column(capture, "endpointInput", "observedContentType"),
-        input_encodings=column(capture, "endpointInput", "encoding"),
-        inputs=column(capture, "endpointInput", "data"),
-        output_types=column(capture, "endpointOutput", "observedContentType"),
-        output_encodings=column(capture, "endpointOutput", "encoding"),
-        outputs=column(capture, "endpointOutput", "data"),
+        event_ids=ids.to_pylist(),
+        inference_ids=pc.if_else(pc.equal(inference, ""), None, inference).to_pylist(),
+        times=pc.fill_null(field(meta, "inferenceTime"), "").to_pylist(),
+        input_types=field(capture, "endpointInput", "observedContentType").to_pylist(),
+        input_encodings=field(capture, "endpointInput", "encoding").to_pylist(),
+        inputs=field(capture, "endpointInput", "data").to_pylist(),
+        output_types=field(capture, "endpointOutput", "observedContentType").to_pylist(),
+        output_encodings=field(capture, "endpointOutput", "encoding").to_pylist(),
+        outputs=field(capture, "endpointOutput", "data").to_pylist(),
     )
-    valid = all(isinstance(e, str) and e for e in out.event_ids) and all(
-        enc is None or enc in ENCODINGS for enc in (*out.input_encodings, *out.output_encodings)
-    )
-    return out if valid else None
+    out.arrow = {
+        name: [field(capture, *path).combine_chunks()] for path, name in _ARROW_KEPT.items()
+    }
+    return out
 
 
 def payload_text(encoding: str | None, data: str | None) -> str | None:

@@ -122,3 +122,15 @@ def test_fast_and_line_paths_agree(ids: list[int], cut: int) -> None:
     )
     slow = read_records([("f.jsonl", spoiled)])
     assert as_tuples(fast) == as_tuples(slow) and len(slow.corrupt) == 1
+
+
+def test_the_arrow_columns_are_the_lists_and_a_line_by_line_file_drops_them() -> None:
+    fast = [("a.jsonl", lines([record(i) for i in range(3)])), ("b.jsonl", b"")]
+    got = read_records(fast)
+    assert got.arrow is not None
+    assert got.arrow_column("inputs").to_pylist() == got.inputs
+    assert got.arrow_column("outputs").to_pylist() == got.outputs
+    broken = ("c.jsonl", lines([record(5)]) + b"{torn\n")
+    mixed = read_records([*fast, broken])
+    assert mixed.arrow is None and len(mixed.corrupt) == 1
+    assert mixed.arrow_column("inputs").to_pylist() == mixed.inputs  # built from the list
