@@ -168,3 +168,25 @@ def test_a_task_answer_skips_executions_that_have_no_environment_yet() -> None:
             StepFunctionsParserBackend.send_task_success(backend, "token", "{}")
     finally:
         undo()
+
+
+def test_an_execution_started_without_a_name_gets_one_as_on_aws(sfn: Any) -> None:
+    """The Scheduler (and any caller) may leave the name out; the service makes a UUID."""
+    arn = sfn.create_state_machine(
+        name="unnamed", definition=json.dumps(DEFINITION),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]  # fmt: skip
+    undo = interpreter.install()
+    try:
+        first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+        second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    finally:
+        undo()
+    names = [a.rsplit(":", 1)[-1] for a in (first, second)]
+    assert names[0] != names[1]
+    assert all(len(n) == 36 and n.count("-") == 4 for n in names), names
+    # without the correction, moto names it None: a second start (another model's
+    # schedule, another input) collides
+    sfn.start_execution(stateMachineArn=arn, input='{"model": "demand"}')
+    with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
+        sfn.start_execution(stateMachineArn=arn, input='{"model": "churn"}')
