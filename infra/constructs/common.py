@@ -4,12 +4,17 @@ role needs (pull the framework image, write its logs and metrics)."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.images import sklearn_image_uri
@@ -121,3 +126,48 @@ def invoke_seconds(fn: lambda_.IFunction) -> int:
 
 def invoke_timeout(fn: lambda_.IFunction) -> sfn.Timeout:
     return sfn.Timeout.duration(Duration.seconds(invoke_seconds(fn)))
+
+
+def state_machine_logs(
+    scope: Construct, *, config: EnvironmentConfig, key: kms.IKey, machine: str
+) -> logs.LogGroup:
+    """A state machine's log group: named for the key policy (infra/names.py), encrypted,
+    kept a year where the environment retains data (else a month)."""
+    from infra import names
+
+    return logs.LogGroup(
+        scope,
+        "StateMachineLogs",
+        log_group_name=names.state_machine_log_group(config.name, machine),
+        retention=logs.RetentionDays.ONE_YEAR
+        if config.retain_data
+        else logs.RetentionDays.ONE_MONTH,
+        encryption_key=key,
+        removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+    )
+
+
+def notify_and_fail(
+    scope: Construct,
+    *,
+    topic: sns.ITopic,
+    subject: str,
+    message: dict[str, Any],
+    fail_id: str,
+    timeout: sfn.Timeout,
+) -> sfn.Chain:
+    """NotifyFailure (SNS) then a Fail state carrying ``$.error``; if even the
+    notification fails, the execution still fails with the original error."""
+    notify = tasks.SnsPublish(
+        scope,
+        "NotifyFailure",
+        topic=topic,
+        subject=subject,
+        task_timeout=timeout,
+        message=sfn.TaskInput.from_object(message),
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    retry_transient(notify, SNS_TRANSIENT)
+    failed = sfn.Fail(scope, fail_id, error_path="$.error.Error", cause_path="$.error.Cause")
+    notify.add_catch(failed, errors=["States.ALL"], result_path="$.notifyError")
+    return notify.next(failed)

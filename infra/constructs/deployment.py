@@ -21,14 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -43,6 +42,7 @@ from infra.constructs.common import (
     SNS_TRANSIENT,
     grant_container_basics,
     retry_transient,
+    state_machine_logs,
 )
 from infra.constructs.functions import PipelineFunction
 from modelrail.contract import load_contracts
@@ -163,16 +163,7 @@ class Deployment(Construct):
 
         self.hosting_role = self._hosting_role()
         self.alarms = self._alarms()
-        self.log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            log_group_name=names.state_machine_log_group(cfg.name, "deploy"),
-            retention=logs.RetentionDays.ONE_YEAR
-            if cfg.retain_data
-            else logs.RetentionDays.ONE_MONTH,
-            encryption_key=res.key,
-            removal_policy=RemovalPolicy.RETAIN if cfg.retain_data else RemovalPolicy.DESTROY,
-        )
+        self.log_group = state_machine_logs(self, config=cfg, key=res.key, machine="deploy")
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
@@ -26,14 +25,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra import names
 from infra.config import EnvironmentConfig
 from infra.constructs.common import (
     LAMBDA_TRANSIENT,
     SNS_TRANSIENT,
     invoke_seconds,
     invoke_timeout,
+    notify_and_fail,
     retry_transient,
+    state_machine_logs,
 )
 from infra.constructs.functions import PipelineFunction
 from infra.timeouts import API_CALL_SECONDS
@@ -139,16 +139,7 @@ class Monitoring(Construct):
             )
         )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            log_group_name=names.state_machine_log_group(cfg.name, "monitoring"),
-            retention=logs.RetentionDays.ONE_YEAR
-            if cfg.retain_data
-            else logs.RetentionDays.ONE_MONTH,
-            encryption_key=res.key,
-            removal_policy=RemovalPolicy.RETAIN if cfg.retain_data else RemovalPolicy.DESTROY,
-        )
+        self.log_group = state_machine_logs(self, config=cfg, key=res.key, machine="monitoring")
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -170,29 +161,20 @@ class Monitoring(Construct):
     # ------------------------------------------------------------------------------------
     def _definition(self) -> sfn.IChainable:
         res = self._res
-        notify_failure = tasks.SnsPublish(
+        failure_chain = notify_and_fail(
             self,
-            "NotifyFailure",
             topic=res.topic,
             subject="modelrail: monitoring check failed",
-            task_timeout=_API_CALL,
-            message=sfn.TaskInput.from_object(
-                {
-                    "event": "monitoring.failed",
-                    "execution": sfn.JsonPath.execution_id,
-                    "model": sfn.JsonPath.string_at("$.model"),
-                    "error": sfn.JsonPath.string_at("$.error.Error"),
-                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
+            message={
+                "event": "monitoring.failed",
+                "execution": sfn.JsonPath.execution_id,
+                "model": sfn.JsonPath.string_at("$.model"),
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+            fail_id="MonitoringFailed",
+            timeout=_API_CALL,
         )
-        retry_transient(notify_failure, SNS_TRANSIENT)
-        failed = sfn.Fail(
-            self, "MonitoringFailed", error_path="$.error.Error", cause_path="$.error.Cause"
-        )
-        notify_failure.add_catch(failed, errors=["States.ALL"], result_path="$.notifyError")
-        failure_chain = notify_failure.next(failed)
 
         check = tasks.LambdaInvoke(
             self,

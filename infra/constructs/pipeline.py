@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, Duration, Size, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -21,7 +21,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
@@ -42,8 +41,10 @@ from infra.constructs.common import (
     grant_container_basics,
     invoke_seconds,
     invoke_timeout,
+    notify_and_fail,
     retry_quota,
     retry_transient,
+    state_machine_logs,
 )
 from infra.constructs.functions import PipelineFunction
 from infra.images import sklearn_image_uri
@@ -228,15 +229,8 @@ class TrainingPipeline(Construct):
             )
 
         # ---- state machine ----------------------------------------------------------
-        self.state_machine_log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            log_group_name=names.state_machine_log_group(cfg.name, "training"),
-            retention=logs.RetentionDays.ONE_YEAR
-            if cfg.retain_data
-            else logs.RetentionDays.ONE_MONTH,
-            encryption_key=res.key,
-            removal_policy=RemovalPolicy.RETAIN if cfg.retain_data else RemovalPolicy.DESTROY,
+        self.state_machine_log_group = state_machine_logs(
+            self, config=cfg, key=res.key, machine="training"
         )
         self.training_role = self._training_role()
         self.dataset_job_role = self._dataset_job_role()
@@ -474,31 +468,21 @@ class TrainingPipeline(Construct):
         res = self._res
         cfg = res.config
 
-        notify_failure = tasks.SnsPublish(
+        failure_chain = notify_and_fail(
             self,
-            "NotifyFailure",
             topic=res.topic,
             subject="modelrail: training pipeline failed",
-            task_timeout=_API_CALL,
-            message=sfn.TaskInput.from_object(
-                {
-                    "event": "pipeline.failed",
-                    "execution": sfn.JsonPath.execution_id,
-                    "model": sfn.JsonPath.string_at("$.model"),
-                    "failedState": sfn.JsonPath.string_at("$.failedState"),
-                    "error": sfn.JsonPath.string_at("$.error.Error"),
-                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
+            message={
+                "event": "pipeline.failed",
+                "execution": sfn.JsonPath.execution_id,
+                "model": sfn.JsonPath.string_at("$.model"),
+                "failedState": sfn.JsonPath.string_at("$.failedState"),
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+            fail_id="PipelineFailed",
+            timeout=_API_CALL,
         )
-        retry_transient(notify_failure, SNS_TRANSIENT)
-        failed = sfn.Fail(
-            self, "PipelineFailed", error_path="$.error.Error", cause_path="$.error.Cause"
-        )
-        # If even the notification fails, the execution still fails with the original error.
-        notify_failure.add_catch(failed, errors=["States.ALL"], result_path="$.notifyError")
-        failure_chain = notify_failure.next(failed)
 
         def guarded(task: _Guardable, transient: list[str]) -> _Guardable:
             retry_transient(task, transient)

@@ -34,7 +34,9 @@ class Traffic:
     runtime: Any
     """A ``sagemaker-runtime`` client."""
     endpoint: str
-    body: bytes
+    bodies: list[bytes]
+    """Request bodies, sent in turn (as varied as production traffic: data capture, and
+    the drift checks that read it, see the sample's distribution, not one row repeated)."""
     content_type: str = "text/csv"
     sagemaker: Any | None = None
     """A ``sagemaker`` client: when given, each answer records the endpoint's config."""
@@ -49,7 +51,7 @@ class Traffic:
             try:
                 self.runtime.invoke_endpoint(
                     EndpointName=self.endpoint,
-                    Body=self.body,
+                    Body=self.bodies[len(self.answers) % len(self.bodies)],
                     ContentType=self.content_type,
                     InferenceId=new_inference_id(),
                 )
@@ -85,12 +87,19 @@ class Traffic:
         rows: int = 3,
         record_config: bool = False,
     ) -> Traffic:
-        """Requests of ``rows`` feature rows from a sample file, to the model's endpoint."""
-        frame = pd.read_csv(data).drop(columns=[load_contract(model).target]).head(rows)
+        """Requests of ``rows`` feature rows each, taken in turn from a sample file, to the
+        model's endpoint."""
+        contract = load_contract(model)
+        frame = pd.read_csv(data, dtype=str, keep_default_na=False)
+        frame = frame[[c.name for c in contract.features]]
+        bodies = [
+            frame.iloc[start : start + rows].to_csv(index=False, header=False).encode()
+            for start in range(0, max(len(frame) - rows + 1, 1), rows)
+        ]
         return cls(
             cloud.client("sagemaker-runtime"),
             endpoint_name(cloud.environment, model),
-            frame.to_csv(index=False, header=False).encode(),
+            bodies,
             sagemaker=cloud.client("sagemaker") if record_config else None,
         )
 
