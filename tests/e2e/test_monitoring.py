@@ -190,6 +190,8 @@ def test_persistent_drift_starts_exactly_one_retraining_to_production(story: Sto
     cause = champion.lineage.retrain
     assert cause is not None and cause.trigger == run.retrain.trigger
     assert cause.check == run.check.check_id and cause.champion == 1
+    # judged on the labelled window's newest half, which neither model was trained on
+    assert cause.holdout_rows == run.check.labelled_rows // 2 == 300
     assert champion.created_by == "monitoring"
     # trained on v1's data followed by the labelled window
     assert champion.lineage.data.rows == 2000 + run.check.labelled_rows

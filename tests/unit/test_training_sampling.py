@@ -63,3 +63,22 @@ def test_the_draw_is_deterministic_in_order_and_follows_the_seed(training: Train
     assert first.index.is_monotonic_increasing and first.index.is_unique
     assert list(y_first.index) == list(first.index)
     assert len(first) == 100
+
+
+def test_a_retraining_holds_out_its_newest_rows(
+    training: Training, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """holdout-last-rows: the labelled window's newest rows are the holdout (D56), so
+    champion and challenger are judged on rows neither was trained on."""
+    layout = _bounded(tmp_path, monkeypatch, None)
+    assert training.train.main(layout.args(*SMALL, "--holdout-last-rows", "150")) == 0
+    evaluation = layout.evaluation()
+    assert evaluation["rows"] == {"train": 850, "holdout": 150}
+    assert evaluation["split"]["kind"] == "recent" and evaluation["split"]["rows"] == 150
+    frame = pd.DataFrame({"a": range(10)})
+    x_train, x_hold, _, _, _ = training.train.split_holdout(
+        frame, frame, frame["a"], {}, 0.2, 42, recent=3
+    )
+    assert list(x_hold["a"]) == [7, 8, 9] and list(x_train["a"]) == list(range(7))
+    with pytest.raises(training.train.TrainingError, match="leaves no training rows"):
+        training.train.split_holdout(frame, frame, frame["a"], {}, 0.2, 42, recent=10)
