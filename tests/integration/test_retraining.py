@@ -241,7 +241,8 @@ def test_monitoring_events_round_trip_through_dynamodb(monkeypatch: pytest.Monke
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         create_registry_table(client)
-        registry = DynamoDBRegistry(TABLE, client=client)
+        ticks = iter(NOW + timedelta(seconds=s) for s in range(60))
+        registry = DynamoDBRegistry(TABLE, client=client, clock=lambda: next(ticks))
         registry.register_version(
             MODEL, metrics={"rmse": 20.0}, lineage=lineage("train-demand-1"),
             gates=gates(True), created_by="pipeline",
