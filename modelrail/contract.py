@@ -17,7 +17,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from modelrail.drift.engine import DriftOptions
+from modelrail.drift_options import DriftOptions
 from modelrail.limits import ValidationLimits
 from modelrail.monitoring.policy import RetrainPolicy
 

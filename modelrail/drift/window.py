@@ -13,13 +13,13 @@ import numpy.typing as npt
 from pydantic import Field
 
 from modelrail.drift.reference import Frozen, NumericReference
+from modelrail.drift_options import LOW_CARDINALITY_MAX
 from modelrail.drift_summary import gap_summary, split_finite
 
-LOW_CARDINALITY_MAX = 20
-"""Windows of numeric features whose reference has at most this many distinct values
-also keep their off-grid values (the smallest :data:`EXTRA_VALUES`, with counts): enough
-to apply Evidently's "at most 5 unique values" rule, which counts reference and current
-together (and ``DriftOptions.low_cardinality`` up to this), and to count them exactly."""
+# Windows of numeric features whose reference has at most LOW_CARDINALITY_MAX distinct
+# values also keep their off-grid values (the smallest EXTRA_VALUES, with counts): enough
+# to apply Evidently's "at most 5 unique values" rule, which counts reference and current
+# together (and DriftOptions.low_cardinality up to this), and to count them exactly.
 EXTRA_VALUES = LOW_CARDINALITY_MAX + 1
 
 

@@ -15,6 +15,7 @@ from modelrail.local import layers
 # Handlers that never touch a data frame: importing pandas would only slow their cold start.
 LIGHT = {
     "approval",
+    "consider_retrain",
     "finish_deployment",
     "plan_deployment",
     "quality_gate",
@@ -44,7 +45,7 @@ def layer_env() -> layers.LayerEnvironment:
 
 def test_the_light_handlers_are_the_ones_without_data_frames() -> None:
     assert set(lambda_function_names()) > LIGHT
-    assert set(lambda_function_names()) - LIGHT == {"prepare_data", "validate_data"}
+    assert set(lambda_function_names()) - LIGHT == {"check_drift", "prepare_data", "validate_data"}
 
 
 @pytest.mark.parametrize("name", lambda_function_names())
