@@ -149,6 +149,8 @@ class StoredParts(io.RawIOBase):
         return self._position
 
     def read(self, size: int | None = -1) -> bytes:
+        if self.closed:  # as a file says it (moto's __getstate__ expects a ValueError)
+            raise ValueError("read of a disposed object's parts")
         if size is None or size < 0:
             size = len(self.segments) - self._position
         data = self.segments.read_at(self._position, size)

@@ -369,3 +369,5 @@ def test_segments_read_any_range_across_their_files(tmp_path: Path) -> None:
     stored.close()
     with pytest.raises(OSError):
         os.fstat(files[0][0])  # the descriptors were the segments'
+    with pytest.raises(ValueError):
+        stored.read()
