@@ -221,6 +221,89 @@ def measure_profile(path: Path) -> dict[str, float]:
     return result
 
 
+# ---- the floor: what any upload with S3's ETags must do to the bytes ---------------------
+PIECE = 16 * 1024 * 1024  # the uploader's part size
+
+
+def _pieces(path: Path) -> Iterator[memoryview]:
+    """The file in PIECE-sized reads into one reused buffer."""
+    buffer = bytearray(PIECE)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as source:
+        while count := source.readinto(buffer):
+            yield view[:count]
+
+
+def _read(path: Path) -> None:
+    for _ in _pieces(path):
+        pass
+
+
+def _md5(path: Path) -> None:
+    import hashlib
+
+    for piece in _pieces(path):
+        hashlib.md5(piece, usedforsecurity=False)
+
+
+def _crc32(path: Path) -> None:
+    import zlib
+
+    for piece in _pieces(path):
+        zlib.crc32(piece)
+
+
+def _write(path: Path) -> None:
+    import tempfile
+
+    piece = os.urandom(PIECE)
+    with tempfile.TemporaryFile(dir=path.parent) as target:
+        for _ in range(path.stat().st_size // PIECE):
+            target.write(piece)
+
+
+def _all_in_one_pass(path: Path) -> None:
+    """What the local cloud does with each part's bytes, without a request around it."""
+    import hashlib
+    import tempfile
+    import zlib
+
+    from modelrail.local.s3_parts import _HASH_CHUNK
+
+    with tempfile.TemporaryFile(dir=path.parent) as target:
+        for piece in _pieces(path):
+            md5, crc = hashlib.md5(usedforsecurity=False), 0
+            for start in range(0, len(piece), _HASH_CHUNK):
+                chunk = piece[start : start + _HASH_CHUNK]
+                md5.update(chunk)
+                crc = zlib.crc32(chunk, crc)
+                target.write(chunk)
+
+
+def floor(path: Path) -> dict[str, tuple[float, float]]:
+    """Wall and CPU seconds of each step alone, on one thread: the file read into memory
+    (page cache to the process), its MD5, its CRC-32 (each pass includes the read:
+    subtract it), as many bytes written to a new file, all four in one pass as the local
+    cloud does them, and `cp` of it."""
+    warm(path)
+    steps: dict[str, Callable[[Path], object]] = {
+        "read into memory": _read,
+        "read + MD5": _md5,
+        "read + CRC-32": _crc32,
+        "written to a new file": _write,
+        "all four in one pass": _all_in_one_pass,
+        "cp": time_cp,
+    }
+    timed: dict[str, tuple[float, float]] = {}
+    for name, step in steps.items():
+        cpu, start = os.times(), time.perf_counter()
+        step(path)
+        wall, done = time.perf_counter() - start, os.times()
+        used = sum(done[:4]) - sum(cpu[:4])  # user, system, children's user and system
+        timed[name] = (wall, used)
+    return timed
+
+
 def row(label: str, r: dict[str, float]) -> str:
     return (
         f"| {label} ({r['bytes'] / 1024**2:,.0f} MB) | {r['upload_s']:.1f} s | "
@@ -245,9 +328,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mr_large"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", metavar="SIZE", help="where one upload's CPU goes")
+    parser.add_argument("--floor", metavar="SIZE", help="each unavoidable step alone")
     parser.add_argument("--write", action="store_true", help="into benchmarks/results.md")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.floor:
+        path = write_csv(args.work / f"demand_{args.floor}.csv", parse_size(args.floor))
+        print("| step (one thread) | wall | CPU |\n|---|---|---|")
+        for name, (wall, used) in floor(path).items():
+            print(f"| {name} | {wall:.2f} s | {used:.2f} s |")
+        return
     if args.profile:
         path = write_csv(args.work / f"demand_{args.profile}.csv", parse_size(args.profile))
         print("| component | CPU seconds |\n|---|---|")

@@ -11,17 +11,18 @@ change only where the bytes go:
 
 * ``FakeKey.value`` (setter): a value larger than the key's memory buffer goes straight
   to its file; a :class:`Segments` value (an :class:`Assembled` upload's parts, or a
-  copy's source) becomes the key's buffer as those files (:class:`StoredParts`), read in
-  order: no byte is copied (a stored key's files are never written again, so objects,
-  copies and readers share them).
+  copy's source) becomes the key's buffer as those pieces of files (:class:`StoredParts`),
+  read in order: no byte is copied (a stored key's bytes are never written again, so
+  objects, copies and readers share them; a file closes with its last holder).
 * ``S3Backend.copy_object``: the source's value is its files (CopyObject read the whole
   object into memory to write it to the copy's file; ValidateData snapshots by CopyObject).
 * ``S3Response.get_object``: an object on disk is answered with a :class:`FileBody`,
   read from its file as it is sent (moto read the whole object into memory, and once
   more for every ranged GET); ``botocore_stubber.MockRawResponse`` reads one in process,
   the server's werkzeug response iterates it, a range slices it.
-* ``FakeMultipart.set_part``: the part's bytes are written to its file in pieces, each
-  hashed on the way: its MD5 (its ETag) and, when the upload's checksum is a full-object
+* ``FakeMultipart.set_part``: the part's bytes are written to the upload's one file
+  (:class:`_UploadFile`: one descriptor however many parts) in pieces, each hashed on
+  the way: its MD5 (its ETag) and, when the upload's checksum is a full-object
   CRC-32, its CRC-32, on the request's thread (hashlib, zlib and the write release the
   GIL, so concurrent parts hash in parallel), in one pass while a piece is in cache.
 * ``FakeMultipart.complete``: moto's checks in moto's order (``InvalidPart``,
@@ -47,6 +48,7 @@ import hashlib
 import io
 import itertools
 import os
+import tempfile
 import threading
 import weakref
 import zlib
@@ -62,73 +64,74 @@ _READ_CHUNK = 8 * 1024 * 1024
 _HASH_CHUNK = 256 * 1024  # hashed and written while it is in the core's cache
 
 
-def _close(descriptors: list[int]) -> None:
-    for fd in descriptors:
-        os.close(fd)
+class _File:
+    """An open file, closed when nothing holds it any more (no object, reader or part)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        weakref.finalize(self, os.close, fd)
+
+    @classmethod
+    def temporary(cls) -> _File:
+        with tempfile.TemporaryFile(buffering=0) as made:  # unlinked: gone once closed
+            return cls(os.dup(made.fileno()))
+
+
+#: bytes of a file: (the file, offset in it, size)
+Piece = tuple[_File, int, int]
 
 
 class Segments:
-    """Files read as one run of bytes, each from its start: (descriptor, size) in order.
+    """Pieces of files read in order as one run of bytes. A stored key's bytes are never
+    written again (moto sets a key's value only when it makes the key), so objects,
+    copies and readers share the same pieces and files."""
 
-    The descriptors are this object's own (closed by :meth:`close` or when it is
-    collected). A stored object's files are never written again (moto sets a key's value
-    only when it makes the key), so objects and readers can share them."""
-
-    def __init__(self, files: list[tuple[int, int]]) -> None:
-        self._files = files
-        self._starts = list(itertools.accumulate((size for _, size in files), initial=0))
-        self._finalizer = weakref.finalize(self, _close, [fd for fd, _ in files])
+    def __init__(self, pieces: list[Piece]) -> None:
+        self.pieces = pieces
+        self._starts = list(itertools.accumulate((size for *_, size in pieces), initial=0))
 
     def __len__(self) -> int:
         return self._starts[-1]
 
-    def duplicate(self) -> list[tuple[int, int]]:
-        """New descriptors of the same files (for another owner)."""
-        return [(os.dup(fd), size) for fd, size in self._files]
-
     def read_at(self, offset: int, count: int) -> bytes:
-        """``count`` bytes from ``offset`` (fewer at the end), across files."""
+        """``count`` bytes from ``offset`` (fewer at the end), across pieces."""
         count = max(0, min(count, len(self) - offset))
-        pieces, index = [], bisect.bisect_right(self._starts, offset) - 1
+        read, index = [], bisect.bisect_right(self._starts, offset) - 1
         while count > 0:
-            while offset >= self._starts[index + 1]:  # past this file (or an empty one)
+            while offset >= self._starts[index + 1]:  # past this piece (or an empty one)
                 index += 1
-            fd, size = self._files[index]
+            file, at, size = self.pieces[index]
             within = offset - self._starts[index]
-            chunk = os.pread(fd, min(count, size - within), within)
+            chunk = os.pread(file.fd, min(count, size - within), at + within)
             if not chunk:
-                raise OSError(f"read nothing at {within} of a {size}-byte file")
-            pieces.append(chunk)
+                raise OSError(f"read nothing at {at + within} of a stored object's file")
+            read.append(chunk)
             offset, count = offset + len(chunk), count - len(chunk)
-        return b"".join(pieces) if len(pieces) != 1 else pieces[0]
-
-    def close(self) -> None:
-        self._finalizer()
+        return b"".join(read) if len(read) != 1 else read[0]
 
 
-def _files_of(key: Any) -> list[tuple[int, int]]:
-    """New descriptors of a key's bytes on disk (a buffer in memory is rolled over)."""
+def _pieces_of(key: Any) -> list[Piece]:
+    """A key's bytes on disk (a buffer in memory is rolled over to its file)."""
     with key.lock:
         buffer = key._value_buffer
         if isinstance(buffer, StoredParts):
-            return buffer.segments.duplicate()
+            return buffer.segments.pieces
         buffer.flush()
-        return [(os.dup(buffer.fileno()), int(key.size))]
+        return [(_File(os.dup(buffer.fileno())), 0, int(key.size))]
 
 
 class Assembled(Segments):
-    """The parts of a completed multipart upload, in order, as an object's value.
-
-    moto disposes of the parts (closes their files) when the upload is completed, before
-    the object is stored: this holds its own descriptor of each part's file."""
+    """The parts of a completed multipart upload, in order, as an object's value (moto
+    disposes of the parts when the upload is completed, before the object is stored)."""
 
     def __init__(self, parts: list[Any]) -> None:
-        super().__init__([file for part in parts for file in _files_of(part)])
+        super().__init__([piece for part in parts for piece in _pieces_of(part)])
 
 
 class StoredParts(io.RawIOBase):
-    """An object's value buffer that is its parts' files, read in order (no copy of them
-    into one file). Read-only: moto only reads a key's buffer once it is made."""
+    """A key's value buffer that is pieces of files, read in order: an upload's parts
+    as they were written (no copy of them into one file), or a copy's source. Read-only:
+    moto only reads a key's buffer once it is made (pinned)."""
 
     def __init__(self, segments: Segments) -> None:
         super().__init__()
@@ -150,7 +153,7 @@ class StoredParts(io.RawIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         if self.closed:  # as a file says it (moto's __getstate__ expects a ValueError)
-            raise ValueError("read of a disposed object's parts")
+            raise ValueError("read of a disposed object's bytes")
         if size is None or size < 0:
             size = len(self.segments) - self._position
         data = self.segments.read_at(self._position, size)
@@ -166,36 +169,63 @@ class StoredParts(io.RawIOBase):
         return len(data)
 
     def close(self) -> None:
-        self.segments.close()
+        self.segments = Segments([])  # its files close when no one else holds them
         super().close()
+
+
+class _UploadFile:
+    """The one file a multipart upload's parts are written into, each where it is given
+    room (concurrent parts write side by side; a replaced part's bytes stay unused)."""
+
+    def __init__(self) -> None:
+        self.file, self._end, self._lock = _File.temporary(), 0, threading.Lock()
+
+    def room(self, size: int) -> int:
+        with self._lock:
+            at, self._end = self._end, self._end + size
+        return at
+
+
+#: each multipart upload's file (not an attribute: moto deep-copies keys, and their upload)
+_upload_files: weakref.WeakKeyDictionary[Any, _UploadFile] = weakref.WeakKeyDictionary()
+_upload_files_lock = threading.Lock()
+
+
+def _upload_file(multipart: Any) -> _UploadFile:
+    with _upload_files_lock:
+        if (found := _upload_files.get(multipart)) is None:
+            found = _upload_files[multipart] = _UploadFile()
+    return found
 
 
 class _Part:
     """A part's bytes on their way from FakeMultipart.set_part to its key's value setter,
-    written to the part's file in pieces, each hashed on the way (MD5, its ETag; CRC-32
+    written to the upload's file in pieces, each hashed on the way (MD5, its ETag; CRC-32
     when the upload's checksum is one): one pass over the bytes, on the request's thread
     (hashlib, zlib and the write release the GIL, so concurrent parts hash in parallel)."""
 
-    def __init__(self, data: bytes, crc: bool) -> None:
-        self.data, self.crc = data, crc
+    def __init__(self, data: bytes, crc: bool, upload: _UploadFile) -> None:
+        self.data, self.crc, self.upload = data, crc, upload
 
     def __len__(self) -> int:
         return len(self.data)
 
     def store(self, key: Any) -> None:
-        buffer = key._value_buffer
-        if len(self.data) > key._max_buffer_size:
-            buffer.rollover()  # to its file, not through memory first
+        file, at = self.upload.file, self.upload.room(len(self.data))
         view, md5, crc = memoryview(self.data), hashlib.md5(usedforsecurity=False), 0
         for start in range(0, len(view), _HASH_CHUNK):
             piece = view[start : start + _HASH_CHUNK]
             md5.update(piece)
             if self.crc:
                 crc = zlib.crc32(piece, crc)
-            buffer.write(piece)
+            while piece:
+                written = os.pwrite(file.fd, piece, at + start)
+                piece, start = piece[written:], start + written
         key._etag = md5.hexdigest()
         if self.crc:
             setattr(key, _CRC, crc)
+        key._value_buffer.close()
+        key._value_buffer = StoredParts(Segments([(file, at, len(self.data))]))
 
 
 # ---- checksums --------------------------------------------------------------------------
@@ -280,8 +310,6 @@ def _install_value_setter() -> Callable[[], None]:
             self._value_buffer.close()
             self._value_buffer = StoredParts(new_value)
         elif isinstance(new_value, _Part):
-            self._value_buffer.seek(0)
-            self._value_buffer.truncate()
             new_value.store(self)
         elif isinstance(new_value, bytes) and len(new_value) > self._max_buffer_size:
             self._value_buffer.seek(0)
@@ -310,7 +338,7 @@ def _install_parts() -> Callable[[], None]:
     def set_part(self: Any, part_id: int, value: bytes) -> Any:
         if isinstance(value, str):  # as moto's value setter takes one
             value = value.encode("utf-8")
-        part = _Part(value, crc=_streams_crc32(_checksum_builder(self)))
+        part = _Part(value, _streams_crc32(_checksum_builder(self)), _upload_file(self))
         return original_set_part(self, part_id, cast(Any, part))
 
     FakeMultipart.set_part = set_part  # type: ignore[method-assign]
@@ -354,11 +382,11 @@ def _install_copy() -> Callable[[], None]:
 
 
 class FileBody(Segments):
-    """An object's bytes as GetObject's response body, read from (descriptors of) its
-    files as it is sent; sliced for a ranged GET. Only for an object already on disk."""
+    """An object's bytes as GetObject's response body, read from its files as it is
+    sent; sliced for a ranged GET. Only for an object already on disk."""
 
     def __init__(self, key: Any) -> None:
-        super().__init__(_files_of(key))
+        super().__init__(_pieces_of(key))
 
     def __getitem__(self, span: slice) -> bytes:
         start, stop, step = span.indices(len(self))

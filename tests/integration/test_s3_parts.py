@@ -324,9 +324,10 @@ def _descriptors() -> int:
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors (Linux)")
 def test_an_upload_is_stored_as_its_parts_files_until_moto_disposes_of_it() -> None:
-    """No byte is copied when the upload completes: the object reads its parts' files,
-    which a copy shares; their descriptors close when moto disposes of the objects (moto
-    tracks every key it made, deleted or not, until its backends are reset)."""
+    """No byte is copied when the upload completes: the object reads its parts where
+    they were written, one file for the upload, which a copy shares; it is closed when
+    moto has disposed of both (moto tracks every key it made, deleted or not, until its
+    backends are reset)."""
     parts = _parts([5 * MIB, 6 * MIB + 7, 123_457], seed=8)
 
     def scenario(s3: Any) -> list[Any]:
@@ -343,19 +344,18 @@ def test_an_upload_is_stored_as_its_parts_files_until_moto_disposes_of_it() -> N
     plain, patched = _both(scenario)
     gc.collect()
     assert _descriptors() == before  # all closed with the backends
-    assert patched == [["StoredParts", "StoredParts"], 6]  # three parts, two objects
+    assert patched == [["StoredParts", "StoredParts"], 1]  # the upload's file
     assert plain == [["SpooledTemporaryFile", "SpooledTemporaryFile"], 2]
 
 
-def test_segments_read_any_range_across_their_files(tmp_path: Path) -> None:
-    pieces = [b"abc", b"", b"defgh", b"i", b""]
-    files = []
-    for number, piece in enumerate(pieces):
-        path = tmp_path / str(number)
-        path.write_bytes(piece)
-        files.append((os.open(path, os.O_RDONLY), len(piece)))
-    segments = s3_parts.Segments(files)
-    whole = b"".join(pieces)
+def test_segments_read_any_range_across_their_pieces(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"..abc....defghi.")
+    file = s3_parts._File(os.open(path, os.O_RDONLY))
+    fd = file.fd
+    pieces = [(file, 2, 3), (file, 0, 0), (file, 9, 5), (file, 14, 1), (file, 15, 0)]
+    segments = s3_parts.Segments(pieces)
+    whole = b"abcdefghi"
     assert len(segments) == len(whole)
     for start in range(len(whole) + 2):
         for count in range(len(whole) + 2):
@@ -367,7 +367,10 @@ def test_segments_read_any_range_across_their_files(tmp_path: Path) -> None:
     stored.seek(1)
     assert stored.read() == whole[1:]
     stored.close()
-    with pytest.raises(OSError):
-        os.fstat(files[0][0])  # the descriptors were the segments'
     with pytest.raises(ValueError):
         stored.read()
+    os.fstat(fd)  # still open: the segments hold the file
+    del file, pieces, segments
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed with the last holder
