@@ -154,7 +154,10 @@ COMPONENTS: list[tuple[str, Callable[[tuple[str, int, str]], bool]]] = [
     ("MD5 of each part (its ETag)", lambda f: "_hashlib" in f[2] or "md5" in f[2]),
     ("CRC-32 of each part (the full-object checksum)", lambda f: "zlib.crc32" in f[2]),
     ("the file read by the client", lambda f: "'read' of '_io.BufferedReader'" in f[2]),
-    ("part files written", lambda f: "'write' of '_io.BufferedRandom'" in f[2]),
+    (
+        "parts written to disk",
+        lambda f: "'write' of '_io.BufferedRandom'" in f[2] or "posix.pwrite" in f[2],
+    ),
     ("parts joined into one file (copy_file_range)", lambda f: "copy_file_range" in f[2]),
     ("files opened and closed", lambda f: "posix.close" in f[2] or "posix.open" in f[2]),
     ("Python: botocore, s3transfer (client)", lambda f: "botocore" in f[0] or "s3transfer" in f[0]),
