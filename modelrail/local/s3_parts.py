@@ -20,9 +20,9 @@ change only where the bytes go:
   read from its file as it is sent (moto read the whole object into memory, and once
   more for every ranged GET); ``botocore_stubber.MockRawResponse`` reads one in process,
   the server's werkzeug response iterates it, a range slices it.
-* ``FakeMultipart.set_part``: the part's bytes are written to the upload's one file
-  (:class:`_UploadFile`: one descriptor however many parts) in pieces, each hashed on
-  the way: its MD5 (its ETag) and, when the upload's checksum is a full-object
+* ``FakeMultipart.set_part``: the part's bytes are written to one of the upload's few
+  files (:class:`_UploadFile`: four descriptors however many parts) in pieces, each
+  hashed on the way: its MD5 (its ETag) and, when the upload's checksum is a full-object
   CRC-32, its CRC-32, on the request's thread (hashlib, zlib and the write release the
   GIL, so concurrent parts hash in parallel), in one pass while a piece is in cache.
 * ``FakeMultipart.complete``: moto's checks in moto's order (``InvalidPart``,
@@ -62,6 +62,7 @@ _CRC = "_modelrail_crc32"  # the part's CRC-32, set on moto's part key as it is 
 _PROBE = b"modelrail checksum probe"
 _READ_CHUNK = 8 * 1024 * 1024
 _HASH_CHUNK = 256 * 1024  # hashed and written while it is in the core's cache
+_FILES_PER_UPLOAD = 4  # as many as the uploader sends parts at once
 
 
 class _File:
@@ -174,19 +175,27 @@ class StoredParts(io.RawIOBase):
 
 
 class _UploadFile:
-    """The one file a multipart upload's parts are written into, each where it is given
-    room (concurrent parts write side by side; a replaced part's bytes stay unused)."""
+    """The few files a multipart upload's parts are written into, each part where it is
+    given room in one of them (a replaced part's bytes stay unused). Parts in flight go to
+    different files: writers of one file wait for each other (the kernel's lock of it)."""
 
     def __init__(self) -> None:
-        self.file, self._end, self._lock = _File.temporary(), 0, threading.Lock()
+        self._files: list[_File] = []
+        self._ends: list[int] = []
+        self._lock = threading.Lock()
 
-    def room(self, size: int) -> int:
+    def room(self, part_id: int, size: int) -> tuple[_File, int]:
+        """Where part ``part_id`` of ``size`` bytes is written: a file, an offset in it."""
+        index = (part_id - 1) % _FILES_PER_UPLOAD
         with self._lock:
-            at, self._end = self._end, self._end + size
-        return at
+            while len(self._files) <= index:
+                self._files.append(_File.temporary())
+                self._ends.append(0)
+            at, self._ends[index] = self._ends[index], self._ends[index] + size
+        return self._files[index], at
 
 
-#: each multipart upload's file (not an attribute: moto deep-copies keys, and their upload)
+#: each multipart upload's files (not an attribute: moto deep-copies keys, and their upload)
 _upload_files: weakref.WeakKeyDictionary[Any, _UploadFile] = weakref.WeakKeyDictionary()
 _upload_files_lock = threading.Lock()
 
@@ -204,14 +213,14 @@ class _Part:
     when the upload's checksum is one): one pass over the bytes, on the request's thread
     (hashlib, zlib and the write release the GIL, so concurrent parts hash in parallel)."""
 
-    def __init__(self, data: bytes, crc: bool, upload: _UploadFile) -> None:
-        self.data, self.crc, self.upload = data, crc, upload
+    def __init__(self, data: bytes, crc: bool, where: tuple[_File, int]) -> None:
+        self.data, self.crc, self.where = data, crc, where
 
     def __len__(self) -> int:
         return len(self.data)
 
     def store(self, key: Any) -> None:
-        file, at = self.upload.file, self.upload.room(len(self.data))
+        file, at = self.where
         view, md5, crc = memoryview(self.data), hashlib.md5(usedforsecurity=False), 0
         for start in range(0, len(view), _HASH_CHUNK):
             piece = view[start : start + _HASH_CHUNK]
@@ -338,7 +347,10 @@ def _install_parts() -> Callable[[], None]:
     def set_part(self: Any, part_id: int, value: bytes) -> Any:
         if isinstance(value, str):  # as moto's value setter takes one
             value = value.encode("utf-8")
-        part = _Part(value, _streams_crc32(_checksum_builder(self)), _upload_file(self))
+        if part_id < 1:  # moto's NoSuchUpload
+            return original_set_part(self, part_id, value)
+        where = _upload_file(self).room(part_id, len(value))
+        part = _Part(value, _streams_crc32(_checksum_builder(self)), where)
         return original_set_part(self, part_id, cast(Any, part))
 
     FakeMultipart.set_part = set_part  # type: ignore[method-assign]

@@ -325,8 +325,8 @@ def _descriptors() -> int:
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors (Linux)")
 def test_an_upload_is_stored_as_its_parts_files_until_moto_disposes_of_it() -> None:
     """No byte is copied when the upload completes: the object reads its parts where
-    they were written, one file for the upload, which a copy shares; it is closed when
-    moto has disposed of both (moto tracks every key it made, deleted or not, until its
+    they were written, in the upload's few files, which a copy shares; they are closed
+    when moto has disposed of both (moto tracks every key it made, deleted or not, until its
     backends are reset)."""
     parts = _parts([5 * MIB, 6 * MIB + 7, 123_457], seed=8)
 
@@ -344,7 +344,7 @@ def test_an_upload_is_stored_as_its_parts_files_until_moto_disposes_of_it() -> N
     plain, patched = _both(scenario)
     gc.collect()
     assert _descriptors() == before  # all closed with the backends
-    assert patched == [["StoredParts", "StoredParts"], 1]  # the upload's file
+    assert patched == [["StoredParts", "StoredParts"], 3]  # the upload's: one a part, up to 4
     assert plain == [["SpooledTemporaryFile", "SpooledTemporaryFile"], 2]
 
 
