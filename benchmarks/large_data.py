@@ -170,7 +170,8 @@ def write_section(table: list[str]) -> None:
         "Processing job runs (one read serves validation and the profile; peak RSS of "
         "that process), then the profile alone as PrepareData builds it "
         "(build_profile_streamed over CsvColumns, the same fingerprint); the upload is "
-        "LocalCloud.upload (multipart from 64 MiB) into the in-process local cloud, against "
+        "LocalCloud.upload (multipart from 64 MiB, 16 MiB parts) into the in-process local "
+        "cloud, against "
         "`cp` of the same file (both from a warm page cache, neither synced, median of 3 "
         f"alternated runs). Load average at the end: {load}.\n\n" + "\n".join(table),
     )

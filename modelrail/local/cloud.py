@@ -323,7 +323,7 @@ class LocalCloud:
             cloudwatch.install(self.cloudwatch),
             provision.install_attribute_fixes(),
             scheduler.install(self.scheduler),
-            s3_parts.install(),  # multipart parts on disk, joined by file copy (D45)
+            s3_parts.install(),  # large objects on disk, an upload as its parts (D45, D54)
         ]
         self.cloudwatch.start()
         # Lambda workers are other processes: they reach these backends over HTTP. The
@@ -582,7 +582,10 @@ class LocalCloud:
 
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
-"""Files from this size up are uploaded in parts of this size (a managed transfer)."""
+"""Files from this size up are uploaded in parts (a managed transfer)."""
+MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
+"""The size of those parts (D54)."""
+MULTIPART_CONCURRENCY = 4
 
 
 def upload_client(region: str) -> Any:
@@ -622,8 +625,8 @@ def upload_file(s3: Any, path: Path, bucket: str, key: str, metadata: dict[str, 
         return response.get("VersionId")  # type: ignore[no-any-return]
     config = TransferConfig(
         multipart_threshold=MULTIPART_THRESHOLD,
-        multipart_chunksize=MULTIPART_THRESHOLD,
-        max_concurrency=4,
+        multipart_chunksize=MULTIPART_CHUNKSIZE,
+        max_concurrency=MULTIPART_CONCURRENCY,
     )
     s3.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": metadata}, Config=config)
     return s3.head_object(Bucket=bucket, Key=key).get("VersionId")  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-"""The local cloud's S3 keeps large objects on disk: parts joined by file copy, reads streamed (D45).
+"""The local cloud's S3 keeps large objects on disk: an upload is its parts' files (D45, D54).
 
 moto (pinned, pyproject.toml) holds an object in a ``SpooledTemporaryFile`` (a file on
 disk from 5 MiB) but handles the bytes of a multipart upload in Python: each part is
@@ -10,18 +10,21 @@ keep what the S3 API shows (bytes, ETag, size, version, checksum, errors, events
 change only where the bytes go:
 
 * ``FakeKey.value`` (setter): a value larger than the key's memory buffer goes straight
-  to its file; an :class:`Assembled` value (the parts of a completed upload) is copied
-  part file to object file by the kernel (``os.copy_file_range``).
-* ``S3Backend.copy_object``: the source's value is its file (CopyObject read the whole
+  to its file; a :class:`Segments` value (an :class:`Assembled` upload's parts, or a
+  copy's source) becomes the key's buffer as those pieces of files (:class:`StoredParts`),
+  read in order: no byte is copied (a stored key's bytes are never written again, so
+  objects, copies and readers share them; a file closes with its last holder).
+* ``S3Backend.copy_object``: the source's value is its files (CopyObject read the whole
   object into memory to write it to the copy's file; ValidateData snapshots by CopyObject).
 * ``S3Response.get_object``: an object on disk is answered with a :class:`FileBody`,
   read from its file as it is sent (moto read the whole object into memory, and once
   more for every ranged GET); ``botocore_stubber.MockRawResponse`` reads one in process,
   the server's werkzeug response iterates it, a range slices it.
-* ``FakeMultipart.set_part``: the part's MD5 (its ETag) and, when the upload's checksum
-  is a full-object CRC-32, the part's CRC-32 are computed from the bytes in hand, on the
-  request's thread (hashlib and zlib release the GIL, so concurrent parts hash in
-  parallel), not read back from disk.
+* ``FakeMultipart.set_part``: the part's bytes are written to one of the upload's few
+  files (:class:`_UploadFile`: four descriptors however many parts) in pieces, each
+  hashed on the way: its MD5 (its ETag) and, when the upload's checksum is a full-object
+  CRC-32, its CRC-32, on the request's thread (hashlib, zlib and the write release the
+  GIL, so concurrent parts hash in parallel), in one pass while a piece is in cache.
 * ``FakeMultipart.complete``: moto's checks in moto's order (``InvalidPart``,
   ``EntityTooSmall``, ``MalformedXML``) and the one moto misses: part numbers out of
   order are ``InvalidPartOrder``, as on S3; the ETag from the parts' MD5s, the checksum
@@ -40,9 +43,12 @@ Each is pinned by ``tests/integration/test_local_cloud_seams.py``.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import io
+import itertools
 import os
+import tempfile
 import threading
 import weakref
 import zlib
@@ -52,60 +58,183 @@ from typing import Any, cast
 
 from modelrail.crc32 import crc32_combine
 
-_CRC = "_modelrail_crc32"  # the part's CRC-32, set on moto's part key by set_part
+_CRC = "_modelrail_crc32"  # the part's CRC-32, set on moto's part key as it is stored
 _PROBE = b"modelrail checksum probe"
-_COPY_CHUNK = 64 * 1024 * 1024
 _READ_CHUNK = 8 * 1024 * 1024
+_HASH_CHUNK = 256 * 1024  # hashed and written while it is in the core's cache
+_FILES_PER_UPLOAD = 4  # as many as the uploader sends parts at once
 
 
-class Assembled:
-    """The parts of a completed multipart upload, in order, as an object's value.
+class _File:
+    """An open file, closed when nothing holds it any more (no object, reader or part)."""
 
-    moto disposes of the parts (closes their files) when the upload is completed, before
-    the object is stored: this holds its own descriptor of each part's file, closed once
-    the parts are copied (or when it is collected, if the object is never stored)."""
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        weakref.finalize(self, os.close, fd)
 
-    def __init__(self, parts: list[Any]) -> None:
-        self._files: list[tuple[int, int]] = []  # (descriptor, size)
-        for part in parts:
-            with part.lock:
-                part._value_buffer.flush()
-                self._files.append((os.dup(part._value_buffer.fileno()), int(part.size)))
-        self._finalizer = weakref.finalize(self, _close, [fd for fd, _ in self._files])
+    @classmethod
+    def temporary(cls) -> _File:
+        with tempfile.TemporaryFile(buffering=0) as made:  # unlinked: gone once closed
+            return cls(os.dup(made.fileno()))
+
+
+#: bytes of a file: (the file, offset in it, size)
+Piece = tuple[_File, int, int]
+
+
+class Segments:
+    """Pieces of files read in order as one run of bytes. A stored key's bytes are never
+    written again (moto sets a key's value only when it makes the key), so objects,
+    copies and readers share the same pieces and files."""
+
+    def __init__(self, pieces: list[Piece]) -> None:
+        self.pieces = pieces
+        self._starts = list(itertools.accumulate((size for *_, size in pieces), initial=0))
 
     def __len__(self) -> int:
-        return sum(size for _, size in self._files)
+        return self._starts[-1]
 
-    def write_into(self, buffer: Any) -> None:
-        """Append the parts to ``buffer`` (a key's ``SpooledTemporaryFile``), file to file."""
+    def read_at(self, offset: int, count: int) -> bytes:
+        """``count`` bytes from ``offset`` (fewer at the end), across pieces."""
+        count = max(0, min(count, len(self) - offset))
+        read, index = [], bisect.bisect_right(self._starts, offset) - 1
+        while count > 0:
+            while offset >= self._starts[index + 1]:  # past this piece (or an empty one)
+                index += 1
+            file, at, size = self.pieces[index]
+            within = offset - self._starts[index]
+            chunk = os.pread(file.fd, min(count, size - within), at + within)
+            if not chunk:
+                raise OSError(f"read nothing at {at + within} of a stored object's file")
+            read.append(chunk)
+            offset, count = offset + len(chunk), count - len(chunk)
+        return b"".join(read) if len(read) != 1 else read[0]
+
+
+def _pieces_of(key: Any) -> list[Piece]:
+    """A key's bytes on disk (a buffer in memory is rolled over to its file)."""
+    with key.lock:
+        buffer = key._value_buffer
+        if isinstance(buffer, StoredParts):
+            return buffer.segments.pieces
         buffer.flush()
-        target = buffer.fileno()  # rolls the buffer over to its file
-        offset = buffer.tell()
-        for source, size in self._files:
-            offset += _copy_file(source, target, size, offset)
-        buffer.seek(offset)
-        self._finalizer()
+        return [(_File(os.dup(buffer.fileno())), 0, int(key.size))]
 
 
-def _close(descriptors: list[int]) -> None:
-    for fd in descriptors:
-        os.close(fd)
+class Assembled(Segments):
+    """The parts of a completed multipart upload, in order, as an object's value (moto
+    disposes of the parts when the upload is completed, before the object is stored)."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        super().__init__([piece for part in parts for piece in _pieces_of(part)])
 
 
-def _copy_file(source: int, target: int, size: int, at: int) -> int:
-    """Copy ``size`` bytes from the start of ``source`` to ``target`` at ``at``."""
-    copy_range = getattr(os, "copy_file_range", None)  # Linux; elsewhere read and write
-    done = 0
-    while done < size:
-        count = min(size - done, _COPY_CHUNK)
-        if copy_range is not None:
-            copied = copy_range(source, target, count, done, at + done)
-        else:
-            copied = os.pwrite(target, os.pread(source, count, done), at + done)
-        if copied <= 0:
-            raise OSError(f"copied {done} of {size} bytes of a part")
-        done += copied
-    return done
+class StoredParts(io.RawIOBase):
+    """A key's value buffer that is pieces of files, read in order: an upload's parts
+    as they were written (no copy of them into one file), or a copy's source. Read-only:
+    moto only reads a key's buffer once it is made (pinned)."""
+
+    def __init__(self, segments: Segments) -> None:
+        super().__init__()
+        self.segments, self._position = segments, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self.segments)}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:  # as a file says it (moto's __getstate__ expects a ValueError)
+            raise ValueError("read of a disposed object's bytes")
+        if size is None or size < 0:
+            size = len(self.segments) - self._position
+        data = self.segments.read_at(self._position, size)
+        self._position += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.segments = Segments([])  # its files close when no one else holds them
+        super().close()
+
+
+class _UploadFile:
+    """The few files a multipart upload's parts are written into, each part where it is
+    given room in one of them (a replaced part's bytes stay unused). Parts in flight go to
+    different files: writers of one file wait for each other (the kernel's lock of it)."""
+
+    def __init__(self) -> None:
+        self._files: list[_File] = []
+        self._ends: list[int] = []
+        self._lock = threading.Lock()
+
+    def room(self, part_id: int, size: int) -> tuple[_File, int]:
+        """Where part ``part_id`` of ``size`` bytes is written: a file, an offset in it."""
+        index = (part_id - 1) % _FILES_PER_UPLOAD
+        with self._lock:
+            while len(self._files) <= index:
+                self._files.append(_File.temporary())
+                self._ends.append(0)
+            at, self._ends[index] = self._ends[index], self._ends[index] + size
+        return self._files[index], at
+
+
+#: each multipart upload's files (not an attribute: moto deep-copies keys, and their upload)
+_upload_files: weakref.WeakKeyDictionary[Any, _UploadFile] = weakref.WeakKeyDictionary()
+_upload_files_lock = threading.Lock()
+
+
+def _upload_file(multipart: Any) -> _UploadFile:
+    with _upload_files_lock:
+        if (found := _upload_files.get(multipart)) is None:
+            found = _upload_files[multipart] = _UploadFile()
+    return found
+
+
+class _Part:
+    """A part's bytes on their way from FakeMultipart.set_part to its key's value setter,
+    written to the upload's file in pieces, each hashed on the way (MD5, its ETag; CRC-32
+    when the upload's checksum is one): one pass over the bytes, on the request's thread
+    (hashlib, zlib and the write release the GIL, so concurrent parts hash in parallel)."""
+
+    def __init__(self, data: bytes, crc: bool, where: tuple[_File, int]) -> None:
+        self.data, self.crc, self.where = data, crc, where
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def store(self, key: Any) -> None:
+        file, at = self.where
+        view, md5, crc = memoryview(self.data), hashlib.md5(usedforsecurity=False), 0
+        for start in range(0, len(view), _HASH_CHUNK):
+            piece = view[start : start + _HASH_CHUNK]
+            md5.update(piece)
+            if self.crc:
+                crc = zlib.crc32(piece, crc)
+            while piece:
+                written = os.pwrite(file.fd, piece, at + start)
+                piece, start = piece[written:], start + written
+        key._etag = md5.hexdigest()
+        if self.crc:
+            setattr(key, _CRC, crc)
+        key._value_buffer.close()
+        key._value_buffer = StoredParts(Segments([(file, at, len(self.data))]))
 
 
 # ---- checksums --------------------------------------------------------------------------
@@ -186,19 +315,19 @@ def _install_value_setter() -> Callable[[], None]:
     original: Any = FakeKey.__dict__["value"]  # the property
 
     def set_value(self: Any, new_value: Any) -> None:
-        assembled = isinstance(new_value, Assembled)
-        if not assembled and not (
-            isinstance(new_value, bytes) and len(new_value) > self._max_buffer_size
-        ):
-            original.fset(self, new_value)
-            return
-        self._value_buffer.seek(0)
-        self._value_buffer.truncate()
-        if assembled:
-            new_value.write_into(self._value_buffer)
-        else:
+        if isinstance(new_value, Segments):  # the parts, or a copy's source: its files
+            self._value_buffer.close()
+            self._value_buffer = StoredParts(new_value)
+        elif isinstance(new_value, _Part):
+            new_value.store(self)
+        elif isinstance(new_value, bytes) and len(new_value) > self._max_buffer_size:
+            self._value_buffer.seek(0)
+            self._value_buffer.truncate()
             self._value_buffer.rollover()  # to its file, not through memory first
             self._value_buffer.write(new_value)
+        else:
+            original.fset(self, new_value)
+            return
         self.contentsize = len(new_value)
 
     FakeKey.value = original.setter(set_value)  # type: ignore[method-assign]
@@ -216,11 +345,13 @@ def _install_parts() -> Callable[[], None]:
     original_complete = FakeMultipart.complete
 
     def set_part(self: Any, part_id: int, value: bytes) -> Any:
-        key = original_set_part(self, part_id, value)
-        key._etag = hashlib.md5(value, usedforsecurity=False).hexdigest()
-        if _streams_crc32(_checksum_builder(self)):
-            setattr(key, _CRC, zlib.crc32(value))
-        return key
+        if isinstance(value, str):  # as moto's value setter takes one
+            value = value.encode("utf-8")
+        if part_id < 1:  # moto's NoSuchUpload
+            return original_set_part(self, part_id, value)
+        where = _upload_file(self).room(part_id, len(value))
+        part = _Part(value, _streams_crc32(_checksum_builder(self)), where)
+        return original_set_part(self, part_id, cast(Any, part))
 
     FakeMultipart.set_part = set_part  # type: ignore[method-assign]
     FakeMultipart.complete = _complete  # type: ignore[assignment]
@@ -233,7 +364,7 @@ def _install_parts() -> Callable[[], None]:
 
 
 class _ValueByFile:
-    """A key, as copy_object sees its source: the value is its file, copied file to file."""
+    """A key, as copy_object sees its source: the value is its files, which the copy shares."""
 
     def __init__(self, key: Any) -> None:
         self._key = key
@@ -262,39 +393,22 @@ def _install_copy() -> Callable[[], None]:
     return undo
 
 
-class FileBody:
-    """An object's bytes as GetObject's response body, read from (a descriptor of) its
-    file as it is sent; sliced for a ranged GET. Only for an object already on disk."""
+class FileBody(Segments):
+    """An object's bytes as GetObject's response body, read from its files as it is
+    sent; sliced for a ranged GET. Only for an object already on disk."""
 
     def __init__(self, key: Any) -> None:
-        with key.lock:
-            key._value_buffer.flush()
-            self._fd = os.dup(key._value_buffer.fileno())
-        self._size = int(key.size)
-        self._finalizer = weakref.finalize(self, _close, [self._fd])
-
-    def __len__(self) -> int:
-        return self._size
+        super().__init__(_pieces_of(key))
 
     def __getitem__(self, span: slice) -> bytes:
-        start, stop, step = span.indices(self._size)
+        start, stop, step = span.indices(len(self))
         if step != 1:
             raise ValueError("only contiguous ranges of an object are read")
         return self.read_at(start, max(0, stop - start))
 
     def __iter__(self) -> Iterator[bytes]:
-        for offset in range(0, self._size, _READ_CHUNK):
-            yield self.read_at(offset, min(_READ_CHUNK, self._size - offset))
-
-    def read_at(self, offset: int, count: int) -> bytes:
-        parts, done = [], 0
-        while done < count:
-            chunk = os.pread(self._fd, count - done, offset + done)
-            if not chunk:
-                raise OSError(f"read {done} of {count} bytes at {offset}")
-            parts.append(chunk)
-            done += len(chunk)
-        return b"".join(parts) if len(parts) != 1 else parts[0]
+        for offset in range(0, len(self), _READ_CHUNK):
+            yield self.read_at(offset, _READ_CHUNK)
 
 
 class _BodyByFile(_ValueByFile):

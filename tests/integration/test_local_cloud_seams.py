@@ -312,6 +312,35 @@ def test_a_completed_upload_is_put_as_one_value_after_its_parts_are_disposed() -
     assert "self.contentsize = len(new_value)" in setter
 
 
+def test_a_keys_value_is_set_once_when_it_is_made_and_its_buffer_only_read_after() -> None:
+    """s3_parts makes an upload's (or a copy's) buffer its parts' files (StoredParts, read
+    only), shared by copies and readers: moto must never write a made key's buffer again."""
+    import moto.s3.models
+    import moto.s3.responses
+    import moto.s3.utils
+    from moto.s3.models import FakeKey
+
+    for module in (moto.s3.models, moto.s3.responses, moto.s3.utils):
+        assigned = re.findall(r"(\S+)\.value = ", inspect.getsource(module))
+        expected = ["self", "self"] if module is moto.s3.models else []  # __init__, __setstate__
+        assert assigned == expected, module.__name__
+    assert 'self.value = state["value"]' in inspect.getsource(FakeKey.__setstate__)
+    used = set(re.findall(r"self\._value_buffer\.(\w+)", inspect.getsource(FakeKey)))
+    assert used == {"seek", "read", "truncate", "write", "close"}
+
+
+def test_a_part_is_made_from_its_value_before_its_etag_is_needed() -> None:
+    """s3_parts' set_part hands FakeKey a part whose value setter sets the ETag: after
+    __init__ has set it from its argument, and before moto lists the part."""
+    from moto.s3.models import FakeKey, FakeMultipart
+
+    init = inspect.getsource(FakeKey.__init__)
+    assert init.index("self._etag = etag") < init.index("self.value = value")
+    set_part = inspect.getsource(FakeMultipart.set_part)
+    assert set_part.count("value") == 2 and "            value,\n" in set_part
+    assert set_part.index("key = FakeKey(") < set_part.index("self.parts[part_id] = key")
+
+
 def test_copy_object_reads_the_source_only_through_its_value() -> None:
     """s3_parts hands copy_object a proxy of the source whose value is its file."""
     from moto.s3.models import S3Backend

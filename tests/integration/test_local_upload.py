@@ -51,6 +51,7 @@ def test_a_large_file_is_uploaded_in_parts_streamed_from_disk(
     s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cloud, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)  # S3's smallest part
+    monkeypatch.setattr(cloud, "MULTIPART_CHUNKSIZE", 5 * 1024 * 1024)
     path = tmp_path / "large.csv"
     data = (b"x" * 1023 + b"\n") * (11 * 1024)  # 11 MiB: three parts
     path.write_bytes(data)

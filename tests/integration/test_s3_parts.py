@@ -11,6 +11,7 @@ import hashlib
 import os
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -218,6 +219,11 @@ def test_a_copy_is_what_moto_makes_of_it(multipart: bool) -> None:
         copied = s3.copy_object(
             Bucket=BUCKET, Key="copy", CopySource={"Bucket": BUCKET, "Key": "k"}
         )
+        # the copy shares the source's files: it outlives the source, deleted and disposed of
+        source = _stored("k")
+        for version in s3.list_object_versions(Bucket=BUCKET, Prefix="k")["Versions"]:
+            s3.delete_object(Bucket=BUCKET, Key="k", VersionId=version["VersionId"])
+        source.dispose()
         return {**_shown(s3, "copy"), "copied_etag": copied["CopyObjectResult"]["ETag"]}
 
     plain, patched = _both(scenario)
@@ -256,24 +262,36 @@ def test_an_in_process_request_is_freed_when_its_call_returns() -> None:
 
 
 RANGES = ["bytes=0-99", "bytes=5242000-5243000", "bytes=-1000", "bytes=7000000-", "bytes=0-"]
+ACROSS_PARTS = [
+    "bytes=5242870-5242890",
+    "bytes=5000000-11534349",
+    "bytes=-200000",
+    "bytes=11534330-",
+]
 
 
-def _reads(s3: Any) -> list[Any]:
-    body = _parts([7 * MIB + 3], seed=6)[0]  # on disk in moto: read from its file
-    s3.put_object(Bucket=BUCKET, Key="k", Body=body, Metadata={"m": "v"})
+def _reads(s3: Any, multipart: bool = False) -> list[Any]:
+    if multipart:  # stored as its parts' files: ranges read across them
+        parts = _parts([5 * MIB, 6 * MIB + 7, 123_457], seed=7)
+        upload, listed = _upload(s3, parts, Metadata={"m": "v"})
+        _complete(s3, upload, listed)
+    else:
+        body = _parts([7 * MIB + 3], seed=6)[0]  # on disk in moto: read from its file
+        s3.put_object(Bucket=BUCKET, Key="k", Body=body, Metadata={"m": "v"})
     got = s3.get_object(Bucket=BUCKET, Key="k")
     whole = b"".join(got["Body"].iter_chunks(1 << 20))
     shown = [hashlib.sha256(whole).hexdigest(), got["ContentLength"], got["ETag"], got["Metadata"]]
-    for spec in RANGES:
+    for spec in RANGES + (ACROSS_PARTS if multipart else []):
         part = s3.get_object(Bucket=BUCKET, Key="k", Range=spec)
         shown.append((spec, part["ContentRange"], part["ContentLength"], part["Body"].read()))
     with pytest.raises(ClientError) as beyond:
-        s3.get_object(Bucket=BUCKET, Key="k", Range="bytes=9000000-")
+        s3.get_object(Bucket=BUCKET, Key="k", Range="bytes=19000000-")
     return [*shown, beyond.value.response["Error"]["Code"]]
 
 
-def test_get_object_reads_a_large_object_from_its_file_as_moto_answers() -> None:
-    plain, patched = _both(_reads)
+@pytest.mark.parametrize("multipart", [False, True])
+def test_get_object_reads_a_large_object_from_its_file_as_moto_answers(multipart: bool) -> None:
+    plain, patched = _both(lambda s3: _reads(s3, multipart))
     assert patched == plain
     assert patched[-1] == "InvalidRange"
 
@@ -284,9 +302,75 @@ def test_get_object_over_the_loopback_server_is_what_moto_serves() -> None:
     def served(s3: Any) -> list[Any]:
         server, url = cloud.loopback_server()
         try:
-            return _reads(boto3.client("s3", region_name="us-east-1", endpoint_url=url))
+            client = boto3.client("s3", region_name="us-east-1", endpoint_url=url)
+            return _reads(client) + _reads(client, multipart=True)
         finally:
             server.stop()
 
     plain, patched = _both(served)
     assert patched == plain
+
+
+def _stored(key: str = "k") -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(BUCKET, key)
+
+
+def _descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors (Linux)")
+def test_an_upload_is_stored_as_its_parts_files_until_moto_disposes_of_it() -> None:
+    """No byte is copied when the upload completes: the object reads its parts where
+    they were written, in the upload's few files, which a copy shares; they are closed
+    when moto has disposed of both (moto tracks every key it made, deleted or not, until its
+    backends are reset)."""
+    parts = _parts([5 * MIB, 6 * MIB + 7, 123_457], seed=8)
+
+    def scenario(s3: Any) -> list[Any]:
+        gc.collect()
+        before = _descriptors()
+        upload, listed = _upload(s3, parts)
+        _complete(s3, upload, listed)
+        s3.copy_object(Bucket=BUCKET, Key="copy", CopySource={"Bucket": BUCKET, "Key": "k"})
+        stored = [type(_stored(key)._value_buffer).__name__ for key in ("k", "copy")]
+        return [stored, _descriptors() - before]
+
+    gc.collect()
+    before = _descriptors()
+    plain, patched = _both(scenario)
+    gc.collect()
+    assert _descriptors() == before  # all closed with the backends
+    assert patched == [["StoredParts", "StoredParts"], 3]  # the upload's: one a part, up to 4
+    assert plain == [["SpooledTemporaryFile", "SpooledTemporaryFile"], 2]
+
+
+def test_segments_read_any_range_across_their_pieces(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"..abc....defghi.")
+    file = s3_parts._File(os.open(path, os.O_RDONLY))
+    fd = file.fd
+    pieces = [(file, 2, 3), (file, 0, 0), (file, 9, 5), (file, 14, 1), (file, 15, 0)]
+    segments = s3_parts.Segments(pieces)
+    whole = b"abcdefghi"
+    assert len(segments) == len(whole)
+    for start in range(len(whole) + 2):
+        for count in range(len(whole) + 2):
+            assert segments.read_at(start, count) == whole[start : start + count], (start, count)
+    stored = s3_parts.StoredParts(segments)
+    assert stored.read(4) == b"abcd" and stored.tell() == 4
+    stored.seek(-2, os.SEEK_END)
+    assert stored.read() == b"hi"
+    stored.seek(1)
+    assert stored.read() == whole[1:]
+    stored.close()
+    with pytest.raises(ValueError):
+        stored.read()
+    os.fstat(fd)  # still open: the segments hold the file
+    del file, pieces, segments
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed with the last holder
