@@ -97,7 +97,7 @@ from pydantic import (
 
 from modelrail import canonical
 from modelrail.contract import Column, ColumnType, ModelContract
-from modelrail.hashing import mix64
+from modelrail.hashing import fold64
 from modelrail.ordered import SortedStats
 
 FloatArray = npt.NDArray[np.float64]
@@ -374,9 +374,9 @@ ROW_SEED = np.uint64(0x6D6F64656C7261)  # "modelra": every row hash starts here
 
 def fold_row_hash(row_hash: UIntArray, position: int, value_hash: UIntArray) -> UIntArray:
     """Mix the values of the column at ``position`` (in contract order) into the rows'
-    hashes."""
+    hashes: ``mix64(row_hash ^ mix64(value_hash + salt))``, written into ``row_hash``."""
     salt = np.uint64(((position + 1) * _GOLDEN) & _MASK64)  # the column's place in the row
-    return mix64(row_hash ^ mix64(value_hash + salt))
+    return fold64(row_hash, np.asarray(value_hash, dtype=np.uint64), salt)
 
 
 def baseline(

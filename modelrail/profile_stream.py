@@ -76,8 +76,11 @@ class _Spill:
         self.file.write(values.data)
         self.segments.append((values.dtype, len(values)))
 
-    def batches(self) -> Iterator[npt.NDArray[Any]]:
+    def flush(self) -> None:
         self.file.flush()
+
+    def batches(self) -> Iterator[npt.NDArray[Any]]:
+        """The batches written, in order (after :meth:`flush`)."""
         with self.path.open("rb") as stream:
             for dtype, count in self.segments:
                 yield np.fromfile(stream, dtype=dtype, count=count)
@@ -266,12 +269,20 @@ class ProfileBuilder:
             raise ValueError(
                 f"cannot profile an empty frame: no rows for model {self.contract.name!r}"
             )
+        for state in self.states:
+            state.spill.flush()
+        # text columns first (their value hashes come from their labels); then the numbers
+        # are sorted on the pool while this thread mixes the row hashes
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="profile") as pool:
-            done = list(pool.map(self._profile, self.states))
-        profiles = {
-            state.column.name: profile for state, profile in zip(self.states, done, strict=True)
-        }
-        multiset = self._row_multiset()
+            text = [s for s in self.states if isinstance(s, _Distinct)]
+            done = dict(
+                zip([s.column.name for s in text], pool.map(self._profile, text), strict=True)
+            )
+            numbers = [s for s in self.states if isinstance(s, _Numbers)]
+            sorting = [(s.column.name, pool.submit(self._profile, s)) for s in numbers]
+            multiset = self._row_multiset()
+            done.update((name, future.result()) for name, future in sorting)
+        profiles = {state.column.name: done[state.column.name] for state in self.states}
         return baseline(
             self.contract,
             self.rows,
