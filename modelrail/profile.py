@@ -96,6 +96,7 @@ from pydantic import (
 )
 
 from modelrail import canonical
+from modelrail.columns import Coded
 from modelrail.contract import Column, ColumnType, ModelContract
 from modelrail.hashing import fold64
 from modelrail.ordered import SortedStats
@@ -429,11 +430,16 @@ def _profile_column(
 # --- numeric
 
 
-def _numbers(series: pd.Series, name: str) -> FloatArray:
+def _numbers(series: pd.Series | FloatArray | Coded, name: str) -> FloatArray:
     """float64 values, NaN for nulls; ValueError for anything else that is not finite."""
+    if isinstance(series, Coded):
+        series = series.series()
     dtype = series.dtype
-    if dtype.kind in "iuf" and not isinstance(dtype, pd.CategoricalDtype):
-        values: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    values: FloatArray
+    if isinstance(series, np.ndarray):
+        values = series.astype(np.float64, copy=False)
+    elif dtype.kind in "iuf" and not isinstance(dtype, pd.CategoricalDtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     elif dtype.kind == "b" or dtype.kind in "mM" or isinstance(dtype, pd.DatetimeTZDtype):
         raise ValueError(f"column {name!r} is numeric but holds {dtype} values")
     else:  # text or objects: parse; blank text and "nan" are nulls

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from modelrail.columns import infer_like_pandas
+from modelrail.columns import Cells, Coded, infer_like_pandas
 from modelrail.contract import Column, ColumnType, ModelContract
 from modelrail.ordered import ascending, partition_bits, top_histogram
 from modelrail.profile import (
@@ -95,7 +95,7 @@ class _Numbers:
         self.magnitude = 0.0
         self.histogram = np.zeros(1 << 16, dtype=np.int64)
 
-    def add(self, series: pd.Series | None, rows: int) -> None:
+    def add(self, series: Cells | None, rows: int) -> None:
         values = np.full(rows, np.nan) if series is None else _numbers(series, self.column.name)
         values = values + 0.0  # -0.0 -> 0.0: one canonical zero
         null = np.isnan(values)
@@ -133,11 +133,15 @@ class _Distinct:
         self.counts = np.zeros(1, dtype=np.int64)
         self.hashes: UIntArray | None = None  # per code, once profiled
 
-    def add(self, series: pd.Series | None, rows: int) -> None:
+    def add(self, series: Cells | None, rows: int) -> None:
         if series is None:
             codes = np.zeros(rows, dtype=np.int64)
         else:
-            local, uniques = pd.factorize(_as_objects(series))
+            local, uniques = (
+                (series.codes, series.uniques)
+                if isinstance(series, Coded)
+                else pd.factorize(_as_objects(pd.Series(series, copy=False)))
+            )
             lookup = np.array([*(self._code(u) for u in uniques), 0], dtype=np.int64)
             codes = lookup[local]  # -1 (null) indexes the trailing 0
         counts = np.bincount(codes, minlength=len(self.values) + 1)
@@ -235,7 +239,7 @@ class ProfileBuilder:
             state.spill.file.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def add(self, batch: Mapping[str, pd.Series] | pd.DataFrame, rows: int) -> None:
+    def add(self, batch: Mapping[str, Cells] | pd.DataFrame, rows: int) -> None:
         """One batch of ``rows`` rows: the contract's columns by name (a missing optional
         column is all null). A value the profile cannot take is raised by :meth:`finish`,
         so a validator feeding batches still finishes its report. The batch is taken by
@@ -245,7 +249,7 @@ class ProfileBuilder:
         while len(self.pending) > _QUEUED:
             self.pending.popleft().result()
 
-    def _add(self, batch: Mapping[str, pd.Series] | pd.DataFrame, rows: int) -> None:
+    def _add(self, batch: Mapping[str, Cells] | pd.DataFrame, rows: int) -> None:
         if self.error is not None or not rows:
             return
         try:

@@ -51,7 +51,7 @@ from pandas.tseries.api import guess_datetime_format
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail import canonical
-from modelrail.columns import NA_VALUES, PANDAS_FALSE, PANDAS_TRUE
+from modelrail.columns import NA_VALUES, PANDAS_FALSE, PANDAS_TRUE, Cells, Coded
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
 from modelrail.hashing import mix64
 from modelrail.limits import ValidationLimits
@@ -75,7 +75,7 @@ BATCH_BYTES = 8 * 1024 * 1024
 """CSV is read this many bytes at a time (cut at the last whole record)."""
 BATCH_ROWS = 100_000
 """Parquet batches (and CSV batches on the csv-module path) hold this many rows."""
-BatchSink = Callable[[Mapping[str, pd.Series], int], None]
+BatchSink = Callable[[Mapping[str, Cells], int], None]
 """Receives each parsed batch: the columns by name and the row count."""
 
 
@@ -441,37 +441,10 @@ def _unparseable_datetimes(text: pd.Series) -> BoolArray:
     return failed
 
 
-@dataclass(frozen=True)
-class _Coded:
-    """A text column of one batch as codes into its distinct values (-1 for null): what
-    ``pd.factorize`` gives, read from an Arrow dictionary without a Python object a row.
-    Indexing gives a row's value (None for null), for samples in messages."""
-
-    codes: IntArray
-    uniques: list[Any]
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def __getitem__(self, row: int) -> Any:
-        code = int(self.codes[row])
-        return None if code < 0 else self.uniques[code]
-
-    def series(self) -> pd.Series:
-        """The column as pandas reads it: a categorical over the distinct values."""
-        categories = pd.Index(self.uniques, dtype=object)
-        return pd.Series(pd.Categorical.from_codes(self.codes, categories=categories))
-
-
-Cells = pd.Series | FloatArray | _Coded
-"""One column of a batch: as pandas reads it, or, from the typed CSV parse, float64
-numbers (NaN for null) or codes into the distinct text values."""
-
-
 def _coded(series: Cells) -> tuple[IntArray, Any, Any]:
     """Codes and distinct values of a text column (a categorical as it is: the same
     uniques in the same order, from its codes), and the column's values for samples."""
-    if isinstance(series, _Coded):
+    if isinstance(series, Coded):
         return series.codes, series.uniques, series
     series = _series(series)
     objects = series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
@@ -481,7 +454,7 @@ def _coded(series: Cells) -> tuple[IntArray, Any, Any]:
 
 def _series(cells: Cells) -> pd.Series:
     """A batch's column as pandas reads it."""
-    if isinstance(cells, _Coded):
+    if isinstance(cells, Coded):
         return cells.series()
     return pd.Series(cells, copy=False) if isinstance(cells, np.ndarray) else cells
 
@@ -492,7 +465,7 @@ def _numeric_parts(series: Cells) -> tuple[str, Any, FloatArray, BoolArray, Bool
     if isinstance(series, np.ndarray):  # float64 from the typed parse
         null = np.isnan(series)
         return "f", series, series, null, np.zeros(len(series), dtype=np.bool_)
-    if isinstance(series, _Coded):
+    if isinstance(series, Coded):
         series = series.series()
     kind = series.dtype.kind
     raw: Any = series.to_numpy()
@@ -611,7 +584,7 @@ def _csv_table(data: bytes, width: int, text: list[int], numbers: list[int]) -> 
 def _cells(table: Any, width: int) -> Mapping[int, Cells]:
     """:func:`_csv_table`'s parse as columns by position: float64 columns as numpy (NaN
     for null; a column of nulls only as pandas reads the null type, objects), dictionary
-    columns as :class:`_Coded`, anything else as pandas reads it."""
+    columns as :class:`Coded`, anything else as pandas reads it."""
     if isinstance(table, pd.DataFrame):
         return {pos: table[pos] for pos in range(width)}
     import pyarrow as pa
@@ -625,7 +598,7 @@ def _cells(table: Any, width: int) -> Mapping[int, Cells]:
         elif pa.types.is_dictionary(kind) and chunked.num_chunks:
             whole = chunked.combine_chunks()
             codes = whole.indices.fill_null(-1).to_numpy()  # int32
-            out[pos] = _Coded(codes, whole.dictionary.to_pylist())
+            out[pos] = Coded(codes, whole.dictionary.to_pylist())
         elif pa.types.is_float64(kind):  # nulls only: what the inferred null type reads as
             out[pos] = pd.Series([None] * len(chunked), dtype=object)
         else:
@@ -745,7 +718,7 @@ def _column_hash(series: Cells, numeric: bool) -> UIntArray:
     if isinstance(series, np.ndarray):  # float64 from the typed parse, NaN for null
         null = np.isnan(series)
         return _null_hash(_number_hash(series, null), null)
-    if isinstance(series, _Coded):
+    if isinstance(series, Coded):
         return _null_hash(_text_hash(series.codes, series.uniques), series.codes < 0)
     null = series.isna().to_numpy(dtype=np.bool_)
     if numeric or series.dtype.kind in "iufb":
@@ -1549,8 +1522,7 @@ class _Validator:
             hashes += _column_hash(frame[pos], declared.get(self.header[pos], False))
         self.row_hashes.add(mix64(hashes), self.good_rows - rows)
         if self.sink is not None:
-            batch = {name: _series(frame[pos]) for name, pos in self.positions.items()}
-            self.sink(batch, rows)
+            self.sink({name: frame[pos] for name, pos in self.positions.items()}, rows)
 
     def _is_target(self, col: Column) -> bool:
         return col.name == self.contract.target
@@ -1640,7 +1612,7 @@ class _Validator:
     def _observe_boolean(
         self, col: Column, series: Cells, state: _ColumnState, rows: IntArray
     ) -> None:
-        if isinstance(series, _Coded):
+        if isinstance(series, Coded):
             self._observe_flags(col, series, state, rows)
             return
         series = _series(series)
@@ -1664,7 +1636,7 @@ class _Validator:
         self._labels(col, labels)
 
     def _observe_flags(
-        self, col: Column, series: pd.Series | _Coded, state: _ColumnState, rows: IntArray
+        self, col: Column, series: pd.Series | Coded, state: _ColumnState, rows: IntArray
     ) -> None:
         """A boolean column read as text: each distinct value a boolean word or not."""
         codes, uniques, shown = _coded(series)
