@@ -383,6 +383,20 @@ def _scan_records(data: bytes, *, header: bool = True, width: int = 0) -> _Scan 
     return _Scan(names, starts[1:], ends[1:], fields[1:], header_bytes)
 
 
+def _cut(carry: bytes, block: bytes) -> tuple[bytes, bytes]:
+    """The whole records of ``carry + block`` (everything at the end of the stream, when
+    ``block`` is empty) and what follows them. Without a quote, the records end at the
+    block's last newline, and the piece is made with one copy of the block."""
+    if not block:
+        return carry, b""
+    end = -1 if b'"' in block or b'"' in carry else block.rfind(b"\n")
+    if end >= 0:
+        return b"".join((carry, memoryview(block)[: end + 1])), block[end + 1 :]
+    data = carry + block
+    cut = _structural_end(data)
+    return data[:cut], data[cut:]
+
+
 def _structural_end(data: bytes) -> int:
     """Where the last whole record of ``data`` ends (after its newline), or 0.
 
@@ -509,6 +523,7 @@ def _csv_options(width: int, text: list[int], numbers: list[int], data: bytes) -
             true_values=list(PANDAS_TRUE),
             false_values=list(PANDAS_FALSE),
             timestamp_parsers=[],
+            check_utf8=False,  # every piece is checked before it is parsed (decode)
         ),
     )
 
@@ -1031,15 +1046,13 @@ class _Validator:
         carry, lines = block[offset:], 0
         while True:
             block = read()
-            data = carry + block
-            cut = len(data) if not block else _structural_end(data)
-            if cut:
-                piece = _Piece(data[:cut], lines, data.count(b"\n", 0, cut))
+            whole, carry = _cut(carry, block)
+            if whole:
+                piece = _Piece(whole, lines, whole.count(b"\n"))
                 self.decode(piece, offset)
                 yield piece
-                offset += cut
+                offset += len(whole)
                 lines += piece.newlines
-            carry = data[cut:]
             if not block:
                 self.hashed = True
                 return
