@@ -36,7 +36,7 @@ import math
 import shutil
 import tempfile
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -722,6 +722,7 @@ _COLUMN_ORDER = (
     ViolationCode.INVALID_DATETIME,
 )
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_QUEUED = 2  # batches handed to the row-hash thread and not yet taken
 
 
 def _column_hash(series: Cells, numeric: bool) -> UIntArray:
@@ -872,6 +873,8 @@ class _Validator:
         self.parser: ThreadPoolExecutor | None = None
         self.parsing: _Parsing | None = None  # the CSV batch being parsed
         self.kinds: tuple[list[int], list[int]] | None = None  # text and number positions
+        self.row_hasher: ThreadPoolExecutor | None = None  # mixes the row hashes, in order
+        self.hashing: deque[Future[None]] = deque()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -927,8 +930,9 @@ class _Validator:
         except _Stop:
             pass
         finally:
-            if self.parser is not None:
-                self.parser.shutdown(wait=True, cancel_futures=True)
+            for pool in (self.parser, self.row_hasher):
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
         return ValidationReport(
             model=self.contract.name,
             filename=self.filename,
@@ -1528,14 +1532,28 @@ class _Validator:
             else:
                 self._observe_datetime(col, series, state, row_numbers)
         declared = {c.name: c.type in numeric for c in self.contract.columns}
-        keep = sorted(set(self.positions.values()))
-        hashes = np.zeros(rows, dtype=np.uint64)
-        for pos in keep:  # h * G + column hash: a bijection of each column's hash
-            hashes *= _GOLDEN
-            hashes += _column_hash(frame[pos], declared.get(self.header[pos], False))
-        self.row_hashes.add(mix64(hashes), self.good_rows - rows)
+        cells = [(frame[pos], declared.get(self.header[pos], False)) for pos in self.hashed_at]
+        if self.row_hasher is None:
+            self.row_hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-hash")
+        self.hashing.append(self.row_hasher.submit(self._hash_rows, cells, self.good_rows - rows))
+        while len(self.hashing) > _QUEUED:
+            self.hashing.popleft().result()
         if self.sink is not None:
             self.sink({name: frame[pos] for name, pos in self.positions.items()}, rows)
+
+    @property
+    def hashed_at(self) -> list[int]:
+        """The columns a duplicate row repeats: the first of each name, in file order."""
+        return sorted(set(self.positions.values()))
+
+    def _hash_rows(self, cells: list[tuple[Cells, bool]], first: int) -> None:
+        """The batch's row hashes (from row ``first`` on) into the duplicate check: taken
+        on a thread of its own, in order, while the next batch is checked."""
+        hashes = np.zeros(len(cells[0][0]) if cells else 0, dtype=np.uint64)
+        for column, numeric in cells:  # h * G + column hash: a bijection of each column's
+            hashes *= _GOLDEN
+            hashes += _column_hash(column, numeric)
+        self.row_hashes.add(mix64(hashes), first)
 
     def _is_target(self, col: Column) -> bool:
         return col.name == self.contract.target
@@ -1818,6 +1836,8 @@ class _Validator:
 
     def _check_duplicates(self) -> None:
         """Duplicates by 64-bit row hash; the first occurrence of a row is not one."""
+        while self.hashing:
+            self.hashing.popleft().result()
         found = self.row_hashes.duplicates()
         if found is None:
             return
