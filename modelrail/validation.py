@@ -555,7 +555,7 @@ def _csv_plain(data: bytes, width: int, text: list[int], numbers: list[int], rec
     """:func:`_csv_typed` of a batch taken as ``records`` well-formed records, one a line;
     :class:`_Typing` if it is not (pyarrow refuses a record of another width)."""
     table = _csv_typed(data, width, text, numbers)
-    if table.num_rows != records:  # defensive: the lines are the records
+    if table.num_rows != records:  # a blank line (pyarrow skips it) is not a record
         raise _Typing(f"{table.num_rows} records parsed, {records} lines")
     return table
 
