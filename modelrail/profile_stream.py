@@ -99,7 +99,7 @@ class _Numbers:
         values = np.full(rows, np.nan) if series is None else _numbers(series, self.column.name)
         values = values + 0.0  # -0.0 -> 0.0: one canonical zero
         null = np.isnan(values)
-        present = values[~null]
+        present = values[~null] if null.any() else values
         self.nulls += rows - len(present)
         if len(present):
             self.histogram += top_histogram(present)
