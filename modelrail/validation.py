@@ -596,6 +596,16 @@ def _csv_table(data: bytes, width: int, text: list[int], numbers: list[int]) -> 
     )
 
 
+def _csv_cells(
+    parse: Callable[..., Any], data: bytes, width: int, *args: Any
+) -> tuple[Mapping[int, Cells], int]:
+    """``parse`` of a batch as its columns by position (:func:`_cells`) and its row count:
+    both on the parser's thread."""
+    table = parse(data, width, *args)
+    rows = len(table) if isinstance(table, pd.DataFrame) else table.num_rows
+    return _cells(table, width), rows
+
+
 def _cells(table: Any, width: int) -> Mapping[int, Cells]:
     """:func:`_csv_table`'s parse as columns by position: float64 columns as numpy (NaN
     for null; a column of nulls only as pandas reads the null type, objects), dictionary
@@ -1374,17 +1384,15 @@ class _Validator:
             self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-parse")
         width, (text, numbers) = len(self.header), self.kinds
         if plain is None:
-            return self.parser.submit(_csv_table, data, width, text, numbers)
-        return self.parser.submit(_csv_plain, data, width, text, numbers, plain)
+            return self.parser.submit(_csv_cells, _csv_table, data, width, text, numbers)
+        return self.parser.submit(_csv_cells, _csv_plain, data, width, text, numbers, plain)
 
     def _parsed(self, table: Future[Any]) -> tuple[Mapping[int, Cells], int] | None:
         """A batch's columns by position and its row count; None if it failed to parse."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                parsed = table.result()
-                rows = len(parsed) if isinstance(parsed, pd.DataFrame) else parsed.num_rows
-                return _cells(parsed, len(self.header)), rows
+                return cast(tuple[Mapping[int, Cells], int], table.result())
         except (pd.errors.ParserError, ValueError) as exc:  # ArrowInvalid is a ValueError
             if self.parse_error is None:  # the first batch in file order that failed
                 self.parse_error = self.violation(
