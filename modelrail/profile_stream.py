@@ -109,7 +109,8 @@ class _Numbers:
 
     def profile(self, rows: int, bins: int, memory: int) -> FeatureProfile:
         def present() -> Iterator[npt.NDArray[np.float64]]:
-            return (v[~np.isnan(v)] for v in self.spill.batches())
+            batches = self.spill.batches()
+            return (v[~np.isnan(v)] for v in batches) if self.nulls else batches
 
         runs = ascending(present, self.histogram, max(memory // 8, 1))
         return numeric_profile(self.column, bins, rows, self.nulls, runs, self.magnitude)
