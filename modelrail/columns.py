@@ -16,8 +16,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from modelrail.contract import Column, ColumnType
@@ -35,6 +38,34 @@ PANDAS_TRUE = ("True", "TRUE", "true")
 PANDAS_FALSE = ("False", "FALSE", "false")
 BLOCK_BYTES = 8 * 1024 * 1024
 BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A text column of one batch as codes into its distinct values (-1 for null), each
+    used: what ``pd.factorize`` gives, read from an Arrow dictionary without a Python
+    object a row (modelrail.validation's typed CSV parse, D53). Indexing gives a row's
+    value (None for null), for samples in messages."""
+
+    codes: npt.NDArray[np.signedinteger[Any]]
+    uniques: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, row: int) -> Any:
+        code = int(self.codes[row])
+        return None if code < 0 else self.uniques[code]
+
+    def series(self) -> pd.Series:
+        """The column as pandas reads it: a categorical over the distinct values."""
+        categories = pd.Index(self.uniques, dtype=object)
+        return pd.Series(pd.Categorical.from_codes(self.codes, categories=categories))
+
+
+Cells = pd.Series | npt.NDArray[np.float64] | Coded
+"""One column of a batch: as pandas reads it, or float64 numbers (NaN for null), or
+:class:`Coded` text."""
 
 
 class CsvColumns:

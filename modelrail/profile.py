@@ -95,8 +95,9 @@ from pydantic import (
 )
 
 from modelrail.categories import Labels, as_objects, boolean_labels, categorical_labels
+from modelrail.columns import Coded
 from modelrail.contract import Column, ColumnType, ModelContract
-from modelrail.hashing import mix64
+from modelrail.hashing import fold64
 from modelrail.ordered import SortedStats
 
 FloatArray = npt.NDArray[np.float64]
@@ -373,9 +374,9 @@ ROW_SEED = np.uint64(0x6D6F64656C7261)  # "modelra": every row hash starts here
 
 def fold_row_hash(row_hash: UIntArray, position: int, value_hash: UIntArray) -> UIntArray:
     """Mix the values of the column at ``position`` (in contract order) into the rows'
-    hashes."""
+    hashes: ``mix64(row_hash ^ mix64(value_hash + salt))``, written into ``row_hash``."""
     salt = np.uint64(((position + 1) * _GOLDEN) & _MASK64)  # the column's place in the row
-    return mix64(row_hash ^ mix64(value_hash + salt))
+    return fold64(row_hash, np.asarray(value_hash, dtype=np.uint64), salt)
 
 
 def baseline(
@@ -428,11 +429,16 @@ def _profile_column(
 # --- numeric
 
 
-def _numbers(series: pd.Series, name: str) -> FloatArray:
+def _numbers(series: pd.Series | FloatArray | Coded, name: str) -> FloatArray:
     """float64 values, NaN for nulls; ValueError for anything else that is not finite."""
+    if isinstance(series, Coded):
+        series = series.series()
     dtype = series.dtype
-    if dtype.kind in "iuf" and not isinstance(dtype, pd.CategoricalDtype):
-        values: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    values: FloatArray
+    if isinstance(series, np.ndarray):
+        values = series.astype(np.float64, copy=False)
+    elif dtype.kind in "iuf" and not isinstance(dtype, pd.CategoricalDtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     elif dtype.kind == "b" or dtype.kind in "mM" or isinstance(dtype, pd.DatetimeTZDtype):
         raise ValueError(f"column {name!r} is numeric but holds {dtype} values")
     else:  # text or objects: parse; blank text and "nan" are nulls

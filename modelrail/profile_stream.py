@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from modelrail.categories import as_objects, boolean_labels, categorical_labels
-from modelrail.columns import infer_like_pandas
+from modelrail.columns import Cells, Coded, infer_like_pandas
 from modelrail.contract import Column, ColumnType, ModelContract
 from modelrail.ordered import ascending, partition_bits, top_histogram
 from modelrail.profile import (
@@ -74,8 +74,11 @@ class _Spill:
         self.file.write(values.data)
         self.segments.append((values.dtype, len(values)))
 
-    def batches(self) -> Iterator[npt.NDArray[Any]]:
+    def flush(self) -> None:
         self.file.flush()
+
+    def batches(self) -> Iterator[npt.NDArray[Any]]:
+        """The batches written, in order (after :meth:`flush`)."""
         with self.path.open("rb") as stream:
             for dtype, count in self.segments:
                 yield np.fromfile(stream, dtype=dtype, count=count)
@@ -90,11 +93,11 @@ class _Numbers:
         self.magnitude = 0.0
         self.histogram = np.zeros(1 << 16, dtype=np.int64)
 
-    def add(self, series: pd.Series | None, rows: int) -> None:
+    def add(self, series: Cells | None, rows: int) -> None:
         values = np.full(rows, np.nan) if series is None else _numbers(series, self.column.name)
         values = values + 0.0  # -0.0 -> 0.0: one canonical zero
         null = np.isnan(values)
-        present = values[~null]
+        present = values[~null] if null.any() else values
         self.nulls += rows - len(present)
         if len(present):
             self.histogram += top_histogram(present)
@@ -104,7 +107,8 @@ class _Numbers:
 
     def profile(self, rows: int, bins: int, memory: int) -> FeatureProfile:
         def present() -> Iterator[npt.NDArray[np.float64]]:
-            return (v[~np.isnan(v)] for v in self.spill.batches())
+            batches = self.spill.batches()
+            return (v[~np.isnan(v)] for v in batches) if self.nulls else batches
 
         runs = ascending(present, self.histogram, max(memory // 8, 1))
         return numeric_profile(self.column, bins, rows, self.nulls, runs, self.magnitude)
@@ -128,11 +132,15 @@ class _Distinct:
         self.counts = np.zeros(1, dtype=np.int64)
         self.hashes: UIntArray | None = None  # per code, once profiled
 
-    def add(self, series: pd.Series | None, rows: int) -> None:
+    def add(self, series: Cells | None, rows: int) -> None:
         if series is None:
             codes = np.zeros(rows, dtype=np.int64)
         else:
-            local, uniques = pd.factorize(as_objects(series))
+            local, uniques = (
+                (series.codes, series.uniques)
+                if isinstance(series, Coded)
+                else pd.factorize(as_objects(pd.Series(series, copy=False)))
+            )
             lookup = np.array([*(self._code(u) for u in uniques), 0], dtype=np.int64)
             codes = lookup[local]  # -1 (null) indexes the trailing 0
         counts = np.bincount(codes, minlength=len(self.values) + 1)
@@ -230,7 +238,7 @@ class ProfileBuilder:
             state.spill.file.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def add(self, batch: Mapping[str, pd.Series] | pd.DataFrame, rows: int) -> None:
+    def add(self, batch: Mapping[str, Cells] | pd.DataFrame, rows: int) -> None:
         """One batch of ``rows`` rows: the contract's columns by name (a missing optional
         column is all null). A value the profile cannot take is raised by :meth:`finish`,
         so a validator feeding batches still finishes its report. The batch is taken by
@@ -240,7 +248,7 @@ class ProfileBuilder:
         while len(self.pending) > _QUEUED:
             self.pending.popleft().result()
 
-    def _add(self, batch: Mapping[str, pd.Series] | pd.DataFrame, rows: int) -> None:
+    def _add(self, batch: Mapping[str, Cells] | pd.DataFrame, rows: int) -> None:
         if self.error is not None or not rows:
             return
         try:
@@ -264,12 +272,20 @@ class ProfileBuilder:
             raise ValueError(
                 f"cannot profile an empty frame: no rows for model {self.contract.name!r}"
             )
+        for state in self.states:
+            state.spill.flush()
+        # text columns first (their value hashes come from their labels); then the numbers
+        # are sorted on the pool while this thread mixes the row hashes
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="profile") as pool:
-            done = list(pool.map(self._profile, self.states))
-        profiles = {
-            state.column.name: profile for state, profile in zip(self.states, done, strict=True)
-        }
-        multiset = self._row_multiset()
+            text = [s for s in self.states if isinstance(s, _Distinct)]
+            done = dict(
+                zip([s.column.name for s in text], pool.map(self._profile, text), strict=True)
+            )
+            numbers = [s for s in self.states if isinstance(s, _Numbers)]
+            sorting = [(s.column.name, pool.submit(self._profile, s)) for s in numbers]
+            multiset = self._row_multiset()
+            done.update((name, future.result()) for name, future in sorting)
+        profiles = {state.column.name: done[state.column.name] for state in self.states}
         return baseline(
             self.contract,
             self.rows,

@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import io
 import itertools
 import math
 import shutil
 import tempfile
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,7 +51,7 @@ from pandas.tseries.api import guess_datetime_format
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelrail import canonical
-from modelrail.columns import PANDAS_FALSE, PANDAS_TRUE
+from modelrail.columns import NA_VALUES, PANDAS_FALSE, PANDAS_TRUE, Cells, Coded
 from modelrail.contract import Column, ColumnType, ModelContract, ProblemType
 from modelrail.hashing import mix64
 from modelrail.limits import ValidationLimits
@@ -60,10 +61,13 @@ Severity = Literal["error", "warning"]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 UIntArray = npt.NDArray[np.uint64]
+FloatArray = npt.NDArray[np.float64]
 
 MAX_EXAMPLES = 5
 SUMMARY_MAX_CHARS = 1000
 _UTF8_BOM = b"\xef\xbb\xbf"
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())  # what str.strip() strips
+_HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 _OTHER_DELIMITERS = {";": "';' (semicolon)", "\t": "'\\t' (tab)", "|": "'|' (pipe)"}
 _MAX_MIXED_DATETIME_PARSE = 20_000
 _BOUND_TOLERANCE = 1e-9  # relative slack on min/max for float parsing error
@@ -71,7 +75,7 @@ BATCH_BYTES = 8 * 1024 * 1024
 """CSV is read this many bytes at a time (cut at the last whole record)."""
 BATCH_ROWS = 100_000
 """Parquet batches (and CSV batches on the csv-module path) hold this many rows."""
-BatchSink = Callable[[Mapping[str, pd.Series], int], None]
+BatchSink = Callable[[Mapping[str, Cells], int], None]
 """Receives each parsed batch: the columns by name and the row count."""
 
 
@@ -379,6 +383,20 @@ def _scan_records(data: bytes, *, header: bool = True, width: int = 0) -> _Scan 
     return _Scan(names, starts[1:], ends[1:], fields[1:], header_bytes)
 
 
+def _cut(carry: bytes, block: bytes) -> tuple[bytes, bytes]:
+    """The whole records of ``carry + block`` (everything at the end of the stream, when
+    ``block`` is empty) and what follows them. Without a quote, the records end at the
+    block's last newline, and the piece is made with one copy of the block."""
+    if not block:
+        return carry, b""
+    end = -1 if b'"' in block or b'"' in carry else block.rfind(b"\n")
+    if end >= 0:
+        return b"".join((carry, memoryview(block)[: end + 1])), block[end + 1 :]
+    data = carry + block
+    cut = _structural_end(data)
+    return data[:cut], data[cut:]
+
+
 def _structural_end(data: bytes) -> int:
     """Where the last whole record of ``data`` ends (after its newline), or 0.
 
@@ -437,21 +455,121 @@ def _unparseable_datetimes(text: pd.Series) -> BoolArray:
     return failed
 
 
-# pandas' default missing-value markers, so pyarrow reads nulls as pandas would
-_NA_VALUES = (
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-)  # fmt: skip
+def _coded(series: Cells) -> tuple[IntArray, Any, Any]:
+    """Codes and distinct values of a text column (a categorical as it is: the same
+    uniques in the same order, from its codes), and the column's values for samples."""
+    if isinstance(series, Coded):
+        return series.codes, series.uniques, series
+    series = _series(series)
+    objects = series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
+    codes, uniques = pd.factorize(objects)
+    return codes, uniques, series.array
 
 
-def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
-    """The parse of one batch: a pyarrow Table (the GIL released: it runs on a thread of
-    its own while the batch before is checked), or pandas' frame without pyarrow.
+def _series(cells: Cells) -> pd.Series:
+    """A batch's column as pandas reads it."""
+    if isinstance(cells, Coded):
+        return cells.series()
+    return pd.Series(cells, copy=False) if isinstance(cells, np.ndarray) else cells
 
-    Columns are positions; ``text`` columns stay text, the others are inferred. pyarrow's
-    reader is several times faster than pandas' C parser, so it is used when present,
-    set up as pandas reads: the same missing-value markers, booleans only from
-    true/false words (not 0/1).
+
+def _numeric_parts(series: Cells) -> tuple[str, Any, FloatArray, BoolArray, BoolArray]:
+    """A numeric column's dtype kind, its values as read (for samples), as float64, and
+    which are null and which are not numbers."""
+    if isinstance(series, np.ndarray):  # float64 from the typed parse
+        null = np.isnan(series)
+        return "f", series, series, null, np.zeros(len(series), dtype=np.bool_)
+    if isinstance(series, Coded):
+        series = series.series()
+    kind = series.dtype.kind
+    raw: Any = series.to_numpy()
+    if kind in "iu":
+        values = series.to_numpy(dtype=np.float64)
+        null = np.zeros(len(values), dtype=np.bool_)
+        return kind, raw, values, null, null
+    if kind == "f":
+        values = series.to_numpy(dtype=np.float64)
+        return kind, raw, values, np.isnan(values), np.zeros(len(values), dtype=np.bool_)
+    null = series.isna().to_numpy(dtype=np.bool_)
+    if kind in "OSU" or isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)):
+        parsed = pd.to_numeric(series.astype(object), errors="coerce")
+        values = pd.Series(parsed).to_numpy(dtype=np.float64, na_value=np.nan)
+    else:  # booleans, datetimes... are not numbers
+        values = np.full(len(series), np.nan)
+    return kind, raw, values, null, ~null & np.isnan(values)
+
+
+class _Typing(ValueError):
+    """A CSV batch does not parse with its columns' types fixed (text in a numeric
+    column, a ragged record...): it is read again the way that decides every case."""
+
+
+def _csv_options(width: int, text: list[int], numbers: list[int], data: bytes) -> Any:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    names = [str(i) for i in range(width)]
+    types = dict.fromkeys((names[i] for i in numbers), pa.float64())
+    # text as a dictionary: codes and distinct values, not a Python object a row
+    types.update(dict.fromkeys((names[i] for i in text), pa.dictionary(pa.int32(), pa.string())))
+    return (
+        # one block: one chunk a column, converted without copies (a batch is bounded)
+        pa_csv.ReadOptions(column_names=names, block_size=min(max(len(data), 1 << 20), 1 << 30)),
+        pa_csv.ParseOptions(newlines_in_values=b'"' in data),
+        pa_csv.ConvertOptions(
+            column_types=types,
+            null_values=list(NA_VALUES),
+            strings_can_be_null=True,
+            true_values=list(PANDAS_TRUE),
+            false_values=list(PANDAS_FALSE),
+            timestamp_parsers=[],
+            check_utf8=False,  # every piece is checked before it is parsed (decode)
+        ),
+    )
+
+
+def _csv_typed(data: bytes, width: int, text: list[int], numbers: list[int]) -> Any:
+    """The parse of well-formed records (no header) with every type fixed: ``numbers``
+    as float64, ``text`` as dictionaries. Raises :class:`_Typing` where that is not
+    what :func:`_csv_table` would read.
+
+    The same converter reads a number as float64 whether it is asked for or inferred,
+    and pyarrow infers an int64 or float64 column for any batch whose values all parse
+    as numbers, so fixing float64 changes nothing but the cost of inferring (about a
+    third of the parse, D53); a column of nulls only is the one case pyarrow infers
+    otherwise (its null type), restored by :func:`_cells`.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    read, parse, convert = _csv_options(width, text, numbers, data)
+    try:
+        return pa_csv.read_csv(
+            pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=convert
+        )
+    except pa.ArrowInvalid as exc:
+        raise _Typing(str(exc)) from None
+
+
+def _csv_plain(data: bytes, width: int, text: list[int], numbers: list[int], records: int) -> Any:
+    """:func:`_csv_typed` of a batch taken as ``records`` well-formed records, one a line;
+    :class:`_Typing` if it is not (pyarrow refuses a record of another width)."""
+    table = _csv_typed(data, width, text, numbers)
+    if table.num_rows != records:  # a blank line (pyarrow skips it) is not a record
+        raise _Typing(f"{table.num_rows} records parsed, {records} lines")
+    return table
+
+
+def _csv_table(data: bytes, width: int, text: list[int], numbers: list[int]) -> Any:
+    """The parse of one batch of well-formed records (no header): a pyarrow Table (the
+    GIL released: it runs on a thread of its own while the batch before is checked), or
+    pandas' frame without pyarrow.
+
+    Columns are positions; ``text`` columns stay text, ``numbers`` are float64 when the
+    batch allows it (:func:`_csv_typed`), the others are inferred. pyarrow's reader is
+    several times faster than pandas' C parser, so it is used when present, set up as
+    pandas reads: the same missing-value markers, booleans only from true/false words
+    (not 0/1).
     """
     try:
         import pyarrow as pa
@@ -459,7 +577,7 @@ def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
     except ImportError:  # pragma: no cover - pyarrow is in every runtime we ship
         return pd.read_csv(
             io.BytesIO(data),
-            header=0,
+            header=None,
             names=list(range(width)),
             index_col=False,
             dtype=dict.fromkeys(text, str),
@@ -467,40 +585,50 @@ def _csv_table(data: bytes, width: int, text: list[int]) -> Any:
             engine="c",
             low_memory=False,
         )
-    names = [str(i) for i in range(width)]
+    if numbers:
+        try:
+            return _csv_typed(data, width, text, numbers)
+        except _Typing:
+            pass  # text in a numeric column: pyarrow infers it, as pandas would
+    read, parse, convert = _csv_options(width, text, [], data)
     return pa_csv.read_csv(
-        pa.BufferReader(data),
-        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
-        parse_options=pa_csv.ParseOptions(newlines_in_values=b'"' in data),
-        convert_options=pa_csv.ConvertOptions(
-            # text as a dictionary: pandas gets a categorical, not a Python object a row
-            column_types=dict.fromkeys((names[i] for i in text), _dictionary(pa)),
-            null_values=list(_NA_VALUES),
-            strings_can_be_null=True,
-            true_values=list(PANDAS_TRUE),
-            false_values=list(PANDAS_FALSE),
-            timestamp_parsers=[],
-        ),
+        pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=convert
     )
 
 
-def _csv_frame(table: Any, width: int) -> pd.DataFrame:
-    """:func:`_csv_table`'s parse as the frame pandas would read (columns by position)."""
+def _csv_cells(
+    parse: Callable[..., Any], data: bytes, width: int, *args: Any
+) -> tuple[Mapping[int, Cells], int]:
+    """``parse`` of a batch as its columns by position (:func:`_cells`) and its row count:
+    both on the parser's thread."""
+    table = parse(data, width, *args)
+    rows = len(table) if isinstance(table, pd.DataFrame) else table.num_rows
+    return _cells(table, width), rows
+
+
+def _cells(table: Any, width: int) -> Mapping[int, Cells]:
+    """:func:`_csv_table`'s parse as columns by position: float64 columns as numpy (NaN
+    for null; a column of nulls only as pandas reads the null type, objects), dictionary
+    columns as :class:`Coded`, anything else as pandas reads it."""
     if isinstance(table, pd.DataFrame):
-        return table
-    frame: pd.DataFrame = table.to_pandas()
-    frame.columns = pd.RangeIndex(width)
-    return frame
+        return {pos: table[pos] for pos in range(width)}
+    import pyarrow as pa
 
-
-def _dictionary(pa: Any) -> Any:
-    return pa.dictionary(pa.int32(), pa.string())
-
-
-def _objects(series: pd.Series) -> pd.Series:
-    """The values to factorize: a categorical as it is (the same uniques in the same order,
-    from its codes), anything else as objects."""
-    return series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype(object)
+    table = table.unify_dictionaries()
+    out: dict[int, Cells] = {}
+    for pos, chunked in enumerate(table.columns):
+        kind = chunked.type
+        if pa.types.is_float64(kind) and chunked.null_count < len(chunked):
+            out[pos] = chunked.to_numpy()  # nulls as NaN
+        elif pa.types.is_dictionary(kind) and chunked.num_chunks:
+            whole = chunked.combine_chunks()
+            codes = whole.indices.fill_null(-1).to_numpy()  # int32
+            out[pos] = Coded(codes, whole.dictionary.to_pylist())
+        elif pa.types.is_float64(kind):  # nulls only: what the inferred null type reads as
+            out[pos] = pd.Series([None] * len(chunked), dtype=object)
+        else:
+            out[pos] = chunked.to_pandas()
+    return out
 
 
 def _read_parquet_batches(
@@ -604,14 +732,20 @@ _COLUMN_ORDER = (
     ViolationCode.INVALID_DATETIME,
 )
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_QUEUED = 2  # batches handed to the row-hash thread and not yet taken
 
 
-def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
+def _column_hash(series: Cells, numeric: bool) -> UIntArray:
     """64-bit hashes under which two cells are equal when ``DataFrame.duplicated`` says so.
 
     Numbers compare as float64 (so ``3`` in one batch and ``3.0`` in another are the same
     value, whatever dtype each batch inferred; ``-0.0`` is ``0.0``); nulls are one value.
     """
+    if isinstance(series, np.ndarray):  # float64 from the typed parse, NaN for null
+        null = np.isnan(series)
+        return _null_hash(_number_hash(series, null), null)
+    if isinstance(series, Coded):
+        return _null_hash(_text_hash(series.codes, series.uniques), series.codes < 0)
     null = series.isna().to_numpy(dtype=np.bool_)
     if numeric or series.dtype.kind in "iufb":
         kind = series.dtype.kind
@@ -621,8 +755,7 @@ def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
             parsed = pd.to_numeric(series.astype(object), errors="coerce")
             values = pd.Series(parsed).to_numpy(dtype=np.float64, na_value=np.nan)
         text = ~null & np.isnan(values)  # not a number: compared as text
-        values = np.where(np.isnan(values), 0.0, values) + 0.0
-        out = mix64(values.view(np.uint64) ^ _GOLDEN)
+        out = _number_hash(values, np.isnan(values))
         if text.any():
             raw = series[text].astype(str).to_numpy(dtype=object)
             hashed = pd.util.hash_array(raw, categorize=False)
@@ -631,21 +764,48 @@ def _column_hash(series: pd.Series, numeric: bool) -> UIntArray:
         out = cast(UIntArray, pd.util.hash_pandas_object(series, index=False).to_numpy())
     else:
         codes, uniques = pd.factorize(series)
-        distinct = np.asarray([str(u) for u in uniques], dtype=object)
-        hashed = np.asarray(pd.util.hash_array(distinct, categorize=False), dtype=np.uint64)
-        out = hashed[np.maximum(codes, 0)] if len(distinct) else np.zeros(len(codes), np.uint64)
-    out = np.asarray(out, dtype=np.uint64).copy()
-    out[null] = np.uint64(0x5555555555555555)
-    return out
+        out = _text_hash(codes, uniques)
+    return _null_hash(np.asarray(out, dtype=np.uint64), null)
+
+
+def _number_hash(values: FloatArray, nan: BoolArray) -> UIntArray:
+    """The numbers' hashes (NaN hashed as 0.0: the caller decides what it stands for)."""
+    values = np.where(nan, 0.0, values) if nan.any() else values
+    values = values + 0.0  # -0.0 -> 0.0, and a new array
+    bits = values.view(np.uint64)
+    bits ^= _GOLDEN
+    return mix64(bits)
+
+
+def _text_hash(codes: IntArray, uniques: Any) -> UIntArray:
+    distinct = np.asarray([str(u) for u in uniques], dtype=object)
+    if not len(distinct):
+        return np.zeros(len(codes), np.uint64)
+    hashed = np.asarray(pd.util.hash_array(distinct, categorize=False), dtype=np.uint64)
+    return hashed[np.maximum(codes, 0)]
+
+
+def _null_hash(hashes: UIntArray, null: BoolArray) -> UIntArray:
+    """``hashes`` (a new array, written in place) with every null one value."""
+    if null.any():
+        hashes[null] = np.uint64(0x5555555555555555)
+    return hashes
 
 
 @dataclass(frozen=True)
 class _Parsing:
-    """A CSV batch handed to the parser: its parse to come, its bytes, its row numbers."""
+    """A CSV batch handed to the parser: its parse to come, its bytes (well-formed
+    records, no header), its row numbers. ``plain``: its line count, when its lines are
+    taken as its records, all well-formed, unless the parse says otherwise; its row
+    numbers are known once it is (:meth:`_Validator.settle`)."""
 
     table: Future[Any]
     data: bytes
     row_numbers: IntArray
+    plain: int | None = None
+
+
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -653,8 +813,15 @@ class _Piece:
     """Whole CSV records from the stream, ending at a record boundary."""
 
     data: bytes
-    text: str
     lines_before: int  # newlines in the file before this piece
+    newlines: int  # in this piece
+    decoded: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.decoded is None:
+            self.decoded = self.data.decode("utf-8", errors="replace")
+        return self.decoded
 
 
 # --------------------------------------------------------------------------- validator
@@ -715,6 +882,9 @@ class _Validator:
         self.batch_data: bytes | None = None  # the CSV batch being observed
         self.parser: ThreadPoolExecutor | None = None
         self.parsing: _Parsing | None = None  # the CSV batch being parsed
+        self.kinds: tuple[list[int], list[int]] | None = None  # text and number positions
+        self.row_hasher: ThreadPoolExecutor | None = None  # mixes the row hashes, in order
+        self.hashing: deque[Future[None]] = deque()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -770,8 +940,9 @@ class _Validator:
         except _Stop:
             pass
         finally:
-            if self.parser is not None:
-                self.parser.shutdown(wait=True, cancel_futures=True)
+            for pool in (self.parser, self.row_hasher):
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
         return ValidationReport(
             model=self.contract.name,
             filename=self.filename,
@@ -832,11 +1003,14 @@ class _Validator:
         invalid UTF-8 anywhere wins over a whitespace-only file, which wins over
         malformed CSV, which wins over everything else.
         """
+        pieces = self.pieces()
         try:
-            self.scan_pieces(self.pieces())
+            self.scan_pieces(pieces)
             self.observe_parsed()  # the last batch
         except _Stop:  # the csv module found malformed quoting: nothing else counts
             self.structure = self.violations.pop()
+        finally:
+            pieces.close()  # no read ahead once the rest is drained here
         self.drain()
         final = self.utf8_error or (self.whitespace_only() if self.blank else None)
         final = final or self.structure
@@ -858,11 +1032,26 @@ class _Validator:
             f"{self.filename!r} contains only whitespace ({self.size:,} bytes)",
         )
 
-    def pieces(self) -> Iterator[_Piece]:
-        """Whole records, about ``batch_bytes`` at a time; UTF-8 checked on the way."""
-        block = self.read()
+    def pieces(self) -> Generator[_Piece, None, None]:
+        """Whole records, about ``batch_bytes`` at a time; UTF-8 checked on the way. The
+        next block is read and hashed on a thread of its own meanwhile (file reads and
+        sha256 release the GIL)."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-read") as reader:
+            ahead = reader.submit(self.read)
+
+            def read() -> bytes:
+                nonlocal ahead
+                block = ahead.result()
+                if block:
+                    ahead = reader.submit(self.read)
+                return block
+
+            yield from self._pieces(read)
+
+    def _pieces(self, read: Callable[[], bytes]) -> Iterator[_Piece]:
+        block = read()
         while 0 < len(block) < len(self.head_bytes):  # enough to see a BOM or a magic number
-            more = self.read()
+            more = read()
             if not more:
                 break
             block += more
@@ -870,30 +1059,37 @@ class _Validator:
         offset = len(_UTF8_BOM) if block.startswith(_UTF8_BOM) else 0
         carry, lines = block[offset:], 0
         while True:
-            block = self.read()
-            data = carry + block
-            cut = len(data) if not block else _structural_end(data)
-            if cut:
-                yield _Piece(data[:cut], self.decode(data[:cut], offset, lines), lines)
-                offset += cut
-                lines += data.count(b"\n", 0, cut)
-            carry = data[cut:]
+            block = read()
+            whole, carry = _cut(carry, block)
+            if whole:
+                piece = _Piece(whole, lines, whole.count(b"\n"))
+                self.decode(piece, offset)
+                yield piece
+                offset += len(whole)
+                lines += piece.newlines
             if not block:
                 self.hashed = True
                 return
 
-    def decode(self, piece: bytes, offset: int, lines: int) -> str:
+    def decode(self, piece: _Piece, offset: int) -> None:
+        """Check that ``piece`` is UTF-8 and whether it is blank. ASCII, the common case,
+        is valid UTF-8 and is checked without decoding it (the csv module's path decodes
+        it when it needs the text)."""
+        data = piece.data
+        if data.isascii():
+            if self.blank and data.strip(_ASCII_SPACE):
+                self.blank = False
+            return
         try:
-            text = piece.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             if self.utf8_error is None:
-                self.utf8_error = self.violation(
-                    ViolationCode.NOT_UTF8, self._not_utf8_message(piece, exc, offset, lines)
-                )
-            text = piece.decode("utf-8", errors="replace")
+                message = self._not_utf8_message(data, exc, offset, piece.lines_before)
+                self.utf8_error = self.violation(ViolationCode.NOT_UTF8, message)
+            text = data.decode("utf-8", errors="replace")
+        piece.decoded = text
         if self.blank and text.strip():
             self.blank = False
-        return text
 
     def _not_utf8_message(
         self, piece: bytes, exc: UnicodeDecodeError, offset: int, lines: int
@@ -916,8 +1112,15 @@ class _Validator:
 
     def scan_pieces(self, pieces: Iterator[_Piece]) -> None:
         """The numpy scanner while it can; the csv module from the first piece it cannot."""
-        for piece in pieces:
+        for whole in pieces:
             if self.utf8_error is not None:
+                continue
+            piece = whole if self.header_checked else self.plain_header(whole)
+            if not piece.data:
+                continue
+            records = self.plain_records(piece)
+            if records is not None:
+                self.plain_batch(piece.data, records)
                 continue
             lone_cr = b"\r" in piece.data and piece.data.count(b"\r") != piece.data.count(b"\r\n")
             scan = (
@@ -1004,10 +1207,54 @@ class _Validator:
         self.header_violations = self.violations[before:]
         del self.violations[before:]
 
+    def plain_header(self, piece: _Piece) -> _Piece:
+        """Read the header off ``piece`` if it is a plain line (the fields between commas:
+        no quote, no carriage return but the line end's, the first line); what is left of
+        the piece. Otherwise ``piece``, for the scanner."""
+        data = piece.data
+        end = data.find(b"\n")
+        line = data[:end].removesuffix(b"\r") if end > 0 else b""
+        if not line or b'"' in data or b"\r" in line or b"\0" in line:
+            return piece
+        self.start(line.decode("utf-8", errors="replace").split(","))
+        self.header_line = line
+        return _Piece(data[end + 1 :], piece.lines_before + 1, piece.newlines - 1)
+
+    def plain_records(self, piece: _Piece) -> int | None:
+        """How many records ``piece`` holds if it is one record a line: after the header,
+        no quote and no lone carriage return (the lines are the records unless one is
+        blank); None otherwise.
+
+        Such a piece needs no scan: pyarrow's reader refuses a record of another width
+        than the header's and skips blank lines, so reading as many rows as there are
+        lines says that every record is well-formed; the scanner reads the piece only if
+        it is not so (D53).
+        """
+        data = piece.data
+        if not self.header_checked or self.structure_only() or not _HAS_PYARROW:
+            return None
+        if b'"' in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
+            return None
+        return piece.newlines + (not data.endswith(b"\n"))
+
+    def plain_batch(self, data: bytes, records: int) -> None:
+        """``records`` lines, each taken as a well-formed record until parsed."""
+        self.settle()
+        self.submit(_Parsing(self._parse_csv(data, records), data, _NO_ROWS, records))
+
     def batch(self, counts: IntArray, body: bytes) -> None:
         """One batch of records: ``counts`` fields each, ``body`` the well-formed ones."""
-        width = len(self.header)
-        good = counts == width
+        self.settle()
+        good = self.count_fields(counts)
+        if self.structure_only() or not good.any():
+            return
+        row_numbers = (np.flatnonzero(good) + self.rows - len(counts) + 1).astype(np.int64)
+        self.submit(_Parsing(self._parse_csv(body), body, row_numbers))
+
+    def count_fields(self, counts: IntArray) -> BoolArray:
+        """Count the next records, ``counts`` fields each, noting the ragged ones; which
+        are well-formed."""
+        good: BoolArray = counts == len(self.header)
         first = self.rows
         self.rows += len(counts)
         if len(counts):
@@ -1017,27 +1264,60 @@ class _Validator:
             self.ragged.append(bad + first)
             room = _SAMPLES + MAX_EXAMPLES - len(self.ragged_first)
             self.ragged_first += [(int(i) + first, int(counts[i])) for i in bad[:room]]
+        return good
+
+    def settle(self) -> None:
+        """Count the records of the batch being parsed if it was taken as plain (the
+        parse says whether its lines are its records, all well-formed), so the next
+        batch knows its rows; if they are not, the batch is scanned and checked now."""
+        plain = self.parsing
+        if plain is None or plain.plain is None:
+            return
+        try:
+            plain.table.result()
+        except _Typing:  # a ragged record, a blank line, text in a numeric column...
+            self.parsing = None
+            self.rescan(plain)
+            return
+        first, self.rows = self.rows, self.rows + plain.plain
+        self.last_fields = len(self.header)
+        row_numbers = np.arange(first + 1, self.rows + 1, dtype=np.int64)
+        self.parsing = _Parsing(plain.table, plain.data, row_numbers)
+
+    def rescan(self, plain: _Parsing) -> None:
+        """A plain batch that pyarrow did not read as one well-formed record a line with
+        every type fixed: scanned, and its well-formed records parsed and checked as any
+        other batch's."""
+        scan = _scan_records(plain.data, header=False, width=len(self.header))
+        assert scan is not None  # no quote in a plain batch: the scan cannot fail
+        good = self.count_fields(scan.fields)
         if self.structure_only() or not good.any():
             return
+        body = plain.data if good.all() else scan.records(plain.data, good)
+        first = self.rows - len(scan.fields)
         row_numbers = (np.flatnonzero(good) + first + 1).astype(np.int64)
-        data = self.header_line + b"\n" + body
-        parsing = _Parsing(self._parse_csv(data, width), data, row_numbers)
-        previous, self.parsing = self.parsing, parsing  # parsed while the one before is checked
+        self.observe_parsed(_Parsing(self._parse_csv(body), body, row_numbers))
+
+    def submit(self, parsing: _Parsing) -> None:
+        """Parse ``parsing`` while the batch before it is checked."""
+        previous, self.parsing = self.parsing, parsing
         if previous is not None:
             self.observe_parsed(previous)
 
     def observe_parsed(self, parsing: _Parsing | None = None) -> None:
         """Check a batch once parsed: ``parsing``, or the one still being parsed."""
         if parsing is None:
+            self.settle()
             parsing, self.parsing = self.parsing, None
             if parsing is None:
                 return
-        frame = self._parsed(parsing.table)
-        if frame is None or self.parse_error is not None:
+        parsed = self._parsed(parsing.table)
+        if parsed is None or self.parse_error is not None:
             return  # a batch failed to parse: the report ends with that
+        frame, rows = parsed
         row_numbers = parsing.row_numbers
-        if len(frame) != len(row_numbers):  # defensive: never report wrong rows
-            row_numbers = np.arange(1, len(frame) + 1, dtype=np.int64) + self.good_rows
+        if rows != len(row_numbers):  # defensive: never report wrong rows
+            row_numbers = np.arange(1, rows + 1, dtype=np.int64) + self.good_rows
         self.batch_data = parsing.data
         self.observe(frame, row_numbers)
 
@@ -1073,7 +1353,7 @@ class _Validator:
             return None
         frame = pd.read_csv(
             io.BytesIO(self.batch_data),
-            header=0,
+            header=None,
             names=list(range(len(self.header))),
             usecols=[pos],
             index_col=False,
@@ -1082,24 +1362,37 @@ class _Validator:
         )
         return frame[pos].to_numpy(dtype=object)
 
-    def _parse_csv(self, data: bytes, width: int) -> Future[Any]:
-        """Start parsing a batch on the parser's thread (batches are parsed in order)."""
-        as_text = {ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.DATETIME}
-        declared = {c.name: c for c in self.contract.columns}
-        text = [
-            pos
-            for pos, name in enumerate(self.header)
-            if (col := declared.get(name)) is None or col.type in as_text
-        ]
+    def _parse_csv(self, data: bytes, plain: int | None = None) -> Future[Any]:
+        """Start parsing a batch on the parser's thread (batches are parsed in order);
+        ``plain``: its record count, when it is taken as one well-formed record a line."""
+        if self.kinds is None:
+            as_text = {ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.DATETIME}
+            numeric = {ColumnType.NUMERIC, ColumnType.INTEGER}
+            declared = {c.name: c for c in self.contract.columns}
+            text = [
+                pos
+                for pos, name in enumerate(self.header)
+                if (col := declared.get(name)) is None or col.type in as_text
+            ]
+            numbers = [
+                pos
+                for name, pos in self.positions.items()
+                if (col := declared.get(name)) is not None and col.type in numeric
+            ]
+            self.kinds = (text, sorted(numbers))
         if self.parser is None:
             self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-parse")
-        return self.parser.submit(_csv_table, data, width, text)
+        width, (text, numbers) = len(self.header), self.kinds
+        if plain is None:
+            return self.parser.submit(_csv_cells, _csv_table, data, width, text, numbers)
+        return self.parser.submit(_csv_cells, _csv_plain, data, width, text, numbers, plain)
 
-    def _parsed(self, table: Future[Any]) -> pd.DataFrame | None:
+    def _parsed(self, table: Future[Any]) -> tuple[Mapping[int, Cells], int] | None:
+        """A batch's columns by position and its row count; None if it failed to parse."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _csv_frame(table.result(), len(self.header))
+                return cast(tuple[Mapping[int, Cells], int], table.result())
         except (pd.errors.ParserError, ValueError) as exc:  # ArrowInvalid is a ValueError
             if self.parse_error is None:  # the first batch in file order that failed
                 self.parse_error = self.violation(
@@ -1228,8 +1521,10 @@ class _Validator:
 
     # ------------------------------------------------------------------ 4. columns, a batch
 
-    def observe(self, frame: pd.DataFrame, row_numbers: IntArray) -> None:
-        self.good_rows += len(frame)
+    def observe(self, frame: Mapping[int, Cells] | pd.DataFrame, row_numbers: IntArray) -> None:
+        """Tally one batch's well-formed rows (``frame``: the columns by position)."""
+        rows = len(row_numbers)
+        self.good_rows += rows
         numeric = {ColumnType.NUMERIC, ColumnType.INTEGER}
         for col in self.contract.columns:
             pos = self.positions.get(col.name)
@@ -1245,14 +1540,28 @@ class _Validator:
             else:
                 self._observe_datetime(col, series, state, row_numbers)
         declared = {c.name: c.type in numeric for c in self.contract.columns}
-        keep = sorted(set(self.positions.values()))
-        hashes = np.zeros(len(frame), dtype=np.uint64)
-        for pos in keep:
-            column_hash = _column_hash(frame[pos], declared.get(self.header[pos], False))
-            hashes = mix64(hashes * _GOLDEN + column_hash)
-        self.row_hashes.add(hashes, self.good_rows - len(frame))
+        cells = [(frame[pos], declared.get(self.header[pos], False)) for pos in self.hashed_at]
+        if self.row_hasher is None:
+            self.row_hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-hash")
+        self.hashing.append(self.row_hasher.submit(self._hash_rows, cells, self.good_rows - rows))
+        while len(self.hashing) > _QUEUED:
+            self.hashing.popleft().result()
         if self.sink is not None:
-            self.sink({name: frame[pos] for name, pos in self.positions.items()}, len(frame))
+            self.sink({name: frame[pos] for name, pos in self.positions.items()}, rows)
+
+    @property
+    def hashed_at(self) -> list[int]:
+        """The columns a duplicate row repeats: the first of each name, in file order."""
+        return sorted(set(self.positions.values()))
+
+    def _hash_rows(self, cells: list[tuple[Cells, bool]], first: int) -> None:
+        """The batch's row hashes (from row ``first`` on) into the duplicate check: taken
+        on a thread of its own, in order, while the next batch is checked."""
+        hashes = np.zeros(len(cells[0][0]) if cells else 0, dtype=np.uint64)
+        for column, numeric in cells:  # h * G + column hash: a bijection of each column's
+            hashes *= _GOLDEN
+            hashes += _column_hash(column, numeric)
+        self.row_hashes.add(mix64(hashes), first)
 
     def _is_target(self, col: Column) -> bool:
         return col.name == self.contract.target
@@ -1281,45 +1590,30 @@ class _Validator:
             tally.what = what
         tally.observe(mask, row_numbers, values, text)
 
-    def _labels(self, col: Column, labels: Any) -> None:
+    def _labels(self, col: Column, labels: Callable[[], Any]) -> None:
+        """Count the valid target labels (``labels()``, only made for the target)."""
         if self._is_target(col) and self.target is not None:
             regression = self.contract.problem_type is ProblemType.REGRESSION
-            self.target.observe(labels, regression=regression)
+            self.target.observe(labels(), regression=regression)
 
     def _observe_numeric(
-        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+        self, col: Column, series: Cells, state: _ColumnState, rows: IntArray
     ) -> None:
-        kind = series.dtype.kind
-        raw: Any = series.to_numpy()
+        kind, raw, values, null, invalid = _numeric_parts(series)
         if kind not in "iuf":
             state.saw_text = True
-        if kind in "iu":
-            values = series.to_numpy(dtype=np.float64)
-            null = np.zeros(len(values), dtype=np.bool_)
-            invalid = null
-        elif kind == "f":
-            values = series.to_numpy(dtype=np.float64)
-            null = np.isnan(values)
-            invalid = np.zeros(len(values), dtype=np.bool_)
-        else:
-            null = series.isna().to_numpy(dtype=np.bool_)
-            if kind in "OSU" or isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-                parsed = pd.to_numeric(series.astype(object), errors="coerce")
-                values = pd.Series(parsed).to_numpy(dtype=np.float64, na_value=np.nan)
-            else:  # booleans, datetimes... are not numbers
-                values = np.full(len(series), np.nan)
-            invalid = ~null & np.isnan(values)
         self._nulls(col, state, null, rows)
         what = ("non-numeric value", "non-numeric values")
         self._invalid(state, ViolationCode.INVALID_NUMBER, invalid, rows, what, raw)
-        finite = np.isfinite(values)
-        fractional = np.zeros(len(values), dtype=np.bool_)
-        infinite = ~null & ~invalid & ~finite
+        infinite = np.isinf(values)  # NaN is null or not a number
         what = ("infinite value", "infinite values")
         self._invalid(state, ViolationCode.NON_FINITE_NUMBER, infinite, rows, what, values)
+        fractional = np.zeros(0, dtype=np.bool_)
         if col.type is ColumnType.INTEGER:
             with np.errstate(invalid="ignore"):
-                fractional = finite & (np.floor(values) != values)
+                fractional = np.floor(values) != values  # true for NaN: not finite
+            if fractional.any():
+                fractional &= np.isfinite(values)
             what = ("non-integer value", "non-integer values")
             tally = state.tally(ViolationCode.NOT_INTEGER)
             text = None
@@ -1331,14 +1625,22 @@ class _Validator:
             # pandas' fast float parser can be off in the last digits: "0.01" must pass min 0.01
             lo_ok, hi_ok = lo - _BOUND_TOLERANCE * abs(lo), hi + _BOUND_TOLERANCE * abs(hi)
             with np.errstate(invalid="ignore"):
-                out = finite & ((values < lo_ok) | (values > hi_ok))
+                out = (values < lo_ok) | (values > hi_ok)  # false for NaN
+            if out.any() and infinite.any():
+                out &= ~infinite
             if out.any():
                 seen = values[out]
                 state.lowest = min(state.lowest, float(seen.min()))
                 state.highest = max(state.highest, float(seen.max()))
             state.tally(ViolationCode.OUT_OF_RANGE).observe(out, rows, values)
-        labels = values[finite & ~fractional]
-        self._labels(col, labels.astype(np.int64) if col.type is ColumnType.INTEGER else labels)
+        integer = col.type is ColumnType.INTEGER
+
+        def labels() -> FloatArray | IntArray:
+            finite = np.isfinite(values)
+            valid = values[finite & ~fractional if integer else finite]
+            return valid.astype(np.int64) if integer else valid
+
+        self._labels(col, labels)
 
     @staticmethod
     def _bounds(col: Column) -> tuple[float, float]:
@@ -1347,13 +1649,17 @@ class _Validator:
         return lo, hi
 
     def _observe_boolean(
-        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+        self, col: Column, series: Cells, state: _ColumnState, rows: IntArray
     ) -> None:
+        if isinstance(series, Coded):
+            self._observe_flags(col, series, state, rows)
+            return
+        series = _series(series)
         kind = series.dtype.kind
         code = ViolationCode.INVALID_BOOLEAN
         if kind == "b":
             self._nulls(col, state, np.zeros(len(series), dtype=np.bool_), rows)
-            labels = series.to_numpy(dtype=np.bool_)
+            labels = lambda: series.to_numpy(dtype=np.bool_)  # noqa: E731
         elif kind in "iuf":
             values = series.to_numpy(dtype=np.float64)
             null = np.isnan(values)
@@ -1361,28 +1667,36 @@ class _Validator:
             self._nulls(col, state, null, rows)
             what = ("value other than 0/1", "values other than 0/1")
             self._invalid(state, code, invalid, rows, what, values)
-            labels = values[~null & ~invalid] == 1
+            flags = values[~null & ~invalid] == 1
+            labels = lambda: flags  # noqa: E731 - as the other branches
         else:
-            codes, uniques = pd.factorize(_objects(series))
-            null = codes < 0
-            flags = [_flag(u) for u in uniques]
-            truth = np.array([f is True for f in flags], dtype=np.bool_)
-            known = np.array([f is not None for f in flags], dtype=np.bool_)
-            invalid = ~null & ~known[codes] if len(uniques) else np.zeros(len(codes), np.bool_)
-            self._nulls(col, state, null, rows)
-            what = (
-                f"value that is not a boolean ({_BOOLEAN_WORDS})",
-                f"values that are not a boolean ({_BOOLEAN_WORDS})",
-            )
-            self._invalid(state, code, invalid, rows, what, series.array)
-            good = ~null & ~invalid
-            labels = truth[codes[good]] if len(uniques) else np.zeros(0, np.bool_)
+            self._observe_flags(col, series, state, rows)
+            return
         self._labels(col, labels)
 
-    def _observe_categorical(
-        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+    def _observe_flags(
+        self, col: Column, series: pd.Series | Coded, state: _ColumnState, rows: IntArray
     ) -> None:
-        codes, uniques = pd.factorize(_objects(series))
+        """A boolean column read as text: each distinct value a boolean word or not."""
+        codes, uniques, shown = _coded(series)
+        null = codes < 0
+        flags = [_flag(u) for u in uniques]
+        truth = np.array([f is True for f in flags], dtype=np.bool_)
+        known = np.array([f is not None for f in flags], dtype=np.bool_)
+        invalid = ~null & ~known[codes] if len(uniques) else np.zeros(len(codes), np.bool_)
+        self._nulls(col, state, null, rows)
+        what = (
+            f"value that is not a boolean ({_BOOLEAN_WORDS})",
+            f"values that are not a boolean ({_BOOLEAN_WORDS})",
+        )
+        self._invalid(state, ViolationCode.INVALID_BOOLEAN, invalid, rows, what, shown)
+        good = ~null & ~invalid
+        self._labels(col, lambda: truth[codes[good]] if len(uniques) else np.zeros(0, np.bool_))
+
+    def _observe_categorical(
+        self, col: Column, series: Cells, state: _ColumnState, rows: IntArray
+    ) -> None:
+        codes, uniques, _ = _coded(series)
         null = codes < 0
         self._nulls(col, state, null, rows)
         names = [str(u) for u in uniques]
@@ -1398,15 +1712,16 @@ class _Validator:
                 )
                 good = good & ~unknown
             state.tally(ViolationCode.UNKNOWN_CATEGORY).observe(unknown, rows)
-        self._labels(col, np.asarray(names, dtype=object)[codes[good]])
+        self._labels(col, lambda: np.asarray(names, dtype=object)[codes[good]])
 
     def _observe_datetime(
-        self, col: Column, series: pd.Series, state: _ColumnState, rows: IntArray
+        self, col: Column, series: Cells, state: _ColumnState, rows: IntArray
     ) -> None:
+        series = _series(series)  # the formats are guessed from values in pandas' order
         if series.dtype.kind == "M" or isinstance(series.dtype, pd.DatetimeTZDtype):
             self._nulls(col, state, series.isna().to_numpy(dtype=np.bool_), rows)
             return
-        codes, uniques = pd.factorize(_objects(series))
+        codes, uniques, shown = _coded(series)
         null = codes < 0
         self._nulls(col, state, null, rows)
         if not len(uniques):
@@ -1414,7 +1729,7 @@ class _Validator:
         failed = _unparseable_datetimes(pd.Series([str(u) for u in uniques], dtype=object))
         invalid = ~null & failed[codes]
         what = ("value that is not a date/time", "values that are not a date/time")
-        self._invalid(state, ViolationCode.INVALID_DATETIME, invalid, rows, what, series.array)
+        self._invalid(state, ViolationCode.INVALID_DATETIME, invalid, rows, what, shown)
 
     # ------------------------------------------------------------------ 4. columns, reported
 
@@ -1529,6 +1844,8 @@ class _Validator:
 
     def _check_duplicates(self) -> None:
         """Duplicates by 64-bit row hash; the first occurrence of a row is not one."""
+        while self.hashing:
+            self.hashing.popleft().result()
         found = self.row_hashes.duplicates()
         if found is None:
             return

@@ -4,7 +4,6 @@ multiple-testing control, guards and persistence. numpy and pydantic only at imp
 
 from modelrail.drift.engine import (
     DatasetDrift,
-    DriftOptions,
     DriftReport,
     DriftWindow,
     FeatureDrift,
@@ -13,6 +12,7 @@ from modelrail.drift.engine import (
 )
 from modelrail.drift.reference import CategoricalReference, DriftBaseline, NumericReference
 from modelrail.drift.window import CategoricalWindow, NumericWindow, merge
+from modelrail.drift_options import DriftOptions
 
 __all__ = [
     "CategoricalReference",

@@ -144,3 +144,31 @@ def test_partitions_grow_with_the_data_from_16_to_256() -> None:
         5,
         8,
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=50),
+    st.integers(0, 49),
+    st.integers(-2, 2),
+    st.integers(0, 2**64 - 1),
+    st.booleans(),
+)
+def test_a_key_bound_picks_what_the_keys_pick(
+    values: list[float], at: int, step: int, anywhere: int, near: bool
+) -> None:
+    """The gather compares values with the float at a bucket's key (D53): the values at or
+    above it are those whose keys are, for any key (beyond ±inf's: all or none)."""
+    from modelrail.ordered import _key_value
+
+    column = np.array(values, dtype=np.float64) + 0.0
+    keys = sort_keys(column)
+    key = int(keys[at % len(keys)]) + step if near else anywhere
+    key = min(max(key, 0), 2**64 - 1)
+    bound = _key_value(key)
+    above = keys >= np.uint64(key)
+    if bound is None:
+        assert above.all() or not above.any()
+    else:
+        assert ((column >= bound) == above).all()
+        assert ((column < bound) == ~above).all()

@@ -169,3 +169,32 @@ def test_field_counts_with_the_width_known_are_the_counts_without(records: list[
             continue
         assert fast is not None
         assert fast.fields.tolist() == plain.fields.tolist()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(_ROW, min_size=1, max_size=40),
+    ragged=st.lists(st.integers(0, 39), max_size=3),
+    blank=st.lists(st.integers(0, 39), max_size=2),
+    eol=st.sampled_from(["\n", "\r\n"]),
+    batch_bytes=st.integers(1, 300),
+)
+def test_plain_pieces_read_as_the_scanner_reads_them(
+    rows: list[dict[str, str]], ragged: list[int], blank: list[int], eol: str, batch_bytes: int
+) -> None:
+    """A piece without quotes is taken as one record a line, checked by pyarrow's width
+    and row count (D53): the same report as when every piece goes to the record scanner,
+    blank lines, ragged rows and text in numeric columns included."""
+    from modelrail import validation
+
+    data = _csv(rows, ragged, eol)
+    lines = data.split(b"\n")
+    for at in sorted(set(blank), reverse=True):  # blank lines between records
+        lines.insert(min(at + 1, len(lines)), eol.encode().rstrip(b"\n"))
+    data = b"\n".join(lines)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validation._Validator, "plain_header", lambda self, piece: piece)
+        patch.setattr(validation._Validator, "plain_records", lambda self, piece: None)
+        scanned = _stream(data, "x.csv", batch_bytes, 1)
+    assert _stream(data, "x.csv", batch_bytes, 1) == scanned
+    assert _stream(data, "x.csv", len(data) + 1, 10**6) == scanned
