@@ -276,8 +276,10 @@ def test_a_new_start_never_breaks_a_guard(
 def test_the_contract_declares_monitoring_with_defaults() -> None:
     from modelrail.contract import MonitoringConfig, load_contract
 
-    contract = load_contract("demand")
-    assert contract.monitoring.retrain == RetrainPolicy()
+    assert load_contract("churn").monitoring.retrain == RetrainPolicy()  # no block: defaults
+    demand = load_contract("demand").monitoring  # its own block
+    assert demand.retrain == RetrainPolicy(min_labelled_rows=100)
+    assert demand.drift.drift_share == 0.3 and demand.drift.distance == 0.1
     assert MonitoringConfig(schedule="cron(0 6 * * ? *)").schedule.startswith("cron")
     for bad in ("every hour", "rate(1 hours)", "rate(2 hour)", "rate(0 days)", "cron(0 6 * *)"):
         with pytest.raises(ValueError, match=r"monitoring\.schedule"):

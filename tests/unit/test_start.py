@@ -164,6 +164,7 @@ def test_the_handler_starts_one_execution_from_a_real_s3_event(
         # The event's size, and the Processing job the run uses should it be large.
         "sizeBytes": SIZE,
         "processingJobName": dataset_job_name("dev", "demand", call["name"]),
+        "retrain": None,  # an upload, not a retraining
     }
 
 
