@@ -89,6 +89,13 @@ def monitoring_demo(cloud: LocalCloud, registry: DynamoDBRegistry, workdir: Path
         cause = version.lineage.retrain
         print(f"  v{version.version}'s lineage: retrained for {cause.trigger} ({cause.reason}), "
               f"check {cause.check} of v{cause.champion}")  # fmt: skip
+    print("\n▶ a day passes on the local clock: each model's schedule starts its check")
+    cloud.clock.fast_forward(86400 + 60, within=5)
+    scheduled = cloud.scheduled_check(MODEL)
+    if scheduled is None:
+        print("  the schedule started no check")
+        return False
+    _say_check(scheduled)
     print(f"\n  $ modelrail drift history {MODEL}")
     cli_main(["drift", "history", MODEL, "--limit", "12"])
     return champion.version == retrained.registered_version

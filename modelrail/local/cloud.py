@@ -508,6 +508,23 @@ class LocalCloud:
         )
         return wait_check(arn, sfn=sfn, timeout=timeout)
 
+    def scheduled_check(self, model: str, *, timeout: float = 120) -> CheckRun | None:
+        """Wait for a monitoring run of ``model`` that its schedule started (let local time
+        pass first, e.g. ``clock.fast_forward``) to end; None if none did in ``timeout``."""
+        sfn = self.client("stepfunctions")
+        machine = self.output("MonitoringStateMachineArn")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+                described = sfn.describe_execution(executionArn=execution["executionArn"])
+                payload = json.loads(described.get("input") or "{}")
+                if (payload.get("model"), payload.get("requestedBy")) != (model, "schedule"):
+                    continue
+                if described["status"] != "RUNNING":
+                    return wait_check(execution["executionArn"], sfn=sfn)
+            time.sleep(0.2)
+        return None
+
     def steps(self, execution_arn: str) -> list[StepTiming]:
         sfn = self.client("stepfunctions")
         events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]

@@ -13,15 +13,12 @@ monitoring state machine after each step:
 * the same check delivered to RetrainPolicy again starts nothing;
 * a day of local time later the schedule starts the check itself.
 
-A second cloud: v1 serves inputs like its training data, but the late labels say demand
-tripled. No drift, the live rmse crosses the threshold on 400 labelled rows, and a
-performance retraining runs through the pipeline's gates (which refuse it: see the test).
+The performance trigger has its own cloud: tests/e2e/test_monitoring_decay.py.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +28,13 @@ import pytest
 from modelrail.deploy.client import wait_for
 from modelrail.local.cloud import LocalCloud, PipelineRun
 from modelrail.local.traffic import replay
-from modelrail.monitoring.client import CheckRun, history, upload_labels, wait_check
-from modelrail.registry import AliasName, ModelVersion, VersionStatus
+from modelrail.monitoring.client import CheckRun, history, upload_labels
+from modelrail.registry import AliasName
 from modelrail.sample import sample_command
+from tests.e2e.monitoring_helpers import MODEL, check, scheduled_check, set_schedules
 from tests.e2e.registry_waits import registry_of
 
 pytestmark = pytest.mark.e2e
-MODEL = "demand"
 
 
 @dataclass
@@ -48,11 +45,7 @@ class Story:
     retraining: PipelineRun | None
     retrained_outcome: str | None
     redelivered: dict[str, dict[str, object]]
-    scheduled: dict[str, object] | None
-
-
-def _check(cloud: LocalCloud) -> CheckRun:
-    return cloud.check_now(MODEL, requested_by="e2e")
+    scheduled: CheckRun | None
 
 
 def _send(cloud: LocalCloud, path: Path, work: Path) -> None:
@@ -75,18 +68,18 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with LocalCloud(assembly=assembly, work_dir=tmp_path_factory.mktemp("monitoring")) as cloud:
         sfn = cloud.client("stepfunctions")
         # The checks below are started one by one; the schedules wait until the end.
-        _schedules(cloud, "DISABLED")
+        set_schedules(cloud, "DISABLED")
         first = cloud.upload_and_wait(MODEL, v1)
         wait_for(cloud.deployment_arn_for(first.execution_arn), sfn=sfn, timeout=300)
-        checks = {"empty": _check(cloud)}
+        checks = {"empty": check(cloud)}
         replay(cloud, MODEL, good)
-        checks["unshifted"] = _check(cloud)
+        checks["unshifted"] = check(cloud)
         _send(cloud, shifted[0], work)
-        checks["shifted-1"] = _check(cloud)
+        checks["shifted-1"] = check(cloud)
         _send(cloud, shifted[1], work)
-        checks["shifted-2"] = _check(cloud)
+        checks["shifted-2"] = check(cloud)
         redelivered = {"at once": _redeliver(cloud, checks["shifted-2"])}
-        checks["shifted-3"] = _check(cloud)  # while the retraining runs, or just after
+        checks["shifted-3"] = check(cloud)  # while the retraining runs, or just after
         started = checks["shifted-2"].retrain
         retraining = outcome = None
         if started is not None and started.execution_arn:
@@ -96,42 +89,8 @@ def story(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             )
             outcome = deployed.outcome
         redelivered["after"] = _redeliver(cloud, checks["shifted-2"])
-        scheduled = _scheduled_check(cloud)
+        scheduled = scheduled_check(cloud)
         yield Story(cloud, first, checks, retraining, outcome, redelivered, scheduled)
-
-
-def _schedules(cloud: LocalCloud, state: str) -> None:
-    """Pause or resume every schedule, as an operator would (UpdateSchedule replaces the
-    whole schedule, so the rest is sent as it is)."""
-    scheduler = cloud.client("scheduler")
-    for summary in scheduler.list_schedules()["Schedules"]:
-        got = scheduler.get_schedule(Name=summary["Name"])
-        scheduler.update_schedule(
-            Name=got["Name"],
-            ScheduleExpression=got["ScheduleExpression"],
-            FlexibleTimeWindow=got["FlexibleTimeWindow"],
-            Target=got["Target"],
-            State=state,
-        )
-
-
-def _scheduled_check(cloud: LocalCloud) -> dict[str, object] | None:
-    """A day of local time passes: the Scheduler starts each model's check itself."""
-    sfn = cloud.client("stepfunctions")
-    machine = cloud.output("MonitoringStateMachineArn")
-    _schedules(cloud, "ENABLED")
-    cloud.clock.fast_forward(86400 + 120, within=5)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
-            described = sfn.describe_execution(executionArn=execution["executionArn"])
-            payload = json.loads(described["input"])
-            mine = payload.get("model") == MODEL and payload.get("requestedBy") == "schedule"
-            if mine and described["status"] != "RUNNING":
-                run = wait_check(execution["executionArn"], sfn=sfn)
-                return {"status": described["status"], "input": payload, "check": run.check}
-        time.sleep(0.5)
-    return None
 
 
 def _redeliver(cloud: LocalCloud, run: CheckRun) -> dict[str, object]:
@@ -238,64 +197,9 @@ def test_each_check_is_recorded_with_its_reports(story: Story) -> None:
 
 
 def test_the_schedule_starts_the_check_on_the_local_clock(story: Story) -> None:
-    assert story.scheduled is not None, "no scheduled check within a day of local time"
-    assert story.scheduled["status"] == "SUCCEEDED", story.scheduled
-    scheduled_input = story.scheduled["input"]
-    assert isinstance(scheduled_input, dict) and scheduled_input["scheduledTime"].endswith("Z")
-    check = story.scheduled["check"]
+    run = story.scheduled
+    assert run is not None, "no scheduled check within a day of local time"
+    assert run.status == "SUCCEEDED", run.to_json()
     # it watches the retrained champion, over the same day of traffic
-    assert check is not None and check.champion == 2 and check.rows == 900, check  # type: ignore[attr-defined]
-
-
-# ---- a model that decays without drift: the world changed, the inputs did not -------------
-
-
-@dataclass
-class Decay:
-    check: CheckRun
-    retraining: PipelineRun | None
-    retrained: ModelVersion | None
-
-
-@pytest.fixture(scope="module")
-def decay(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Decay]:
-    work = tmp_path_factory.mktemp("decay-data")
-    v1 = sample_command(MODEL, 2000, 1, work / "v1.csv")
-    live = sample_command(MODEL, 400, 31, work / "live.csv")
-    with LocalCloud(assembly=assembly, work_dir=tmp_path_factory.mktemp("decay")) as cloud:
-        _schedules(cloud, "DISABLED")
-        sfn = cloud.client("stepfunctions")
-        first = cloud.upload_and_wait(MODEL, v1)
-        wait_for(cloud.deployment_arn_for(first.execution_arn), sfn=sfn, timeout=300)
-        sent = replay(cloud, MODEL, live)
-        # Demand tripled (a competitor closed): the labels that arrive late say so.
-        tripled = [str(round(float(v) * 3)) for v in sent.labels]
-        labels = work / "late-labels.csv"
-        labels.write_bytes(type(sent)(sent.row_ids, tripled).labels_csv())
-        upload_labels(MODEL, labels, bucket=cloud.data_bucket, s3=cloud.client("s3"))
-        check = _check(cloud)
-        retraining = retrained = None
-        if check.retrain is not None and check.retrain.execution_arn:
-            retraining = cloud.wait(check.retrain.execution_arn, timeout=600)
-            retrained = registry_of(cloud).latest_version(MODEL)
-        yield Decay(check, retraining, retrained)
-
-
-def test_late_labels_make_the_live_metric_fall_and_retrain_for_performance(decay: Decay) -> None:
-    check, decided = decay.check.check, decay.check.retrain
-    assert check is not None and check.status == "ok", decay.check.to_json()  # no input drift
-    assert check.live is not None and check.live.failing, check.live
-    assert check.live.labelled_rows == 400 and check.labelled_rows == 400
-    assert decided is not None and decided.action == "start", decided
-    assert decided.trigger == "performance" and "live rmse" in decided.reason
-    # through the same pipeline and its gates, the trigger in the version's lineage
-    version = decay.retrained
-    assert version is not None and version.version == 2, version
-    assert version.lineage.retrain is not None
-    assert version.lineage.retrain.trigger == "performance"
-    # The sliding window (v1's 2000 rows of the old world, then 400 of the new) cannot
-    # reach the contract's bar on the new world: the gate refuses it and nothing deploys.
-    # A team whose world changed sets include_champion_data: false.
-    assert version.status is VersionStatus.REJECTED, version.status
-    assert decay.retraining is not None and decay.retraining.error == "QualityGateRejected"
-    assert "threshold 25" in (decay.retraining.cause or "")
+    assert run.check is not None and run.check.requested_by == "schedule"
+    assert run.check.champion == 2 and run.check.rows == 900, run.check

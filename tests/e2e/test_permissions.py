@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from modelrail.demo import run_demo
-from modelrail.local.iam.enforce import used_in_process
+from modelrail.local.iam.enforce import forget_used, used_in_process
 from modelrail.local.iam.report import permission_report, permissions
 from tests.conftest import ROOT, load_template
 
@@ -26,6 +26,7 @@ def test_docs_security_lists_what_the_demo_uses_and_every_use_is_granted(
     assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODELRAIL_ASSEMBLY", str(assembly))
+    forget_used()  # what other tests of this session used is not the demo's
     assert run_demo(tmp_path / "demo") == 0
     roles = permissions([load_template(assembly, env) for env in ENVIRONMENTS], used_in_process())
     assert {r.role: r.ungranted for r in roles if r.ungranted} == {}

@@ -63,6 +63,11 @@ def used_in_process() -> set[tuple[str, str]]:
     return set(_USED_IN_PROCESS)
 
 
+def forget_used() -> None:
+    """Start the record afresh (a report of one run, not of everything the process did)."""
+    _USED_IN_PROCESS.clear()
+
+
 @dataclass(frozen=True)
 class Denial:
     principal: str
