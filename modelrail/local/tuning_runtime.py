@@ -74,18 +74,32 @@ def _draw(spec: dict[str, Any], rng: random.Random, integer: bool) -> str:
 
 def search_seed(request: dict[str, Any]) -> str:
     """What the trials are drawn from: the ranges, the static hyperparameters and the input
-    channels (content-addressed datasets), not the job's name, which changes with every
-    upload of the same file (its S3 version id): the same data searches the same way."""
+    channels (content-addressed datasets, without the bucket's random suffix), not the
+    job's or run's name, which change with every upload of the same file (its S3 version
+    id): the same data and code search the same way in every deployment."""
     definition = request.get("TrainingJobDefinition") or {}
     basis = {
         "ranges": request["HyperParameterTuningJobConfig"].get("ParameterRanges"),
         "static": definition.get("StaticHyperParameters"),
         "channels": [
-            (c.get("ChannelName"), c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri"))
+            (
+                c.get("ChannelName"),
+                _key(c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")),
+            )
             for c in definition.get("InputDataConfig") or []
+            # not the run's champion channel, whose key holds the run's name
+            if c.get("ChannelName") != "champion"
         ],
     }
     return json.dumps(basis, sort_keys=True)
+
+
+def _key(uri: str | None) -> str | None:
+    """An S3 URI without its bucket: CloudFormation names buckets with a random suffix,
+    which must not change the draw from one deployment to the next."""
+    if not uri or not uri.startswith("s3://"):
+        return uri
+    return uri[5:].partition("/")[2]
 
 
 def sample_trials(ranges: dict[str, Any], count: int, seed: str) -> list[dict[str, str]]:
